@@ -3,7 +3,7 @@
  * PGlite (the embedded default). Everything above this file speaks `Sql`.
  *
  * Conventions that keep both drivers behaving the same:
- * - JSON goes in as text with an explicit cast: `${JSON.stringify(v)}::jsonb`.
+ * - JSON goes in as text with an explicit cast: `${JSON.stringify(v)}::text::jsonb`.
  * - uuids go in as strings with `::uuid`; lists as JSON (`jsonb_array_elements_text`).
  * - int8 results are cast to int or text in SQL (the drivers disagree on bigint).
  */

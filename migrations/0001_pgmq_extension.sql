@@ -1,0 +1,11 @@
+-- Use the real pgmq extension wherever the database offers it (Supabase does).
+-- When it is not available, 0002 installs our SQL implementation of the
+-- functions the engine calls, under the same names, so nothing above changes.
+do $$
+begin
+  if not exists (select 1 from pg_catalog.pg_namespace where nspname = 'pgmq')
+     and exists (select 1 from pg_catalog.pg_available_extensions where name = 'pgmq') then
+    create extension if not exists pgmq;
+  end if;
+end
+$$;

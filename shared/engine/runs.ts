@@ -1,0 +1,91 @@
+/** Runs: start, cancel, read, list. Thin calls to the SQL engine. */
+import type { Sql } from "../db/sql.ts";
+
+export interface StartRunOptions {
+  deploymentId?: string | null;
+  pool?: string;
+  queue?: string;
+  tags?: string[];
+  idempotencyScope?: string | null;
+  idempotencyKey?: string | null;
+  requestHash?: string | null;
+  parentTaskId?: string | null;
+  scheduledTime?: Date | string | null;
+}
+
+export type StartRunResult =
+  | {
+    error?: undefined;
+    run_id: string;
+    status: string;
+    created: boolean;
+    flow: string;
+    version: number;
+  }
+  | { error: "not_found" | "archived" | "unknown_pool" | "idempotency_conflict"; run_id?: string };
+
+/** Start a run of a flow version: creates step states and enqueues root steps. */
+export async function startRun(
+  sql: Sql,
+  flowVersionId: string,
+  parameters: Record<string, unknown>,
+  opts: StartRunOptions = {},
+): Promise<StartRunResult> {
+  const o = {
+    deployment_id: opts.deploymentId ?? undefined,
+    pool: opts.pool,
+    queue: opts.queue,
+    tags: opts.tags,
+    idempotency_scope: opts.idempotencyScope ?? undefined,
+    idempotency_key: opts.idempotencyKey ?? undefined,
+    request_hash: opts.requestHash ?? undefined,
+    parent_task_id: opts.parentTaskId ?? undefined,
+    scheduled_time: opts.scheduledTime instanceof Date
+      ? opts.scheduledTime.toISOString()
+      : opts.scheduledTime ?? undefined,
+  };
+  const [row] = await sql<{ r: StartRunResult }>`
+    select edgeflow.start_run(${flowVersionId}::uuid, ${JSON.stringify(parameters)}::text::jsonb,
+                              ${JSON.stringify(o)}::text::jsonb) as r`;
+  return row.r;
+}
+
+export interface RunDocument {
+  id: string;
+  status: string;
+  flow: string;
+  version: number;
+  deployment: string | null;
+  parameters: Record<string, unknown>;
+  output: unknown;
+  error: unknown;
+  created_at: string;
+  started_at: string | null;
+  ended_at: string | null;
+  steps: {
+    slug: string;
+    status: string;
+    attempts: number;
+    tasks: number;
+    output: unknown;
+    error: unknown;
+  }[];
+  [key: string]: unknown;
+}
+
+/** The run document of `GET /trigger/runs/:id`, or null. */
+export async function getRun(sql: Sql, runId: string): Promise<RunDocument | null> {
+  const [row] = await sql<{ r: RunDocument | null }>`
+    select edgeflow.run_json(${runId}::uuid) as r`;
+  return row?.r ?? null;
+}
+
+/** Cancel a run (CANCELLING while tasks run, then CANCELLED). */
+export async function cancelRun(
+  sql: Sql,
+  runId: string,
+): Promise<{ error?: string; run_id?: string; status?: string; changed?: boolean }> {
+  const [row] = await sql<{ r: { error?: string; status?: string; changed?: boolean } }>`
+    select edgeflow.cancel_run(${runId}::uuid) as r`;
+  return row.r;
+}

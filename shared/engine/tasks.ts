@@ -1,0 +1,119 @@
+/**
+ * The worker side of the engine: claim, complete, fail, heartbeat, sweep.
+ * Each is one SQL function call, one round trip, one transaction.
+ */
+import type { Sql } from "../db/sql.ts";
+
+export interface ClaimedTask {
+  task: string;
+  lease: string;
+  run_id: string;
+  flow: string;
+  step: string;
+  handler: string;
+  attempt: number;
+  max_attempts: number;
+  task_index: number;
+  lease_expires_at: string | null;
+  input: {
+    run: Record<string, unknown>;
+    deps: Record<string, unknown>;
+    args: unknown;
+    item?: unknown;
+  };
+}
+
+export type ResultOutcome =
+  | { ok: true; task: string; retry_at?: string | null; run_status?: string; attempt?: number }
+  | { error: "not_found" | "stale_lease" | "run_not_running"; status?: string };
+
+/** Claim up to `qty` tasks of `pool` for `handlers` (null: any handler). */
+export async function claimTasks(
+  sql: Sql,
+  pool: string,
+  handlers: string[] | null,
+  qty: number,
+  worker: string | null = null,
+): Promise<ClaimedTask[]> {
+  const [row] = await sql<{ r: ClaimedTask[] }>`
+    select edgeflow.claim_tasks(${pool}, ${handlers ? JSON.stringify(handlers) : null}::text::jsonb,
+                                ${qty}::int, ${worker}) as r`;
+  return row.r;
+}
+
+/** Complete a task under its lease; dependents are enqueued in the same transaction. */
+export async function completeTask(
+  sql: Sql,
+  taskId: string,
+  lease: string,
+  output: unknown,
+): Promise<ResultOutcome> {
+  const [row] = await sql<{ r: ResultOutcome }>`
+    select edgeflow.complete_task(${taskId}::uuid, ${lease}::uuid,
+                                  ${JSON.stringify(output ?? null)}::text::jsonb) as r`;
+  return row.r;
+}
+
+/** Fail an attempt under its lease; retried with exponential backoff while attempts remain. */
+export async function failTask(
+  sql: Sql,
+  taskId: string,
+  lease: string,
+  error: { message: string; [key: string]: unknown },
+  retryable = true,
+): Promise<ResultOutcome> {
+  const [row] = await sql<{ r: ResultOutcome }>`
+    select edgeflow.fail_task(${taskId}::uuid, ${lease}::uuid, ${
+    JSON.stringify(error)
+  }::text::jsonb,
+                              ${retryable}) as r`;
+  return row.r;
+}
+
+export interface HeartbeatInput {
+  worker: string;
+  pool: string;
+  handlers?: string[] | null;
+  capacity: number;
+  running: { task: string; lease: string }[];
+  heartbeatSeconds: number;
+}
+
+export interface HeartbeatResult {
+  tasks: ClaimedTask[];
+  cancel: string[];
+  lost: string[];
+  extended: number;
+}
+
+/** Liveness + lease extension + claim, in one statement. */
+export async function heartbeat(sql: Sql, h: HeartbeatInput): Promise<HeartbeatResult> {
+  const [row] = await sql<{ r: HeartbeatResult }>`
+    select edgeflow.heartbeat(${h.worker}, ${h.pool},
+                              ${h.handlers ? JSON.stringify(h.handlers) : null}::text::jsonb,
+                              ${h.capacity}::int, ${JSON.stringify(h.running)}::text::jsonb,
+                              ${h.heartbeatSeconds}::int) as r`;
+  return row.r;
+}
+
+/** Extend live leases; report lost ones and those of cancelled runs. */
+export async function extendLeases(
+  sql: Sql,
+  running: { task: string; lease: string }[],
+): Promise<{ lost: string[]; cancel: string[]; extended: number }> {
+  const [row] = await sql<{ r: { lost: string[]; cancel: string[]; extended: number } }>`
+    select edgeflow.extend_leases(${JSON.stringify(running)}::text::jsonb) as r`;
+  return row.r;
+}
+
+/** Re-queue (or fail) tasks whose lease expired. */
+export async function sweepExpired(
+  sql: Sql,
+  limit = 1000,
+): Promise<{ swept: number; requeued: number; failed: number; cancelled: number }> {
+  const [row] = await sql<
+    { r: { swept: number; requeued: number; failed: number; cancelled: number } }
+  >`
+    select edgeflow.sweep_expired(${limit}::int) as r`;
+  return row.r;
+}

@@ -1,0 +1,51 @@
+/**
+ * Bodies and queries of the `trigger` function: starting runs and listing them.
+ *
+ * The trigger body is deliberately NOT strict: it is a webhook, and senders
+ * (GitHub, Stripe, QStash) wrap payloads in fields of their own. Unknown
+ * fields are ignored; only `parameters` is read.
+ */
+import { z } from "zod";
+import { JsonObject, Name, Uuid, VersionPin } from "./names.ts";
+
+/** Run states (product.md). */
+export const RunStatus = z.enum([
+  "SCHEDULED",
+  "PENDING",
+  "RUNNING",
+  "COMPLETED",
+  "FAILED",
+  "CANCELLED",
+  "CRASHED",
+  "CANCELLING",
+]);
+
+/** The body of `POST /trigger/:deployment`. */
+export const TriggerBody = z.object({
+  parameters: JsonObject.default({}),
+});
+/** A validated trigger body. */
+export type TriggerInput = z.output<typeof TriggerBody>;
+
+/** The body of `POST /trigger/flows/:flow`: an ad hoc run without a deployment. */
+export const AdHocRunBody = z.strictObject({
+  parameters: JsonObject.default({}),
+  version: VersionPin.default("latest"),
+  pool: Name.default("default"),
+});
+/** A validated ad hoc run body. */
+export type AdHocRunInput = z.output<typeof AdHocRunBody>;
+
+/** Query of `GET /trigger/runs` (all values arrive as strings). */
+export const RunsQuery = z.strictObject({
+  status: RunStatus.optional(),
+  flow: Name.optional(),
+  deployment: Name.optional(),
+  limit: z.coerce.number().int().min(1).max(500).default(50),
+  cursor: z.string().min(1).max(512).optional(),
+});
+/** A validated runs query. */
+export type RunsQueryInput = z.output<typeof RunsQuery>;
+
+/** A run id in a path. */
+export const RunId = Uuid;

@@ -1,0 +1,51 @@
+/**
+ * Bodies of the worker protocol (`heartbeat` function).
+ *
+ * These objects are not strict: workers are deployed on their own schedule,
+ * and a newer worker that sends an extra field must keep getting work from
+ * an older control plane instead of a 422 on every heartbeat.
+ *
+ * Lease tokens are opaque strings to this layer (the engine decides their
+ * form); task ids are UUIDs.
+ */
+import { z } from "zod";
+import { Handler, Name, Uuid } from "./names.ts";
+
+/** A lease token as handed out with a task. */
+export const LeaseToken = z.string().min(1).max(128);
+
+/** Largest number of tasks one worker may hold or ask for in one call. */
+export const MAX_WORKER_TASKS = 1000;
+
+/** The body of `POST /heartbeat`. */
+export const HeartbeatBody = z.object({
+  worker: z.string().min(1).max(128).regex(/^[^\p{Cc}]*$/u, "must not contain control characters"),
+  pool: Name,
+  /** Handlers this worker implements; omitted: all. */
+  handlers: z.array(Handler).max(1000).optional(),
+  /** How many new tasks the worker wants now (0: only keep its leases). */
+  capacity: z.number().int().min(0).max(MAX_WORKER_TASKS),
+  running: z.array(z.object({ task: Uuid, lease: LeaseToken })).max(MAX_WORKER_TASKS).default([]),
+});
+/** A validated heartbeat. */
+export type HeartbeatInput = z.output<typeof HeartbeatBody>;
+
+/** The body of `POST /heartbeat/tasks/:task/complete`. */
+export const CompleteBody = z.object({
+  lease: LeaseToken,
+  // Not z.json(): the body came from JSON.parse, so re-walking a large output would only cost time.
+  output: z.unknown().default(null),
+});
+/** A validated completion. */
+export type CompleteInput = z.output<typeof CompleteBody>;
+
+/** The body of `POST /heartbeat/tasks/:task/fail`; extra error fields (type, stack) are kept. */
+export const FailBody = z.object({
+  lease: LeaseToken,
+  error: z.looseObject({
+    message: z.string().max(65_536),
+    retryable: z.boolean().default(true),
+  }),
+});
+/** A validated failure report. */
+export type FailInput = z.output<typeof FailBody>;

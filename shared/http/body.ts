@@ -1,0 +1,161 @@
+/**
+ * Reading request bodies: once, bounded, raw first.
+ *
+ * The raw bytes are read a single time per request and cached, because
+ * signature checks (QStash, webhooks) must see exactly what was sent before
+ * anything parses it ("authenticate before parsing"). The 1 MiB limit is
+ * enforced twice: an honest `Content-Length` is refused without reading, and
+ * the bytes are counted while streaming, because chunked bodies have no
+ * length and a lying header must not let 2 MiB through.
+ *
+ * Empty bodies: `readJson` returns `{}` for a body that is empty or only
+ * whitespace. Every POST in api.md takes an object, and most (trigger, ad hoc
+ * runs, cancel, tick) have only optional fields, so `curl -X POST` with no
+ * `-d` should work; required fields are then reported by the schema as 422
+ * with their paths, which says more than "invalid JSON" would.
+ *
+ * Content-Type is not checked: webhook senders and `curl -d` send all kinds;
+ * the bytes must simply be JSON.
+ */
+import type { Context, HonoRequest, MiddlewareHandler } from "hono";
+import type { z } from "zod";
+import { ApiError } from "./api_error.ts";
+import { zodIssuesToErrors } from "./error_path.ts";
+
+/** Largest accepted request body: 1 MiB (api.md). */
+export const MAX_BODY_BYTES = 1024 * 1024;
+
+/**
+ * Deepest accepted JSON nesting. V8 parses a million levels happily, but any
+ * recursive walk afterwards (canonical JSON, schema validation, jsonb) would
+ * overflow the stack and turn bad input into a 500; real definitions stay
+ * under ten levels.
+ */
+export const MAX_JSON_DEPTH = 64;
+
+const cache = new WeakMap<HonoRequest, Promise<Uint8Array<ArrayBuffer>>>();
+const utf8 = new TextDecoder("utf-8", { fatal: true });
+
+/** The raw body bytes (at most `maxBytes`; 413 `payload_too_large` beyond), read once per request. */
+export function readBody(
+  c: Context,
+  maxBytes = MAX_BODY_BYTES,
+): Promise<Uint8Array<ArrayBuffer>> {
+  let bytes = cache.get(c.req);
+  if (!bytes) {
+    const raw = c.req.raw;
+    bytes = readLimited(raw, maxBytes).then((read) => {
+      // Hand later readers (c.req.json(), other middleware) a fresh, already-buffered copy.
+      if (raw.body) c.req.raw = new Request(raw, { body: read });
+      return read;
+    });
+    cache.set(c.req, bytes);
+  }
+  return bytes;
+}
+
+/** The raw body as text, exactly as sent (400 `invalid_json` if it is not UTF-8). */
+export async function readText(c: Context): Promise<string> {
+  const bytes = await readBody(c);
+  try {
+    return utf8.decode(bytes);
+  } catch {
+    throw ApiError.of("invalid_json", "the body is not valid UTF-8");
+  }
+}
+
+/**
+ * The body parsed as JSON: `{}` when empty, 400 `invalid_json` when not JSON
+ * (or nested deeper than `MAX_JSON_DEPTH`), 413 when too large.
+ */
+export async function readJson(c: Context): Promise<unknown> {
+  const text = await readText(c);
+  if (text.trim() === "") return {};
+  if (jsonDepth(text) > MAX_JSON_DEPTH) {
+    throw ApiError.of("invalid_json", `the body is nested deeper than ${MAX_JSON_DEPTH} levels`);
+  }
+  try {
+    return JSON.parse(text);
+  } catch (err) {
+    throw ApiError.of("invalid_json", `the body is not valid JSON: ${(err as Error).message}`);
+  }
+}
+
+/** The body parsed as JSON and validated by `schema`: 422 `validation_failed` with paths on failure. */
+export async function readJsonAs<S extends z.ZodType>(c: Context, schema: S): Promise<z.output<S>> {
+  const result = schema.safeParse(await readJson(c));
+  if (!result.success) {
+    throw ApiError.of(
+      "validation_failed",
+      "the request body is invalid",
+      zodIssuesToErrors(result.error.issues),
+    );
+  }
+  return result.data;
+}
+
+/**
+ * Middleware that reads (and so size-checks) the body up front, so an
+ * oversized request is refused with 413 before authentication or routing
+ * work. Requests without a body pass untouched.
+ */
+export function bodyLimit(maxBytes = MAX_BODY_BYTES): MiddlewareHandler {
+  return async (c, next) => {
+    if (c.req.raw.body) await readBody(c, maxBytes);
+    await next();
+  };
+}
+
+/** Reads a request body, refusing more than `maxBytes` by header or by count. */
+async function readLimited(
+  request: Request,
+  maxBytes: number,
+): Promise<Uint8Array<ArrayBuffer>> {
+  const declared = Number(request.headers.get("content-length") ?? "");
+  if (Number.isFinite(declared) && declared > maxBytes) {
+    await request.body?.cancel().catch(() => {});
+    throw tooLarge(maxBytes);
+  }
+  if (!request.body) return new Uint8Array(0);
+  const reader = request.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    size += value.byteLength;
+    if (size > maxBytes) {
+      await reader.cancel().catch(() => {});
+      throw tooLarge(maxBytes);
+    }
+    chunks.push(value);
+  }
+  const body = new Uint8Array(size);
+  let offset = 0;
+  for (const chunk of chunks) {
+    body.set(chunk, offset);
+    offset += chunk.byteLength;
+  }
+  return body;
+}
+
+function tooLarge(maxBytes: number): ApiError {
+  return ApiError.of("payload_too_large", `the body is larger than ${maxBytes} bytes`);
+}
+
+/** Maximum nesting of `[`/`{` outside strings; one pass, no recursion. */
+function jsonDepth(text: string): number {
+  let depth = 0;
+  let max = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const ch = text.charCodeAt(i);
+    if (inString) {
+      if (ch === 0x5c) i++; // backslash: skip the escaped character
+      else if (ch === 0x22) inString = false;
+    } else if (ch === 0x22) inString = true;
+    else if (ch === 0x5b || ch === 0x7b) max = Math.max(max, ++depth);
+    else if (ch === 0x5d || ch === 0x7d) depth--;
+  }
+  return max;
+}

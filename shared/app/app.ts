@@ -1,0 +1,60 @@
+/**
+ * The edgeflow HTTP app: one Hono app serving every route of api.md. Each
+ * function (register, deploy, trigger, heartbeat) can be served alone, as
+ * Supabase does, by naming it in `functions`; Cloudflare serves them all.
+ */
+import { type Context, Hono } from "hono";
+import type { AppDeps, AppEnv } from "./deps.ts";
+import { createAuth } from "../http/auth.ts";
+import { bodyLimit } from "../http/body.ts";
+import { errorHandler, notFoundHandler, problem } from "../http/problem.ts";
+import { ApiError } from "../http/problem.ts";
+import { sqlKeyStore } from "./key_store.ts";
+import { registerRoutes } from "./register_routes.ts";
+import { deployRoutes } from "./deploy_routes.ts";
+import { triggerRoutes } from "./trigger_routes.ts";
+import { heartbeatRoutes } from "./heartbeat_routes.ts";
+
+export const FUNCTIONS = ["register", "deploy", "trigger", "heartbeat"] as const;
+export type FunctionName = typeof FUNCTIONS[number];
+
+export interface AppOptions {
+  /** Which functions to serve (default: all). */
+  functions?: readonly FunctionName[];
+}
+
+export function createApp(deps: AppDeps, options: AppOptions = {}): Hono<AppEnv> {
+  const served = options.functions ?? FUNCTIONS;
+  const app = new Hono<AppEnv>();
+  const auth = createAuth({
+    keys: (c) => sqlKeyStore(deps.sql(c)),
+    adminKey: deps.config.adminKey,
+    authDisabled: deps.config.authDisabled,
+    log: deps.log,
+  });
+
+  app.onError(errorHandler({ log: deps.log }));
+  app.notFound(notFoundHandler);
+  app.use("*", bodyLimit());
+
+  const health = async (c: Context) => {
+    try {
+      await deps.sql(c)`select 1`;
+      return c.json({ status: "ok" });
+    } catch (err) {
+      deps.log("warn", "health check: database unreachable", { error: String(err) });
+      return problem(c, ApiError.of("unavailable", "the database does not answer"));
+    }
+  };
+  app.get("/health", health);
+  for (const fn of served) app.get(`/${fn}/health`, health);
+
+  const routes = {
+    register: registerRoutes,
+    deploy: deployRoutes,
+    trigger: triggerRoutes,
+    heartbeat: heartbeatRoutes,
+  };
+  for (const fn of served) app.route("/", routes[fn](deps, auth));
+  return app;
+}

@@ -1,0 +1,126 @@
+/** `deploy`: deployments, work pools, API keys, variables. */
+import { Hono } from "hono";
+import type { AppDeps, AppEnv } from "./deps.ts";
+import type { Auth } from "../http/auth.ts";
+import { readJsonAs } from "../http/body.ts";
+import { ApiError } from "../http/problem.ts";
+import { DeployBody, KeyBody, PoolBody, VariableBody } from "../api/schemas.ts";
+import { createKey } from "./key_store.ts";
+
+const UPSERT_ERRORS: Record<string, string> = {
+  unknown_flow: "no flow with this name is registered",
+  unknown_version: "the flow has no such version",
+  unknown_pool: "no such pool; create it with POST /deploy/pools",
+};
+
+export function deployRoutes(deps: AppDeps, auth: Auth): Hono<AppEnv> {
+  const app = new Hono<AppEnv>();
+  const scope = auth.requireScope("deploy");
+
+  app.post("/deploy", scope, async (c) => {
+    const body = await readJsonAs(c, DeployBody);
+    const [row] = await deps.sql(c)<
+      { r: { error?: string; path?: string; deployment?: unknown; created?: boolean } }
+    >`
+      select edgeflow.upsert_deployment(${JSON.stringify(body)}::text::jsonb) as r`;
+    const r = row.r;
+    if (r.error) {
+      throw ApiError.of("validation_failed", "the deployment is invalid", [
+        { path: r.path ?? "", message: UPSERT_ERRORS[r.error] ?? r.error },
+      ]);
+    }
+    return c.json(r.deployment, r.created ? 201 : 200);
+  });
+
+  app.get("/deploy/deployments", scope, async (c) => {
+    const rows = await deps.sql(c)<{ d: unknown }>`
+      select edgeflow.deployment_json(id) as d from edgeflow.deployments order by name`;
+    return c.json({ deployments: rows.map((r) => r.d) });
+  });
+
+  app.get("/deploy/deployments/:name", scope, async (c) => {
+    const [row] = await deps.sql(c)<{ d: unknown }>`
+      select edgeflow.deployment_json(id) as d from edgeflow.deployments
+       where name = ${c.req.param("name")}`;
+    if (!row) throw ApiError.of("not_found", `no deployment named ${c.req.param("name")}`);
+    return c.json(row.d);
+  });
+
+  app.post("/deploy/pools", scope, async (c) => {
+    const body = await readJsonAs(c, PoolBody);
+    const [row] = await deps.sql(c)<{ created: boolean; p: unknown }>`
+      with up as (
+        insert into edgeflow.pools as p (name, type, concurrency_limit, paused, url)
+        values (${body.name}, ${body.type}, ${body.concurrency_limit}::int, ${body.paused},
+                ${body.url})
+        on conflict (name) do update
+           set type = excluded.type, concurrency_limit = excluded.concurrency_limit,
+               paused = excluded.paused, url = excluded.url, updated_at = now()
+        returning p.name, (p.xmax = 0) as created
+      ), q as (
+        insert into edgeflow.pool_queues (pool, name) select name, 'default' from up
+        on conflict do nothing
+      )
+      select created, null as p from up`;
+    const [doc] = await deps.sql(c)<{ p: unknown }>`select edgeflow.pool_json(${body.name}) as p`;
+    return c.json(doc.p, row.created ? 201 : 200);
+  });
+
+  app.get("/deploy/pools", scope, async (c) => {
+    const rows = await deps.sql(c)<{ p: unknown }>`
+      select edgeflow.pool_json(name) as p from edgeflow.pools order by name`;
+    return c.json({ pools: rows.map((r) => r.p) });
+  });
+
+  app.get("/deploy/pools/:name", scope, async (c) => {
+    const [row] = await deps.sql(c)<{ p: unknown }>`
+      select edgeflow.pool_json(${c.req.param("name")}) as p`;
+    if (!row?.p) throw ApiError.of("not_found", `no pool named ${c.req.param("name")}`);
+    return c.json(row.p);
+  });
+
+  app.post("/deploy/keys", auth.requireScope("admin"), async (c) => {
+    const body = await readJsonAs(c, KeyBody);
+    return c.json(await createKey(deps.sql(c), body), 201);
+  });
+
+  app.get("/deploy/variables", scope, async (c) => {
+    const rows = await deps.sql(c)<Record<string, unknown>>`
+      select name, value, edgeflow.iso(updated_at) as updated_at from edgeflow.variables
+       order by name limit 1000`;
+    return c.json({ variables: rows.map((r) => ({ ...r })) });
+  });
+
+  app.get("/deploy/variables/:name", scope, async (c) => {
+    const [row] = await deps.sql(c)<Record<string, unknown>>`
+      select name, value, edgeflow.iso(updated_at) as updated_at from edgeflow.variables
+       where name = ${c.req.param("name")}`;
+    if (!row) throw ApiError.of("not_found", `no variable named ${c.req.param("name")}`);
+    return c.json({ ...row });
+  });
+
+  app.put("/deploy/variables/:name", scope, async (c) => {
+    const name = c.req.param("name");
+    if (!/^[A-Za-z0-9._-]{1,128}$/.test(name)) {
+      throw ApiError.of("validation_failed", "bad variable name", [
+        { path: "name", message: "must be 1-128 letters, digits, '.', '_' or '-'" },
+      ]);
+    }
+    const body = await readJsonAs(c, VariableBody);
+    const [row] = await deps.sql(c)<Record<string, unknown>>`
+      insert into edgeflow.variables as v (name, value)
+      values (${name}, ${JSON.stringify(body.value)}::text::jsonb)
+      on conflict (name) do update set value = excluded.value, updated_at = now()
+      returning v.name, v.value, edgeflow.iso(v.updated_at) as updated_at`;
+    return c.json({ ...row });
+  });
+
+  app.delete("/deploy/variables/:name", scope, async (c) => {
+    const rows = await deps.sql(c)`
+      delete from edgeflow.variables where name = ${c.req.param("name")} returning name`;
+    if (!rows.length) throw ApiError.of("not_found", `no variable named ${c.req.param("name")}`);
+    return c.body(null, 204);
+  });
+
+  return app;
+}

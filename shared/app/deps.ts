@@ -1,0 +1,50 @@
+/**
+ * What the Hono app needs from its runtime, passed in rather than read from
+ * globals (pgflow's `deps` habit): the database, the configuration, a clock
+ * and a logger. Entrypoints build this; tests build it around a test database.
+ */
+import type { Context } from "hono";
+import type { Sql } from "../db/sql.ts";
+import type { Logger } from "../http/logger.ts";
+
+/** Settings read once from the environment by the entrypoint. */
+export interface AppConfig {
+  /** `EDGEFLOW_ADMIN_KEY`: the bootstrap admin key. */
+  adminKey?: string;
+  /** Local dev server only: every request is admin. */
+  authDisabled?: boolean;
+  /** Interval a worker is told to heartbeat at (seconds, default 10). */
+  heartbeatSeconds: number;
+  /** Lease length announced to workers when a step names none (seconds, default 30). */
+  leaseSeconds: number;
+  /** Public base URL of this deployment (QStash callbacks, links); optional. */
+  publicUrl?: string;
+}
+
+export interface AppDeps {
+  /** The database for this request (a shared client, or one per request on Workers). */
+  sql: (c: Context) => Sql;
+  config: AppConfig;
+  log: Logger;
+  /** Wall clock (tests move it). */
+  now?: () => Date;
+}
+
+/** Defaults for everything optional in `AppConfig`. */
+export function configFromEnv(env: Record<string, string | undefined>): AppConfig {
+  const num = (v: string | undefined, d: number) => (v && Number.isFinite(+v) && +v > 0 ? +v : d);
+  return {
+    adminKey: env.EDGEFLOW_ADMIN_KEY || undefined,
+    authDisabled: env.EDGEFLOW_AUTH_DISABLED === "1",
+    heartbeatSeconds: num(env.EDGEFLOW_HEARTBEAT_SECONDS, 10),
+    leaseSeconds: num(env.EDGEFLOW_LEASE_SECONDS, 30),
+    publicUrl: env.EDGEFLOW_PUBLIC_URL || undefined,
+  };
+}
+
+/** Hono environment of the app's routes. */
+export type AppEnv = {
+  Variables: {
+    principal: import("../http/auth.ts").Principal;
+  };
+};

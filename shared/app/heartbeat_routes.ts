@@ -1,0 +1,88 @@
+/** `heartbeat`: the worker protocol (heartbeat + claim, complete, fail) and workers. */
+import { Hono } from "hono";
+import type { AppDeps, AppEnv } from "./deps.ts";
+import type { Auth } from "../http/auth.ts";
+import { readJsonAs } from "../http/body.ts";
+import { ApiError } from "../http/problem.ts";
+import { CompleteBody, FailBody, HeartbeatBody, uuidParam } from "../api/schemas.ts";
+import { completeTask, failTask, heartbeat, type ResultOutcome } from "../engine/tasks.ts";
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/** A lease we never issued cannot be current: refuse it like any stale one. */
+function leaseOrStale(lease: string): string {
+  if (!UUID.test(lease)) {
+    throw ApiError.of("stale_lease", "this lease is not the task's current one");
+  }
+  return lease;
+}
+
+function refused(outcome: ResultOutcome, task: string): never {
+  switch ("error" in outcome ? outcome.error : undefined) {
+    case "not_found":
+      throw ApiError.of("not_found", `no task ${task}`);
+    case "run_not_running":
+      throw ApiError.of(
+        "conflict",
+        `the run is ${"status" in outcome ? outcome.status : "over"}: the result was not accepted`,
+      );
+    default:
+      throw ApiError.of("stale_lease", "this lease is not the task's current one; nothing changed");
+  }
+}
+
+export function heartbeatRoutes(deps: AppDeps, auth: Auth): Hono<AppEnv> {
+  const app = new Hono<AppEnv>();
+  const scope = auth.requireScope("worker");
+
+  app.post("/heartbeat", scope, async (c) => {
+    const body = await readJsonAs(c, HeartbeatBody);
+    const result = await heartbeat(deps.sql(c), {
+      worker: body.worker,
+      pool: body.pool,
+      handlers: body.handlers ?? null,
+      capacity: body.capacity,
+      // Leases we never issued are reported lost without a database lookup.
+      running: body.running.filter((r) => UUID.test(r.lease)),
+      heartbeatSeconds: deps.config.heartbeatSeconds,
+    });
+    const foreign = body.running.filter((r) => !UUID.test(r.lease)).map((r) => r.task);
+    return c.json({
+      lease_seconds: deps.config.leaseSeconds,
+      heartbeat_seconds: deps.config.heartbeatSeconds,
+      tasks: result.tasks,
+      cancel: result.cancel,
+      lost: [...result.lost, ...foreign],
+    });
+  });
+
+  app.post("/heartbeat/tasks/:task/complete", scope, async (c) => {
+    const task = uuidParam(c.req.param("task"), "task");
+    const body = await readJsonAs(c, CompleteBody);
+    const outcome = await completeTask(deps.sql(c), task, leaseOrStale(body.lease), body.output);
+    if ("error" in outcome) refused(outcome, task);
+    return c.json(outcome);
+  });
+
+  app.post("/heartbeat/tasks/:task/fail", scope, async (c) => {
+    const task = uuidParam(c.req.param("task"), "task");
+    const body = await readJsonAs(c, FailBody);
+    const { retryable, ...error } = body.error;
+    const outcome = await failTask(deps.sql(c), task, leaseOrStale(body.lease), error, retryable);
+    if ("error" in outcome) refused(outcome, task);
+    return c.json(outcome);
+  });
+
+  app.get("/heartbeat/workers", scope, async (c) => {
+    const rows = await deps.sql(c)<Record<string, unknown>>`
+      select name, pool, handlers, capacity, heartbeat_seconds,
+             edgeflow.iso(first_heartbeat_at) as first_heartbeat_at,
+             edgeflow.iso(last_heartbeat_at) as last_heartbeat_at,
+             case when last_heartbeat_at > now() - make_interval(secs => 3 * heartbeat_seconds)
+                  then 'ONLINE' else 'OFFLINE' end as status
+        from edgeflow.workers order by last_heartbeat_at desc limit 1000`;
+    return c.json({ workers: rows.map((r) => ({ ...r })) });
+  });
+
+  return app;
+}

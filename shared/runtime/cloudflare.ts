@@ -1,0 +1,60 @@
+/**
+ * Cloudflare Workers glue. A Worker may not reuse a socket across requests,
+ * so each request gets its own postgres.js client (cheap behind Hyperdrive,
+ * which pools the real connections), closed once the response is sent.
+ */
+import type { Context } from "hono";
+import type { AppDeps } from "../app/deps.ts";
+import { configFromEnv } from "../app/deps.ts";
+import { consoleLogger } from "../http/logger.ts";
+import { postgresSql } from "../db/postgres.ts";
+import type { Sql } from "../db/sql.ts";
+
+export interface WorkerEnv {
+  HYPERDRIVE?: { connectionString: string };
+  DATABASE_URL?: string;
+  [key: string]: unknown;
+}
+
+interface Executor {
+  waitUntil(promise: Promise<unknown>): void;
+}
+
+function databaseUrl(env: WorkerEnv): string {
+  const url = env.HYPERDRIVE?.connectionString ?? env.DATABASE_URL;
+  if (!url) throw new Error("no database: bind HYPERDRIVE or set DATABASE_URL");
+  return url;
+}
+
+/** A client for one request or one scheduled event. */
+export function requestSql(env: WorkerEnv): Sql {
+  // Hyperdrive pools and caches prepared statements itself; a direct URL may be a pooler.
+  return postgresSql(databaseUrl(env), { max: 2, prepare: !!env.HYPERDRIVE, connectTimeout: 5 });
+}
+
+const clients = new WeakMap<Request, Sql>();
+
+/** AppDeps whose `sql(c)` is the request's own client. */
+export function workerDeps(env: WorkerEnv): AppDeps {
+  const strings = Object.fromEntries(
+    Object.entries(env).filter(([, v]) => typeof v === "string"),
+  ) as Record<string, string>;
+  return {
+    sql: (c: Context) => {
+      let sql = clients.get(c.req.raw);
+      if (!sql) {
+        sql = requestSql(env);
+        clients.set(c.req.raw, sql);
+      }
+      return sql;
+    },
+    config: configFromEnv(strings),
+    log: consoleLogger,
+  };
+}
+
+/** Close the request's client after the response has gone out. */
+export function releaseRequest(request: Request, ctx: Executor): void {
+  const sql = clients.get(request);
+  if (sql) ctx.waitUntil(sql.end());
+}

@@ -1,0 +1,109 @@
+/**
+ * The options of `createWorker`, their defaults, and their validation.
+ *
+ * Mistakes here (a capacity of 0, no handlers) would otherwise surface as a
+ * worker that silently never claims anything, so they throw at creation.
+ */
+import { DEFAULT_RETRY, type RetryPolicy } from "./client.ts";
+import type { Handler } from "./context.ts";
+import { type Clock, consoleLogger, type Logger, systemClock } from "./deps.ts";
+
+/** Options of `createWorker`. */
+export interface WorkerOptions {
+  /** Base URL of the control plane, e.g. `http://localhost:8000`. */
+  url: string;
+  /** An API key with scope `worker`, sent as `Authorization: Bearer`. */
+  key: string;
+  /** Work pool to take tasks from (default `"default"`). */
+  pool?: string;
+  /** Worker name shown in `GET /heartbeat/workers` (default `w-` + 8 random hex digits). */
+  name?: string;
+  /** Handler name → function. Only these handlers' tasks are claimed. */
+  handlers: Record<string, Handler>;
+  /** Most handlers running at once (default 1). */
+  capacity?: number;
+  /** Idle poll interval in seconds (default: the server's `heartbeat_seconds`). */
+  pollSeconds?: number;
+  /** Heartbeat interval until the server has said its own (default 10 s). */
+  heartbeatSeconds?: number;
+  /** Per-request time limit (default 30,000 ms). */
+  requestTimeoutMs?: number;
+  /** Retries of the first heartbeat and of results (default `DEFAULT_RETRY`). */
+  retry?: Partial<RetryPolicy>;
+  /** HTTP client (default: the global `fetch`). */
+  fetch?: typeof fetch;
+  /** Time and timers (default: `Date.now` and the global timers). */
+  clock?: Clock;
+  /** Log sink (default: JSON lines on the console). */
+  logger?: Logger;
+}
+
+/** Options with every default applied. */
+export interface ResolvedOptions {
+  url: string;
+  key: string;
+  pool: string;
+  name: string;
+  handlers: Map<string, Handler>;
+  capacity: number;
+  pollMs: number | null;
+  heartbeatMs: number;
+  requestTimeoutMs: number;
+  retry: RetryPolicy;
+  fetch: typeof fetch;
+  clock: Clock;
+  logger: Logger;
+}
+
+/** Applies defaults; throws `TypeError` on options that cannot work. */
+export function resolveOptions(o: WorkerOptions): ResolvedOptions {
+  if (!o || typeof o.url !== "string" || !/^https?:\/\//.test(o.url)) {
+    throw new TypeError("createWorker: `url` must be an http(s) URL");
+  }
+  if (typeof o.key !== "string" || o.key === "") {
+    throw new TypeError("createWorker: `key` must be an API key with scope worker");
+  }
+  const names = Object.keys(o.handlers ?? {});
+  if (names.length === 0) throw new TypeError("createWorker: `handlers` must name at least one");
+  for (const name of names) {
+    if (typeof o.handlers[name] !== "function") {
+      throw new TypeError(`createWorker: handler "${name}" is not a function`);
+    }
+  }
+  const capacity = o.capacity ?? 1;
+  if (!Number.isInteger(capacity) || capacity < 1) {
+    throw new TypeError("createWorker: `capacity` must be a whole number ≥ 1");
+  }
+  for (const key of ["pollSeconds", "heartbeatSeconds", "requestTimeoutMs"] as const) {
+    const value = o[key];
+    if (value !== undefined && !(typeof value === "number" && value > 0)) {
+      throw new TypeError(`createWorker: \`${key}\` must be a positive number`);
+    }
+  }
+  const retry = { ...DEFAULT_RETRY, ...o.retry };
+  if (!(retry.attempts >= 1) || !(retry.baseDelayMs >= 0) || !(retry.maxDelayMs >= 0)) {
+    throw new TypeError("createWorker: `retry` needs attempts ≥ 1 and delays ≥ 0");
+  }
+  const customFetch = o.fetch;
+  return {
+    url: o.url,
+    key: o.key,
+    pool: o.pool ?? "default",
+    name: o.name ?? `w-${crypto.randomUUID().slice(0, 8)}`,
+    // A Map, not the object: a task naming "constructor" must not find Object's.
+    handlers: new Map(names.map((name) => [name, o.handlers[name]])),
+    capacity,
+    pollMs: o.pollSeconds === undefined ? null : o.pollSeconds * 1000,
+    heartbeatMs: (o.heartbeatSeconds ?? 10) * 1000,
+    requestTimeoutMs: o.requestTimeoutMs ?? 30_000,
+    retry,
+    // Called through arrows, never as a method: Workers throw "Illegal
+    // invocation" when `fetch` runs with a foreign `this`. The global is
+    // looked up per call, so a runtime that installs it late is honoured.
+    fetch: customFetch
+      ? (input, init) => customFetch(input, init)
+      : (input, init) => fetch(input, init),
+    clock: o.clock ?? systemClock,
+    logger: o.logger ?? consoleLogger,
+  };
+}

@@ -1,0 +1,261 @@
+/**
+ * The worker: a heartbeat loop that keeps leases, claims tasks into free
+ * slots and runs their handlers (api.md, "heartbeat (the worker protocol)").
+ *
+ * One heartbeat is in flight at a time; every reason to beat (the interval,
+ * a lease at half-life, a freed slot) only moves the one pending timer
+ * earlier. A slot stays taken until the task's result is reported, not just
+ * until its handler returns: the report is what enqueues dependent steps, so
+ * a beat sent before it lands would find nothing and the chain would stall
+ * for a whole interval. Timing rules: `schedule.ts`.
+ */
+import { backoffMs, type HeartbeatRequest, ProtocolClient } from "./client.ts";
+import { BeatTimer } from "./beat_timer.ts";
+import { sleep } from "./deps.ts";
+import { startFailure, WorkerStartError } from "./errors.ts";
+import { type Listener, WorkerEmitter, type WorkerEvents } from "./events.ts";
+import { type ResolvedOptions, resolveOptions, type WorkerOptions } from "./options.ts";
+import { nextBeatDelay, SOON_MS } from "./schedule.ts";
+import { type HeldTask, TaskSlots } from "./slots.ts";
+
+/** Lifecycle of a worker. */
+export type WorkerState = "idle" | "starting" | "running" | "stopping" | "stopped";
+
+/** Options of `stop()`. */
+export interface StopOptions {
+  /**
+   * How long to wait for running handlers (default: as long as they take).
+   * When it runs out, their signals abort with reason `shutdown` and their
+   * results are not reported; the server re-queues them when the leases expire.
+   */
+  timeoutMs?: number;
+}
+
+/** A running worker; made by `createWorker`. */
+export interface Worker {
+  /** The name it heartbeats as. */
+  readonly name: string;
+  /** Tasks held: handlers running or results being reported. */
+  readonly running: number;
+  /** Where the worker is in its lifecycle. */
+  readonly state: WorkerState;
+  /**
+   * Sends the first heartbeat (claiming work) and starts the loop. Resolves
+   * once a heartbeat succeeded; rejects with `WorkerStartError` on 401/403,
+   * another 4xx, or when the server stays unreachable through `retry`.
+   */
+  start(): Promise<void>;
+  /**
+   * Stops claiming, waits for running tasks (keeping their leases), then
+   * sends a last heartbeat with capacity 0. Idempotent.
+   */
+  stop(options?: StopOptions): Promise<void>;
+  /** Subscribes to an event; returns the unsubscribe function. */
+  on<E extends keyof WorkerEvents>(event: E, listener: Listener<E>): () => void;
+}
+
+/** Creates a worker; nothing happens until `start()`. Throws `TypeError` on bad options. */
+export function createWorker(options: WorkerOptions): Worker {
+  return new PollingWorker(resolveOptions(options));
+}
+
+class PollingWorker implements Worker {
+  readonly #o: ResolvedOptions;
+  readonly #client: ProtocolClient;
+  readonly #events: WorkerEmitter;
+  readonly #slots: TaskSlots;
+  readonly #handlerNames: string[];
+  #state: WorkerState = "idle";
+  #heartbeatMs: number;
+  #leaseSeconds = 0;
+  readonly #timer: BeatTimer;
+  #inFlight: Promise<void> | null = null;
+  #failures = 0;
+  #starting: Promise<void> | null = null;
+  #stopping: Promise<void> | null = null;
+  /** Wakes `start()` from a retry sleep when `stop()` is called. */
+  readonly #wake = new AbortController();
+  #onDrained: (() => void) | null = null;
+
+  constructor(o: ResolvedOptions) {
+    this.#o = o;
+    this.#heartbeatMs = o.heartbeatMs;
+    this.#handlerNames = [...o.handlers.keys()];
+    this.#client = new ProtocolClient(o);
+    this.#events = new WorkerEmitter(o.logger);
+    this.#timer = new BeatTimer(o.clock, () => void this.#tick());
+    this.#slots = new TaskSlots({
+      ...o,
+      worker: o.name,
+      client: this.#client,
+      events: this.#events,
+      onRelease: () => {
+        if (this.#slots.size === 0) this.#onDrained?.();
+        // A free slot: ask for the next task (often the dependent step just enqueued).
+        if (!this.#stopping) this.#timer.request(SOON_MS);
+      },
+    });
+  }
+
+  get name(): string {
+    return this.#o.name;
+  }
+  get running(): number {
+    return this.#slots.size;
+  }
+  get state(): WorkerState {
+    return this.#state;
+  }
+
+  on<E extends keyof WorkerEvents>(event: E, listener: Listener<E>): () => void {
+    return this.#events.on(event, listener);
+  }
+
+  start(): Promise<void> {
+    if (this.#starting) return this.#starting;
+    if (this.#state !== "idle") return Promise.reject(new Error(`worker is ${this.#state}`));
+    this.#state = "starting";
+    this.#timer.hold();
+    this.#starting = this.#firstBeat().then(
+      (got) => {
+        this.#state = this.#stopping ? "stopping" : "running";
+        this.#timer.settle(this.#nextDelay(got));
+        this.#o.logger("info", "worker started", { worker: this.name, pool: this.#o.pool });
+      },
+      (err) => {
+        this.#state = this.#stopping ? "stopped" : "idle";
+        this.#starting = null;
+        this.#timer.settle(null);
+        throw err;
+      },
+    );
+    return this.#starting;
+  }
+
+  stop(options: StopOptions = {}): Promise<void> {
+    this.#stopping ??= this.#shutdown(options.timeoutMs);
+    return this.#stopping;
+  }
+
+  async #firstBeat(): Promise<number> {
+    for (let n = 1;; n++) {
+      try {
+        return await this.#beat();
+      } catch (err) {
+        const fatal = startFailure(this.#o.url, err, n, this.#o.retry.attempts);
+        if (fatal) throw fatal;
+        this.#o.logger("warn", "first heartbeat failed; retrying", { error: String(err) });
+        await sleep(this.#o.clock, backoffMs(this.#o.retry, n), this.#wake.signal);
+        if (this.#stopping) {
+          throw new WorkerStartError("stopped before a heartbeat succeeded", undefined, {
+            cause: err,
+          });
+        }
+      }
+    }
+  }
+
+  async #shutdown(timeoutMs: number | undefined): Promise<void> {
+    const wasIdle = this.#state === "idle";
+    this.#state = wasIdle ? "stopped" : "stopping";
+    this.#wake.abort();
+    const started = !wasIdle && await this.#starting?.then(() => true, () => false);
+    if (!started) {
+      this.#state = "stopped";
+      return;
+    }
+    // A beat sent before stop() may still bring tasks: they are ours, so run them too.
+    await this.#inFlight;
+    if (this.#slots.size === 0) this.#timer.cancel();
+    if (!(await this.#drain(timeoutMs))) this.#slots.dropAll("shutdown");
+    this.#state = "stopped";
+    this.#timer.close();
+    await this.#inFlight;
+    try {
+      await this.#client.heartbeat(this.#request(0, this.#slots.kept()));
+    } catch (error) {
+      this.#o.logger("warn", "final heartbeat failed", { worker: this.name, error: String(error) });
+    }
+    this.#o.logger("info", "worker stopped", { worker: this.name });
+  }
+
+  /** Resolves true once nothing is held, false when `timeoutMs` ran out first. */
+  #drain(timeoutMs: number | undefined): Promise<boolean> {
+    if (this.#slots.size === 0) return Promise.resolve(true);
+    const { clock } = this.#o;
+    return new Promise((resolve) => {
+      const timer = timeoutMs === undefined
+        ? null
+        : clock.setTimeout(() => finish(false), Math.max(0, timeoutMs));
+      const finish = (drained: boolean) => {
+        if (timer !== null) clock.clearTimeout(timer);
+        this.#onDrained = null;
+        resolve(drained);
+      };
+      this.#onDrained = () => finish(true);
+    });
+  }
+
+  #request(capacity: number, kept: HeldTask[]): HeartbeatRequest {
+    const o = this.#o;
+    const running = kept.map((h) => ({ task: h.task.task, lease: h.task.lease }));
+    return { worker: o.name, pool: o.pool, handlers: this.#handlerNames, capacity, running };
+  }
+
+  /** One heartbeat; applies its answer and returns how many tasks it brought. */
+  #beat(): Promise<number> {
+    const { clock } = this.#o;
+    const sent = this.#slots.kept();
+    const sentAt = clock.now();
+    const capacity = this.#stopping ? 0 : this.#slots.free;
+    const run = this.#client.heartbeat(this.#request(capacity, sent)).then((res) => {
+      if (res.heartbeat_seconds > 0) this.#heartbeatMs = res.heartbeat_seconds * 1000;
+      if (res.lease_seconds > 0) this.#leaseSeconds = res.lease_seconds;
+      const beat = { sentAt, receivedAt: clock.now(), leaseSeconds: this.#leaseSeconds };
+      this.#slots.applyBeat(sent, res, beat);
+      return res.tasks.length;
+    });
+    const tracked = run.then(() => {}, () => {});
+    this.#inFlight = tracked;
+    void tracked.then(() => {
+      if (this.#inFlight === tracked) this.#inFlight = null;
+    });
+    return run;
+  }
+
+  /** The loop: the timer fired. */
+  async #tick(): Promise<void> {
+    if (this.#state === "stopped") return;
+    this.#timer.hold();
+    try {
+      const got = await this.#beat();
+      this.#failures = 0;
+      this.#timer.settle(this.#nextDelay(got));
+    } catch (error) {
+      // Keep going: handlers still run, and retries within half a lease keep
+      // the leases alive if the server comes back in time.
+      this.#failures++;
+      this.#o.logger("warn", "heartbeat failed", { worker: this.name, error: String(error) });
+      this.#events.emit("error", { error, during: "heartbeat" });
+      const next = this.#nextDelay(0);
+      this.#timer.settle(
+        next === null ? null : Math.min(next, backoffMs(this.#o.retry, this.#failures)),
+      );
+    }
+  }
+
+  /** When the next beat is due after one that brought `got` tasks (null: none needed). */
+  #nextDelay(got: number): number | null {
+    const kept = this.#slots.kept();
+    return nextBeatDelay({
+      now: this.#o.clock.now(),
+      heartbeatMs: this.#heartbeatMs,
+      idlePollMs: this.#o.pollMs ?? this.#heartbeatMs,
+      held: kept.length,
+      freeSlots: this.#stopping ? 0 : this.#slots.free,
+      gotTasks: got,
+      leaseExpiries: kept.map((h) => h.lease.expiresAt),
+      stopping: this.#stopping !== null,
+    });
+  }
+}

@@ -46,7 +46,11 @@ export function readBody(
     const raw = c.req.raw;
     bytes = readLimited(raw, maxBytes).then((read) => {
       // Hand later readers (c.req.json(), other middleware) a fresh, already-buffered copy.
-      if (raw.body) c.req.raw = new Request(raw, { body: read });
+      // Copy url, method and headers only: cloning the whole request would
+      // read its `signal`, which Deno.serve warns about on every request.
+      if (raw.body) {
+        c.req.raw = new Request(raw.url, { method: raw.method, headers: raw.headers, body: read });
+      }
       return read;
     });
     cache.set(c.req, bytes);

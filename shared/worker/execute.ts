@@ -32,6 +32,8 @@ export interface ExecuteDeps {
   clock: Clock;
   retry: RetryPolicy;
   logger: Logger;
+  /** The handler has returned; only the report is left. */
+  onSettled?: () => void;
 }
 
 /**
@@ -54,6 +56,7 @@ export async function executeTask(
   } catch (err) {
     outcome = { ok: false, error: toReportedError(err) };
   }
+  deps.onSettled?.();
   // Once aborted, the result is not ours to give: the run is cancelled or the
   // lease belongs to someone else. Reporting would only earn a 409.
   if (ctx.signal.aborted) return { status: "aborted" };

@@ -20,7 +20,7 @@ export interface HeldTask {
   task: ClaimedTask;
   controller: AbortController;
   lease: LeaseClock;
-  phase: "queued" | "active";
+  phase: "queued" | "active" | "reporting";
   dropped: boolean;
 }
 
@@ -76,6 +76,9 @@ export class TaskSlots {
     const lost = new Set(res.lost), cancel = new Set(res.cancel);
     for (const h of sent) {
       if (h.dropped) continue;
+      // A result already on its way may cross this beat: the server saw the
+      // task finished and calls it lost. The report's own answer settles it.
+      if (h.phase === "reporting") continue;
       // Lost wins over cancelled: either way the result is no longer wanted.
       if (lost.has(h.task.task)) this.drop(h, "lost");
       else if (cancel.has(h.task.task)) this.drop(h, "cancelled");
@@ -110,7 +113,7 @@ export class TaskSlots {
   /** Starts queued tasks while fewer than `capacity` are active. */
   #pump(): void {
     let active = 0;
-    for (const h of this.#held) if (h.phase === "active") active++;
+    for (const h of this.#held) if (h.phase !== "queued") active++;
     for (const h of this.#held) {
       if (active >= this.deps.capacity) return;
       if (h.phase !== "queued" || h.dropped) continue;
@@ -126,7 +129,12 @@ export class TaskSlots {
     d.events.emit("task:start", { task });
     const ctx = createTaskContext(task, h.controller.signal, d);
     try {
-      const end = await executeTask(task, d.handlers.get(task.handler), ctx, d);
+      const end = await executeTask(task, d.handlers.get(task.handler), ctx, {
+        ...d,
+        onSettled: () => {
+          h.phase = "reporting";
+        },
+      });
       if (end.status === "completed") {
         d.events.emit("task:done", { task, output: end.output, report: end.report });
       } else if (end.status === "failed") {

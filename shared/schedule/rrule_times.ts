@@ -13,12 +13,15 @@
  * floating time), and `rruleNeverFires` runs the rule 400-year cycles later,
  * where year 9999 is at most ~500 years away (≤ 0.6 s, once, at validation).
  */
-import rrule from "rrule";
+import * as rruleModule from "rrule";
 import type { RRuleSchedule } from "./types.ts";
 import { parseRRuleText, type RRuleDate, type RRuleText } from "./rrule_text.ts";
 import { fromFloating, toFloating } from "./zone.ts";
 
-const { RRule } = rrule;
+// rrule ships CommonJS and ESM builds: Deno loads the CommonJS one (everything
+// on `default`), esbuild (wrangler) the ESM one (named exports). Take either.
+const { RRule } = ((rruleModule as unknown as { default?: typeof rruleModule }).default ??
+  rruleModule);
 const DAY_MS = 86_400_000;
 /** 400 Gregorian years: the calendar, weekdays included, repeats exactly after this. */
 const CYCLE_MS = 146_097 * DAY_MS;

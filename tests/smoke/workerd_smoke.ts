@@ -1,0 +1,113 @@
+// deno-lint-ignore-file no-explicit-any
+/**
+ * Run by tests/smoke/wrangler_smoke.sh against `wrangler dev` (workerd):
+ * the same code as Deno serves, bundled for Cloudflare, on real Postgres.
+ */
+import assert from "node:assert/strict";
+import { createWorker, silentLogger, type TaskContext } from "../../shared/worker/mod.ts";
+
+const url = Deno.env.get("EDGEFLOW_SMOKE_URL");
+const key = Deno.env.get("EDGEFLOW_SMOKE_KEY") ?? "";
+
+async function call(method: string, path: string, body?: unknown) {
+  const res = await fetch(url + path, {
+    method,
+    headers: { authorization: `Bearer ${key}`, "content-type": "application/json" },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const text = await res.text();
+  return { status: res.status, body: text ? JSON.parse(text) : null };
+}
+
+async function waitFor<T>(what: string, fn: () => Promise<T | undefined>, ms = 30_000): Promise<T> {
+  const until = Date.now() + ms;
+  while (Date.now() < until) {
+    const v = await fn();
+    if (v !== undefined) return v;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`timed out waiting for ${what}`);
+}
+
+Deno.test({
+  name: "workerd: register, trigger, an SDK worker completes the run",
+  ignore: !url,
+  sanitizeResources: false,
+  sanitizeOps: false,
+  fn: async () => {
+    assert.equal((await call("GET", "/health")).status, 200);
+    const reg = await call("POST", "/register", {
+      name: "smoke",
+      steps: [{ slug: "split" }, { slug: "double", depends_on: ["split"], map: "split" }, {
+        slug: "sum",
+        depends_on: ["double"],
+      }],
+    });
+    assert.ok([200, 201].includes(reg.status), JSON.stringify(reg.body));
+    const dep = await call("POST", "/deploy", { name: "smoke", flow: "smoke" });
+    assert.ok([200, 201].includes(dep.status), JSON.stringify(dep.body));
+    const worker = createWorker({
+      url: url!,
+      key,
+      capacity: 2,
+      logger: silentLogger,
+      handlers: {
+        split: () => [1, 2, 3],
+        double: (ctx: TaskContext) => (ctx.input.item as number) * 2,
+        sum: (ctx: TaskContext) => (ctx.input.deps.double as number[]).reduce((a, b) => a + b),
+      },
+    });
+    await worker.start();
+    try {
+      const trig = await call("POST", "/trigger/smoke", {});
+      assert.equal(trig.status, 201, JSON.stringify(trig.body));
+      const run = await waitFor("the run to finish", async () => {
+        const r = await call("GET", `/trigger/runs/${trig.body.run_id}`);
+        return ["COMPLETED", "FAILED", "CRASHED"].includes(r.body.status) ? r.body : undefined;
+      });
+      assert.equal(run.status, "COMPLETED");
+      assert.deepEqual(run.output, { sum: 12 });
+    } finally {
+      await worker.stop({ timeoutMs: 5_000 });
+    }
+  },
+});
+
+Deno.test({
+  name: "workerd: /__scheduled runs the tick, which re-queues an expired lease",
+  ignore: !url,
+  sanitizeResources: false,
+  sanitizeOps: false,
+  fn: async () => {
+    await call("POST", "/register", { name: "smoke-lease", steps: [{ slug: "slow", timeout: 1 }] });
+    const trig = await call("POST", "/trigger/flows/smoke-lease", {});
+    const hb = await call("POST", "/heartbeat", {
+      worker: "smoke-crashy",
+      pool: "default",
+      handlers: ["slow"],
+      capacity: 1,
+    });
+    assert.equal(hb.body.tasks.length, 1);
+    await new Promise((r) => setTimeout(r, 1500));
+    const fired = await fetch(`${url}/__scheduled?cron=*+*+*+*+*`);
+    assert.equal(fired.status, 200);
+    await fired.text();
+    const run = await waitFor("the sweep to re-queue the task", async () => {
+      const r = await call("GET", `/trigger/runs/${trig.body.run_id}`);
+      return r.body.steps[0].status !== "RUNNING" || r.body.steps[0].error ? r.body : undefined;
+    }, 10_000);
+    assert.match(JSON.stringify(run.steps[0].error), /lease expired/);
+    const again = await call("POST", "/heartbeat", {
+      worker: "smoke-steady",
+      pool: "default",
+      handlers: ["slow"],
+      capacity: 1,
+    });
+    assert.equal(again.body.tasks[0].attempt, 2);
+    const done = await call("POST", `/heartbeat/tasks/${again.body.tasks[0].task}/complete`, {
+      lease: again.body.tasks[0].lease,
+      output: "ok",
+    });
+    assert.equal(done.status, 200);
+  },
+});

@@ -25,6 +25,8 @@ export const HeartbeatBody = z.object({
   handlers: z.array(Handler).max(1000).optional(),
   /** How many new tasks the worker wants now (0: only keep its leases). */
   capacity: z.number().int().min(0).max(MAX_WORKER_TASKS),
+  /** Long poll: when nothing is there to claim, wait up to this long for work (server caps it). */
+  wait_seconds: z.number().min(0).max(60).default(0),
   running: z.array(z.object({ task: Uuid, lease: LeaseToken })).max(MAX_WORKER_TASKS).default([]),
 });
 /** A validated heartbeat. */

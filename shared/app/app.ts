@@ -14,6 +14,12 @@ import { registerRoutes } from "./register_routes.ts";
 import { deployRoutes } from "./deploy_routes.ts";
 import { triggerRoutes } from "./trigger_routes.ts";
 import { heartbeatRoutes } from "./heartbeat_routes.ts";
+import { Wakeups } from "./wakeups.ts";
+import { limitsRoutes } from "./limits_routes.ts";
+import { eventsRoutes } from "./events_routes.ts";
+import { uiRoutes } from "../ui/routes.tsx";
+import { graphqlRoutes } from "./graphql_routes.ts";
+import { scheduleRoutes } from "./schedule_routes.ts";
 
 export const FUNCTIONS = ["register", "deploy", "trigger", "heartbeat"] as const;
 export type FunctionName = typeof FUNCTIONS[number];
@@ -55,6 +61,12 @@ export function createApp(deps: AppDeps, options: AppOptions = {}): Hono<AppEnv>
     trigger: triggerRoutes,
     heartbeat: heartbeatRoutes,
   };
-  for (const fn of served) app.route("/", routes[fn](deps, auth));
+  const wakeups = new Wakeups();
+  for (const fn of served) app.route("/", routes[fn](deps, auth, wakeups));
+  if (served.includes("deploy")) app.route("/", limitsRoutes(deps, auth));
+  if (served.includes("trigger")) app.route("/", eventsRoutes(deps, auth));
+  if (served.includes("trigger")) app.route("/", uiRoutes(deps, auth, wakeups));
+  if (served.includes("register")) app.route("/", graphqlRoutes(deps, auth));
+  app.route("/", scheduleRoutes(deps, auth, served));
   return app;
 }

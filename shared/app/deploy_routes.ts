@@ -6,6 +6,7 @@ import { readJsonAs } from "../http/body.ts";
 import { ApiError } from "../http/problem.ts";
 import { DeployBody, KeyBody, PoolBody, VariableBody } from "../api/schemas.ts";
 import { createKey } from "./key_store.ts";
+import { deployWithSchedules } from "../scheduler/deploy_schedules.ts";
 
 const UPSERT_ERRORS: Record<string, string> = {
   unknown_flow: "no flow with this name is registered",
@@ -19,12 +20,10 @@ export function deployRoutes(deps: AppDeps, auth: Auth): Hono<AppEnv> {
 
   app.post("/deploy", scope, async (c) => {
     const body = await readJsonAs(c, DeployBody);
-    const [row] = await deps.sql(c)<
-      { r: { error?: string; path?: string; deployment?: unknown; created?: boolean } }
-    >`
-      select edgeflow.upsert_deployment(${JSON.stringify(body)}::text::jsonb) as r`;
-    const r = row.r;
-    if (r.error) {
+    // Schedules are validated, matched to the existing ones and written with
+    // the deployment in one transaction (shared/scheduler/deploy_schedules.ts).
+    const r = await deployWithSchedules(deps.sql(c), body, (deps.now ?? (() => new Date()))());
+    if (r.error !== undefined) {
       throw ApiError.of("validation_failed", "the deployment is invalid", [
         { path: r.path ?? "", message: UPSERT_ERRORS[r.error] ?? r.error },
       ]);

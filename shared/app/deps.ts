@@ -6,6 +6,7 @@
 import type { Context } from "hono";
 import type { Sql } from "../db/sql.ts";
 import type { Logger } from "../http/logger.ts";
+import { parseRateSpec, type RateSpec } from "../ratelimit/rate_spec.ts";
 
 /** Settings read once from the environment by the entrypoint. */
 export interface AppConfig {
@@ -19,6 +20,26 @@ export interface AppConfig {
   leaseSeconds: number;
   /** Public base URL of this deployment (QStash callbacks, links); optional. */
   publicUrl?: string;
+  /** QStash integration, present when `QSTASH_TOKEN` is set. */
+  qstash?: QstashSettings;
+  /** `UPSTASH_REDIS_REST_URL` + `_TOKEN`: trigger rate limits answered by Redis, Postgres behind it. */
+  redis?: { url: string; token: string };
+  /** `EDGEFLOW_TRIGGER_RATE_LIMIT` ("100/60"): triggers per deployment (or ad hoc flow) per window. */
+  triggerRateLimit?: RateSpec;
+  /** `EDGEFLOW_TRIGGER_KEY_RATE_LIMIT` ("600/60"): trigger requests per API key per window. */
+  triggerKeyRateLimit?: RateSpec;
+  /** Seconds an Idempotency-Key is remembered as a retry by the rate limiter (default 86 400). */
+  duplicateTtlSeconds?: number;
+}
+
+/** `QSTASH_TOKEN`, `QSTASH_URL`, `QSTASH_CURRENT_SIGNING_KEY`, `QSTASH_NEXT_SIGNING_KEY`. */
+export interface QstashSettings {
+  token: string;
+  /** API base URL (default QStash's own). */
+  url?: string;
+  /** Inbound verification; without it every QStash callback is refused (401). */
+  currentSigningKey: string;
+  nextSigningKey: string;
 }
 
 export interface AppDeps {
@@ -39,6 +60,25 @@ export function configFromEnv(env: Record<string, string | undefined>): AppConfi
     heartbeatSeconds: num(env.EDGEFLOW_HEARTBEAT_SECONDS, 10),
     leaseSeconds: num(env.EDGEFLOW_LEASE_SECONDS, 30),
     publicUrl: env.EDGEFLOW_PUBLIC_URL || undefined,
+    qstash: env.QSTASH_TOKEN
+      ? {
+        token: env.QSTASH_TOKEN,
+        url: env.QSTASH_URL || undefined,
+        currentSigningKey: env.QSTASH_CURRENT_SIGNING_KEY ?? "",
+        nextSigningKey: env.QSTASH_NEXT_SIGNING_KEY ?? "",
+      }
+      : undefined,
+    redis: env.UPSTASH_REDIS_REST_URL && env.UPSTASH_REDIS_REST_TOKEN
+      ? { url: env.UPSTASH_REDIS_REST_URL, token: env.UPSTASH_REDIS_REST_TOKEN }
+      : undefined,
+    triggerRateLimit: parseRateSpec(
+      "EDGEFLOW_TRIGGER_RATE_LIMIT",
+      env.EDGEFLOW_TRIGGER_RATE_LIMIT,
+    ),
+    triggerKeyRateLimit: parseRateSpec(
+      "EDGEFLOW_TRIGGER_KEY_RATE_LIMIT",
+      env.EDGEFLOW_TRIGGER_KEY_RATE_LIMIT,
+    ),
   };
 }
 

@@ -5,7 +5,19 @@ import type { Auth } from "../http/auth.ts";
 import { readJsonAs } from "../http/body.ts";
 import { ApiError } from "../http/problem.ts";
 import { CompleteBody, FailBody, HeartbeatBody, uuidParam } from "../api/schemas.ts";
-import { completeTask, failTask, heartbeat, type ResultOutcome } from "../engine/tasks.ts";
+import {
+  claimTasks,
+  completeTask,
+  failTask,
+  heartbeat,
+  type ResultOutcome,
+} from "../engine/tasks.ts";
+import type { Wakeups } from "./wakeups.ts";
+
+/** Longest a heartbeat may wait for work (seconds): well inside any proxy's idle timeout. */
+export const MAX_WAIT_SECONDS = 20;
+/** How often a waiting heartbeat looks for work made by other processes. */
+const POLL_MS = 250;
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
@@ -31,7 +43,7 @@ function refused(outcome: ResultOutcome, task: string): never {
   }
 }
 
-export function heartbeatRoutes(deps: AppDeps, auth: Auth): Hono<AppEnv> {
+export function heartbeatRoutes(deps: AppDeps, auth: Auth, wakeups: Wakeups): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
   const scope = auth.requireScope("worker");
 
@@ -47,7 +59,24 @@ export function heartbeatRoutes(deps: AppDeps, auth: Auth): Hono<AppEnv> {
       heartbeatSeconds: deps.config.heartbeatSeconds,
     });
     const foreign = body.running.filter((r) => !UUID.test(r.lease)).map((r) => r.task);
+    // Long poll: no work yet, and the worker is willing to wait for some.
+    const wait = Math.min(body.wait_seconds, MAX_WAIT_SECONDS);
+    if (!result.tasks.length && body.capacity > 0 && wait > 0) {
+      const until = Date.now() + wait * 1000;
+      while (!result.tasks.length && Date.now() < until) {
+        await wakeups.wait(Math.min(POLL_MS, until - Date.now()));
+        const sql = deps.sql(c);
+        result.tasks = await claimTasks(
+          sql,
+          body.pool,
+          body.handlers ?? null,
+          body.capacity,
+          body.worker,
+        );
+      }
+    }
     return c.json({
+      long_poll: true,
       lease_seconds: deps.config.leaseSeconds,
       heartbeat_seconds: deps.config.heartbeatSeconds,
       tasks: result.tasks,
@@ -61,6 +90,7 @@ export function heartbeatRoutes(deps: AppDeps, auth: Auth): Hono<AppEnv> {
     const body = await readJsonAs(c, CompleteBody);
     const outcome = await completeTask(deps.sql(c), task, leaseOrStale(body.lease), body.output);
     if ("error" in outcome) refused(outcome, task);
+    wakeups.wake(); // its dependents may be ready now
     return c.json(outcome);
   });
 

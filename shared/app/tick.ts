@@ -1,30 +1,75 @@
 /**
  * One scheduler and maintenance pass: what `POST /trigger/tick`, the
- * Cloudflare `scheduled()` handler and pg_cron call. Today: the sweep of
- * expired leases; scheduled runs join it with the scheduler.
+ * Cloudflare `scheduled()` handler and pg_cron call. In order: the sweep of
+ * expired leases (so that tasks it re-queues can be pushed at once), the
+ * scheduler (shared/scheduler/tick_schedules.ts), and with QStash, push
+ * delivery of ready tasks of push pools and pruning of old delivery records.
  */
 import type { Context } from "hono";
 import type { AppDeps } from "./deps.ts";
-import { sweepExpired } from "../engine/tasks.ts";
-
-export interface TickResult {
-  created: number;
+import type { Sql } from "../db/sql.ts";
+/** What `edgeflow.sweep()` reports. */
+interface SweepReport {
   swept: number;
   requeued: number;
   failed: number;
   cancelled: number;
+  settled: number;
+  crashed: number;
+  resurrected: number;
+  admitted: number;
+}
+import { tickSchedules } from "../scheduler/tick_schedules.ts";
+import { pushReadyTasks } from "../scheduler/push_tasks.ts";
+import { qstashPublisher, scheduleDelivery } from "../scheduler/qstash_delivery.ts";
+
+export interface TickResult {
+  /** Scheduled runs created. */
+  created: number;
+  /** Due schedules this tick handled. */
+  schedules: number;
+  /** Fire times handed to QStash for delivery. */
+  published: number;
+  /** Tasks of push pools delivered through QStash. */
+  pushed: number;
+  /** Schedules that failed and will be retried next tick. */
+  errors: number;
+  swept: number;
+  requeued: number;
+  failed: number;
+  cancelled: number;
+  settled: number;
+  crashed: number;
+  resurrected: number;
+  admitted: number;
 }
 
 export async function runTick(deps: AppDeps, c: Context): Promise<TickResult> {
-  const sweep = await sweepExpired(deps.sql(c));
-  return { created: 0, ...sweep };
+  const sql = deps.sql(c);
+  const publisher = qstashPublisher(deps.config);
+  // The whole maintenance pass: expired leases, idle runs, Lazarus, waiting runs.
+  const [{ sweep }] = await sql<{ sweep: SweepReport }>`select edgeflow.sweep() as sweep`;
+  const scheduled = await tickSchedules({
+    sql,
+    now: deps.now ?? (() => new Date()),
+    delivery: scheduleDelivery(deps.config, publisher),
+    log: deps.log,
+  });
+  let pushed = 0;
+  if (publisher) {
+    pushed = await pushReadyTasks({
+      sql,
+      publisher,
+      publicUrl: deps.config.publicUrl,
+      log: deps.log,
+    });
+    await sql`select edgeflow.prune_qstash_deliveries()`;
+  }
+  return { ...scheduled, pushed, ...sweep };
 }
 
 /** The tick outside a request (Cloudflare `scheduled()`), logged. */
-export async function scheduledTick(
-  deps: AppDeps,
-  sql: import("../db/sql.ts").Sql,
-): Promise<TickResult> {
+export async function scheduledTick(deps: AppDeps, sql: Sql): Promise<TickResult> {
   const result = await runTick({ ...deps, sql: () => sql }, undefined as unknown as Context);
   deps.log("info", "tick", { ...result });
   return result;

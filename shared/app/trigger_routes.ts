@@ -11,7 +11,9 @@ import type { JsonSchema } from "../api/params.ts";
 import { cancelRun, getRun, startRun, type StartRunResult } from "../engine/runs.ts";
 import { resolveFlowVersion } from "../engine/flows.ts";
 import { runTick } from "./tick.ts";
+import type { Wakeups } from "./wakeups.ts";
 import { decodeCursor, encodeCursor } from "./cursor.ts";
+import { triggerGuard } from "./trigger_guard.ts";
 
 interface DeploymentTarget {
   id: string;
@@ -66,9 +68,10 @@ function started(c: Context, result: StartRunResult, extra: Record<string, unkno
   }
 }
 
-export function triggerRoutes(deps: AppDeps, auth: Auth): Hono<AppEnv> {
+export function triggerRoutes(deps: AppDeps, auth: Auth, wakeups?: Wakeups): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
   const scope = auth.requireScope("trigger");
+  const guard = triggerGuard(deps);
 
   app.post("/trigger/tick", scope, async (c) => c.json(await runTick(deps, c)));
 
@@ -102,7 +105,7 @@ export function triggerRoutes(deps: AppDeps, auth: Auth): Hono<AppEnv> {
     return c.json(result, 202);
   });
 
-  app.post("/trigger/flows/:flow", scope, async (c) => {
+  app.post("/trigger/flows/:flow", scope, guard.flow, async (c) => {
     const flow = c.req.param("flow");
     const body = await readJsonAs(c, AdHocRunBody);
     const sql = deps.sql(c);
@@ -117,10 +120,11 @@ export function triggerRoutes(deps: AppDeps, auth: Auth): Hono<AppEnv> {
       pool: body.pool,
       ...(await idempotency(c, `flow:${flow}`)),
     });
+    if (result.error === undefined) wakeups?.wake();
     return started(c, result, { deployment: null, flow, version: version.version });
   });
 
-  app.post("/trigger/:deployment", scope, async (c) => {
+  app.post("/trigger/:deployment", scope, guard.deployment, async (c) => {
     const name = c.req.param("deployment");
     const body = await readJsonAs(c, TriggerBody);
     const sql = deps.sql(c);
@@ -141,6 +145,7 @@ export function triggerRoutes(deps: AppDeps, auth: Auth): Hono<AppEnv> {
       tags: target.tags,
       ...(await idempotency(c, `deployment:${name}`)),
     });
+    if (result.error === undefined) wakeups?.wake();
     return started(c, result, { deployment: name, flow: target.flow, version: target.version });
   });
 

@@ -30,6 +30,8 @@ export function postgresSql(url: string, options: PostgresOptions = {}): Sql {
     idle_timeout: options.idleTimeout ?? 20,
     connect_timeout: options.connectTimeout ?? 10,
     onnotice: () => {},
+    // Reconnect quickly after a restart (the default backs off towards ~20 s).
+    backoff: (attempt: number) => Math.min(0.05 * 2 ** attempt, 1),
     connection: { TimeZone: "UTC", application_name: "edgeflow" },
   });
   return wrap(pg, false, () => pg.end({ timeout: 5 }));

@@ -28,12 +28,18 @@ export async function startDevServer(
 ): Promise<DevServer> {
   const say = opts.quiet ? () => {} : (line: string) => console.log(line);
   const adminKey = env.EDGEFLOW_ADMIN_KEY || `dev-${crypto.randomUUID().replaceAll("-", "")}`;
-  if (!env.DATABASE_URL) await Deno.mkdir(env.EDGEFLOW_DATA_DIR ?? ".edgeflow", { recursive: true });
+  if (!env.DATABASE_URL) {
+    await Deno.mkdir(env.EDGEFLOW_DATA_DIR ?? ".edgeflow", { recursive: true });
+  }
   const deps = await denoDeps({ ...env, EDGEFLOW_ADMIN_KEY: adminKey });
   const migrated = await migrate(deps.db, await loadMigrations());
-  const where = env.DATABASE_URL ? "DATABASE_URL" : `embedded PGlite (${env.EDGEFLOW_DATA_DIR ?? ".edgeflow/"})`;
-  say(`database: ${where}, ` +
-    `${migrated.applied.length} migration(s) applied`);
+  const where = env.DATABASE_URL
+    ? "DATABASE_URL"
+    : `embedded PGlite (${env.EDGEFLOW_DATA_DIR ?? ".edgeflow/"})`;
+  say(
+    `database: ${where}, ` +
+      `${migrated.applied.length} migration(s) applied`,
+  );
 
   const app = createApp(deps);
   const port = Number(env.PORT ?? 8000);
@@ -110,7 +116,11 @@ async function watchRun(
     for (const step of run.steps as { slug: string; status: string; tasks: number }[]) {
       if (seen.get(step.slug) !== step.status) {
         seen.set(step.slug, step.status);
-        say(`  ${step.slug.padEnd(12)} ${step.status}${step.tasks > 1 ? ` (${step.tasks} tasks)` : ""}`);
+        say(
+          `  ${step.slug.padEnd(12)} ${step.status}${
+            step.tasks > 1 ? ` (${step.tasks} tasks)` : ""
+          }`,
+        );
       }
     }
     if (["COMPLETED", "FAILED", "CANCELLED", "CRASHED"].includes(run.status)) {

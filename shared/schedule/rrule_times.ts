@@ -20,8 +20,8 @@ import { fromFloating, toFloating } from "./zone.ts";
 
 // rrule ships CommonJS and ESM builds: Deno loads the CommonJS one (everything
 // on `default`), esbuild (wrangler) the ESM one (named exports). Take either.
-const { RRule } = ((rruleModule as unknown as { default?: typeof rruleModule }).default ??
-  rruleModule);
+const { RRule } = (rruleModule as unknown as { default?: typeof rruleModule }).default ??
+  rruleModule;
 const DAY_MS = 86_400_000;
 /** 400 Gregorian years: the calendar, weekdays included, repeats exactly after this. */
 const CYCLE_MS = 146_097 * DAY_MS;

@@ -22,6 +22,8 @@ export interface HeartbeatRequest {
   capacity: number;
   /** Leases the worker holds and wants extended. */
   running: { task: string; lease: string }[];
+  /** Long poll: with nothing to claim, the server may hold the answer this long for work. */
+  wait_seconds?: number;
 }
 
 /** The answer of `POST /heartbeat`. */
@@ -36,6 +38,8 @@ export interface HeartbeatResponse {
   cancel: string[];
   /** Held tasks whose leases are no longer this worker's. */
   lost: string[];
+  /** The server honours `wait_seconds`. */
+  long_poll?: boolean;
 }
 
 /** What the protocol client needs. */
@@ -71,6 +75,7 @@ export class ProtocolClient {
       tasks: Array.isArray(res?.tasks) ? res.tasks : [],
       cancel: Array.isArray(res?.cancel) ? res.cancel : [],
       lost: Array.isArray(res?.lost) ? res.lost : [],
+      long_poll: res?.long_poll === true,
     };
   }
 

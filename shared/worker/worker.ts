@@ -15,7 +15,7 @@ import { sleep } from "./deps.ts";
 import { startFailure, WorkerStartError } from "./errors.ts";
 import { type Listener, WorkerEmitter, type WorkerEvents } from "./events.ts";
 import { type ResolvedOptions, resolveOptions, type WorkerOptions } from "./options.ts";
-import { nextBeatDelay, SOON_MS } from "./schedule.ts";
+import { leaseBoundMs, nextBeatDelay, SOON_MS } from "./schedule.ts";
 import { type HeldTask, TaskSlots } from "./slots.ts";
 
 /** Lifecycle of a worker. */
@@ -76,6 +76,11 @@ class PollingWorker implements Worker {
   /** Wakes `start()` from a retry sleep when `stop()` is called. */
   readonly #wake = new AbortController();
   #onDrained: (() => void) | null = null;
+  /** The server holds heartbeats open until work appears (`wait_seconds`). */
+  #longPoll = false;
+  /** Aborts a long poll in flight when the worker stops. */
+  #pollAbort: AbortController | null = null;
+  #lastGot = 0;
 
   constructor(o: ResolvedOptions) {
     this.#o = o;
@@ -164,6 +169,8 @@ class PollingWorker implements Worker {
       this.#state = "stopped";
       return;
     }
+    // A long poll would hold stop() for its whole wait: end it now.
+    this.#pollAbort?.abort();
     // A beat sent before stop() may still bring tasks: they are ours, so run them too.
     await this.#inFlight;
     if (this.#slots.size === 0) this.#timer.cancel();
@@ -196,10 +203,37 @@ class PollingWorker implements Worker {
     });
   }
 
-  #request(capacity: number, kept: HeldTask[]): HeartbeatRequest {
+  #request(capacity: number, kept: HeldTask[], wait = 0): HeartbeatRequest {
     const o = this.#o;
     const running = kept.map((h) => ({ task: h.task.task, lease: h.task.lease }));
-    return { worker: o.name, pool: o.pool, handlers: this.#handlerNames, capacity, running };
+    const req: HeartbeatRequest = {
+      worker: o.name,
+      pool: o.pool,
+      handlers: this.#handlerNames,
+      capacity,
+      running,
+    };
+    if (wait > 0) req.wait_seconds = wait;
+    return req;
+  }
+
+  /**
+   * Seconds to let the server hold this beat open for work: only when idle
+   * slots found nothing last time, never past the idle interval, half a
+   * lease, or the request timeout. A new task then starts within
+   * milliseconds of being queued instead of at the next poll.
+   */
+  #waitSeconds(): number {
+    if (!this.#longPoll || this.#stopping || this.#slots.free === 0 || this.#lastGot > 0) return 0;
+    const o = this.#o;
+    const kept = this.#slots.kept();
+    const bound = Math.min(
+      o.pollMs ?? this.#heartbeatMs,
+      leaseBoundMs(o.clock.now(), kept.map((h) => h.lease.expiresAt)),
+      o.requestTimeoutMs - 5_000,
+      20_000,
+    );
+    return bound >= 1_000 ? Math.floor(bound / 1000) : 0;
   }
 
   /** One heartbeat; applies its answer and returns how many tasks it brought. */
@@ -208,7 +242,12 @@ class PollingWorker implements Worker {
     const sent = this.#slots.kept();
     const sentAt = clock.now();
     const capacity = this.#stopping ? 0 : this.#slots.free;
-    const run = this.#client.heartbeat(this.#request(capacity, sent)).then((res) => {
+    const wait = this.#waitSeconds();
+    this.#pollAbort = wait > 0 ? new AbortController() : null;
+    const req = this.#request(capacity, sent, wait);
+    const run = this.#client.heartbeat(req, this.#pollAbort?.signal).then((res) => {
+      this.#longPoll = res.long_poll === true;
+      this.#lastGot = res.tasks.length;
       if (res.heartbeat_seconds > 0) this.#heartbeatMs = res.heartbeat_seconds * 1000;
       if (res.lease_seconds > 0) this.#leaseSeconds = res.lease_seconds;
       const beat = { sentAt, receivedAt: clock.now(), leaseSeconds: this.#leaseSeconds };
@@ -232,6 +271,7 @@ class PollingWorker implements Worker {
       this.#failures = 0;
       this.#timer.settle(this.#nextDelay(got));
     } catch (error) {
+      if (this.#stopping && this.#pollAbort?.signal.aborted) return this.#timer.settle(null);
       // Keep going: handlers still run, and retries within half a lease keep
       // the leases alive if the server comes back in time.
       this.#failures++;
@@ -246,6 +286,8 @@ class PollingWorker implements Worker {
 
   /** When the next beat is due after one that brought `got` tasks (null: none needed). */
   #nextDelay(got: number): number | null {
+    // A long poll already waited for work: ask again at once.
+    if (this.#longPoll && got === 0 && this.#waitSeconds() > 0) return 0;
     const kept = this.#slots.kept();
     return nextBeatDelay({
       now: this.#o.clock.now(),

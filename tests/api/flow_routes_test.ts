@@ -1,3 +1,4 @@
+// deno-lint-ignore-file no-explicit-any
 import assert from "node:assert/strict";
 import { dbTest } from "../support/db.ts";
 import { testApp } from "../support/app.ts";

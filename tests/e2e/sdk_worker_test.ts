@@ -94,7 +94,7 @@ dbTest("cancelling a run aborts the SDK handler through its signal", async (db) 
     await running;
     const cancel = await call("POST", `/trigger/runs/${body.run_id}/cancel`);
     assert.equal(cancel.body.status, "CANCELLING");
-    await waitFor("the handler to be aborted", async () => (aborted ? true : undefined));
+    await waitFor("the handler to be aborted", () => Promise.resolve(aborted ? true : undefined));
     assert.equal((aborted as any).reason, "cancelled");
     // The task never reports: the run stays CANCELLING until its lease runs out or
     // the worker's next heartbeat; the sweep then settles it.

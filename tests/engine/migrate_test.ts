@@ -16,15 +16,18 @@ dbTest("a landed migration that changed is refused", async ({ sql }) => {
   await assert.rejects(migrate(sql, tampered), MigrationError);
 });
 
-dbTest("pgmq comes from the extension where there is one, else from our functions", async ({ sql }) => {
-  const [row] = await sql<{ ext: boolean; skipped: boolean }>`
+dbTest(
+  "pgmq comes from the extension where there is one, else from our functions",
+  async ({ sql }) => {
+    const [row] = await sql<{ ext: boolean; skipped: boolean }>`
     select exists (select 1 from pg_extension where extname = 'pgmq') as ext,
            (select skipped from edgeflow.schema_migrations where version = 2) as skipped`;
-  assert.equal(row.skipped, row.ext);
-  const [q] = await sql<{ n: number }>`
+    assert.equal(row.skipped, row.ext);
+    const [q] = await sql<{ n: number }>`
     select count(*)::int as n from pgmq.meta where queue_name like 'ef_%'`;
-  assert.equal(typeof q.n, "number");
-});
+    assert.equal(typeof q.n, "number");
+  },
+);
 
 dbTest("two processes migrating at once both succeed, once", async ({ url }) => {
   const { postgresSql } = await import("../../shared/db/postgres.ts");
@@ -38,8 +41,10 @@ dbTest("two processes migrating at once both succeed, once", async ({ url }) => 
   try {
     const migrations = await loadMigrations();
     const [ra, rb] = await Promise.all([migrate(a, migrations), migrate(b, migrations)]);
-    assert.equal(ra.applied.length + rb.applied.length + ra.skipped.length + rb.skipped.length,
-      migrations.length);
+    assert.equal(
+      ra.applied.length + rb.applied.length + ra.skipped.length + rb.skipped.length,
+      migrations.length,
+    );
   } finally {
     await a.end();
     await b.end();

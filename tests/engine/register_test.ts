@@ -1,11 +1,7 @@
 import assert from "node:assert/strict";
 import { dbTest } from "../support/db.ts";
 import { flowDef, started } from "../support/flows.ts";
-import {
-  archiveFlowVersion,
-  registerFlow,
-  resolveFlowVersion,
-} from "../../shared/engine/flows.ts";
+import { archiveFlowVersion, registerFlow, resolveFlowVersion } from "../../shared/engine/flows.ts";
 import { startRun } from "../../shared/engine/runs.ts";
 import { claimTasks, completeTask } from "../../shared/engine/tasks.ts";
 
@@ -35,7 +31,10 @@ dbTest("a changed definition becomes version N+1 and archives N", async ({ sql }
 });
 
 dbTest("an archived version's running runs still finish", async ({ sql }) => {
-  const v1 = await registerFlow(sql, flowDef("keep", [{ slug: "a" }, { slug: "b", depends_on: ["a"] }]));
+  const v1 = await registerFlow(
+    sql,
+    flowDef("keep", [{ slug: "a" }, { slug: "b", depends_on: ["a"] }]),
+  );
   const runId = await started(sql, v1.id);
   const [a] = await claimTasks(sql, "default", null, 1);
   await archiveFlowVersion(sql, "keep", 1);
@@ -53,7 +52,9 @@ dbTest("an idempotency key decides re-registration", async ({ sql }) => {
   });
   assert.equal(same.created, false, "same key: no new version even though the text changed");
   assert.equal(same.version, v1.version);
-  const next = await registerFlow(sql, flowDef("k", [{ slug: "a" }]), { idempotencyKey: "build-2" });
+  const next = await registerFlow(sql, flowDef("k", [{ slug: "a" }]), {
+    idempotencyKey: "build-2",
+  });
   assert.equal(next.version, 2);
 });
 

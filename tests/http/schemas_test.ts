@@ -118,7 +118,13 @@ Deno.test("runs queries coerce limits and check statuses", () => {
 
 Deno.test("heartbeats: task ids are UUIDs, capacity is bounded, extra fields pass", () => {
   const beat = HeartbeatBody.parse({ worker: "w-1", pool: "default", capacity: 4, version: "2" });
-  assert.deepEqual(beat, { worker: "w-1", pool: "default", capacity: 4, running: [] });
+  assert.deepEqual(beat, {
+    worker: "w-1",
+    pool: "default",
+    capacity: 4,
+    wait_seconds: 0,
+    running: [],
+  });
   assert.deepEqual(
     paths(HeartbeatBody, {
       worker: "w-1",

@@ -1,4 +1,3 @@
-// deno-lint-ignore-file no-explicit-any
 /**
  * Run by tests/smoke/wrangler_smoke.sh against `wrangler dev` (workerd):
  * the same code as Deno serves, bundled for Cloudflare, on real Postgres.

@@ -1,0 +1,161 @@
+/**
+ * `GET /trigger/runs/:id/events`: the state changes of a run (recorded by the
+ * triggers of migration 0030), as JSON pages (`?after=<id>`) or, with
+ * `Accept: text/event-stream`, as Server-Sent Events that follow the run live.
+ *
+ * The stream polls the events table (one indexed statement, every 300 ms
+ * while nothing arrives). LISTEN would save the idle polls, but the `Sql`
+ * interface keeps no dedicated connection to listen on, a Worker may not hold
+ * one across requests, and a poll of `events_run` costs well under a
+ * millisecond. It resumes after `Last-Event-ID`, sends a comment every 15 s
+ * so proxies keep the connection, and ends with an `end` event once the run
+ * is final and every event has been sent. The dashboard's cookie works here
+ * too, so a browser's `EventSource` can follow a run.
+ *
+ * Delivery near the live edge is at-least-once for JSON readers (resume from
+ * `last_id`, de-duplicate by `id`); one stream sends each event once.
+ */
+import { Hono } from "hono";
+import type { Context } from "hono";
+import { streamSSE } from "hono/streaming";
+import type { AppDeps, AppEnv } from "./deps.ts";
+import type { Auth } from "../http/auth.ts";
+import type { Sql } from "../db/sql.ts";
+import { ApiError } from "../http/problem.ts";
+import { uuidParam } from "../api/schemas.ts";
+import { keyFromCookie } from "../ui/session.ts";
+
+/** One recorded state change. */
+export interface RunEvent {
+  id: number;
+  run_id: string;
+  kind: "run" | "step" | "task";
+  step: string | null;
+  task: string | null;
+  attempt: number | null;
+  from: string | null;
+  to: string;
+  at: string;
+  error: unknown;
+}
+
+/** A page of a run's events and the run's status, read in one snapshot. */
+export interface EventPage {
+  run_id: string;
+  status: string;
+  events: RunEvent[];
+  /**
+   * Where to resume (`?after=`). Near the live edge it stops short of the
+   * newest events, which then come again: an event can become visible just
+   * after one with a higher id (see migration 0030), so readers de-duplicate
+   * by id rather than miss it.
+   */
+  last_id: number;
+}
+
+/** Run states after which nothing changes any more. */
+export const FINAL_RUN_STATES = new Set(["COMPLETED", "FAILED", "CANCELLED", "CRASHED"]);
+
+const POLL_MS = 300;
+const HEARTBEAT_MS = 15_000;
+/** Streams end after this long; EventSource reconnects and resumes by Last-Event-ID. */
+const MAX_STREAM_MS = 10 * 60_000;
+const PAGE = 500;
+
+/** Events of `runId` after event `after`, or null when there is no such run. */
+export async function readEvents(
+  sql: Sql,
+  runId: string,
+  after: number,
+  limit = PAGE,
+): Promise<EventPage | null> {
+  const [row] = await sql<{ p: EventPage | null }>`
+    select edgeflow.run_events(${runId}::uuid, ${after}::bigint, ${limit}::int) as p`;
+  return row?.p ?? null;
+}
+
+/** An event id given by the client: a non-negative integer, or 422 naming where it came from. */
+function eventId(value: string | undefined, path: string): number {
+  if (value === undefined || value === "") return 0;
+  if (!/^\d{1,15}$/.test(value.trim())) {
+    throw ApiError.of("validation_failed", "not an event id", [
+      { path, message: "must be a non-negative integer (an event id)" },
+    ]);
+  }
+  return Number(value.trim());
+}
+
+function pageSize(value: string | undefined): number {
+  if (value === undefined) return PAGE;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1 || n > 1000) {
+    throw ApiError.of("validation_failed", "bad limit", [
+      { path: "limit", message: "must be an integer from 1 to 1000" },
+    ]);
+  }
+  return n;
+}
+
+/** The events routes (served by the `trigger` function). */
+export function eventsRoutes(deps: AppDeps, auth: Auth): Hono<AppEnv> {
+  const app = new Hono<AppEnv>();
+
+  app.get("/trigger/runs/:id/events", keyFromCookie(), auth.requireScope("trigger"), async (c) => {
+    const id = uuidParam(c.req.param("id"), "run");
+    const lastEventId = c.req.header("Last-Event-ID");
+    const after = lastEventId !== undefined
+      ? eventId(lastEventId, "Last-Event-ID")
+      : eventId(c.req.query("after"), "after");
+    const limit = pageSize(c.req.query("limit"));
+    const sql = deps.sql(c);
+    const first = await readEvents(sql, id, after, limit);
+    if (!first) throw ApiError.of("not_found", `no run ${id}`);
+    if (!(c.req.header("Accept") ?? "").includes("text/event-stream")) return c.json(first);
+    return stream(c, deps, sql, first, limit);
+  });
+
+  return app;
+}
+
+function stream(c: Context, deps: AppDeps, sql: Sql, first: EventPage, limit: number) {
+  c.header("X-Accel-Buffering", "no"); // nginx and friends: do not hold events back
+  return streamSSE(c, async (sse) => {
+    const started = Date.now();
+    await sse.write("retry: 1000\n\n"); // reconnect after 1 s, not the browser's 3-5 s
+    let lastWrite = started;
+    // Events read again near the live edge (EventPage.last_id) go out once.
+    const sent = new Set<number>();
+    let page: EventPage | null = first;
+    // A client that goes away mid-stream must not keep us polling.
+    while (page && !sse.aborted && Date.now() - started < MAX_STREAM_MS) {
+      for (const event of page.events) {
+        if (sent.has(event.id)) continue;
+        await sse.writeSSE({ id: String(event.id), data: JSON.stringify(event) });
+        sent.add(event.id);
+        lastWrite = Date.now();
+      }
+      for (const id of sent) if (id <= page.last_id) sent.delete(id);
+      const drained = page.events.length < limit;
+      if (drained && FINAL_RUN_STATES.has(page.status)) {
+        const end = { status: page.status, last_id: page.last_id };
+        await sse.writeSSE({ event: "end", data: JSON.stringify(end) });
+        return;
+      }
+      if (drained) {
+        await sse.sleep(POLL_MS);
+        if (Date.now() - lastWrite >= HEARTBEAT_MS) {
+          await sse.write(": keep-alive\n\n");
+          lastWrite = Date.now();
+        }
+      }
+      try {
+        page = await readEvents(sql, first.run_id, page.last_id, limit);
+      } catch (err) {
+        // The database went away (or a Worker closed the request's client):
+        // end here; the browser reconnects and resumes from the last id.
+        deps.log("warn", "event stream stopped: database error", { error: String(err) });
+        return;
+      }
+    }
+  });
+}

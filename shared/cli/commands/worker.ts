@@ -1,0 +1,140 @@
+/**
+ * `worker start --pool P <module>`: run the handlers a module exports with
+ * the worker SDK until Ctrl-C / SIGTERM, then stop gracefully (running
+ * tasks finish and report; the last heartbeat releases the worker).
+ *
+ * Handler names come from the exports: `export function extract` is
+ * `extract`; an exported object nests with dots, so
+ * `export const etl = { extract, split }` gives `etl.extract` and
+ * `etl.split` — the `module.function` names flows usually use; a default
+ * export that is an object is a map of names (`{"etl.extract": fn}`).
+ */
+import { createWorker, type Handler, type Logger } from "../../worker/mod.ts";
+import type { Command, CommandContext } from "../command.ts";
+import { CliError, EXIT } from "../io.ts";
+
+/** Handler name → function, from a module's exports. */
+export function handlersOf(exports: Record<string, unknown>): Record<string, Handler> {
+  const out: Record<string, Handler> = {};
+  const walk = (prefix: string, value: unknown, depth: number) => {
+    // A default-exported function has no name to be claimed by: skipped.
+    if (typeof value === "function") {
+      if (prefix) out[prefix] = value as Handler;
+    } else if (value && typeof value === "object" && !Array.isArray(value) && depth < 4) {
+      for (const [k, v] of Object.entries(value)) walk(prefix ? `${prefix}.${k}` : k, v, depth + 1);
+    }
+  };
+  for (const [name, value] of Object.entries(exports)) {
+    walk(name === "default" ? "" : name, value, 0);
+  }
+  return out;
+}
+
+/** SDK log lines as short text on stderr; debug is dropped. */
+function textLogger(ctx: CommandContext): Logger {
+  return (level, message, fields) => {
+    if (level === "debug") return;
+    const extra = Object.entries(fields ?? {}).map(([k, v]) =>
+      `${k}=${typeof v === "string" ? v : JSON.stringify(v)}`
+    );
+    ctx.note([`${level}:`, message, ...extra].join(" "));
+  };
+}
+
+/** `edgeflow worker start --pool P <module>` */
+export const workerStartCommand: Command = {
+  path: ["worker", "start"],
+  args: "<module>",
+  arity: [1, 1],
+  summary: "run the task handlers a JS/TS module exports",
+  description: `Needs a key with scope "worker". Handler names come from the exports:
+  export async function extract(ctx) {…}        → extract
+  export const etl = { extract, split }          → etl.extract, etl.split
+  export default { "etl.report": report }        → etl.report
+A handler gets ctx.input.run (the parameters), ctx.input.deps (outputs of
+the step's dependencies), ctx.input.args, ctx.signal and ctx.log; what it
+returns is the step's output. Ctrl-C stops claiming and lets running tasks
+finish (up to --grace seconds).
+
+Example:
+  EDGEFLOW_KEY=ef_… edgeflow worker start --pool default --capacity 4 handlers.ts`,
+  flags: {
+    pool: { kind: "string", arg: "POOL", help: "work pool to take tasks from (default: default)" },
+    capacity: { kind: "string", arg: "N", help: "most tasks at once (default 1)" },
+    name: { kind: "string", arg: "NAME", help: "worker name in `workers ls` (default: random)" },
+    grace: { kind: "string", arg: "SECONDS", help: "on stop, wait this long for tasks (30)" },
+  },
+  async run(ctx) {
+    const [path] = ctx.positionals;
+    const api = ctx.api();
+    const key = ctx.flags.string("key") || ctx.io.env.EDGEFLOW_KEY;
+    if (!key) {
+      throw new CliError(
+        "a worker needs an API key: pass --key or set EDGEFLOW_KEY",
+        [],
+        EXIT.usage,
+      );
+    }
+    let exports: Record<string, unknown>;
+    try {
+      exports = await ctx.io.importModule(path);
+    } catch (err) {
+      throw new CliError(`cannot load module ${path}`, [(err as Error).message.split("\n")[0]]);
+    }
+    const handlers = handlersOf(exports);
+    if (!Object.keys(handlers).length) throw new CliError(`${path} exports no functions`);
+    const pool = ctx.flags.string("pool") ?? "default";
+    const grace = ctx.flags.int("grace", ctx.name, 0) ?? 30;
+    let worker;
+    try {
+      worker = createWorker({
+        url: api.base,
+        key,
+        pool,
+        handlers,
+        name: ctx.flags.string("name"),
+        capacity: ctx.flags.int("capacity", ctx.name),
+        fetch: ctx.io.fetch,
+        logger: textLogger(ctx),
+      });
+    } catch (err) {
+      throw new CliError((err as Error).message);
+    }
+    const started = new Map<string, number>();
+    worker.on("task:start", ({ task }) => started.set(task.task, ctx.io.now()));
+    const took = (id: string) => `${ctx.io.now() - (started.get(id) ?? ctx.io.now())}ms`;
+    worker.on("task:done", ({ task }) => {
+      ctx.print(
+        `done    ${task.handler}  run ${task.run_id} step ${task.step}  ${took(task.task)}`,
+      );
+      started.delete(task.task);
+    });
+    worker.on("task:failed", ({ task, error }) => {
+      ctx.print(`failed  ${task.handler}  run ${task.run_id} step ${task.step}: ${error.message}`);
+      started.delete(task.task);
+    });
+    // Ctrl-C also ends a start that is still retrying an unreachable server.
+    const stopping = new Promise<void>((resolve) => {
+      const stop = () => resolve(worker.stop({ timeoutMs: grace * 1000 }));
+      if (ctx.io.shutdown.aborted) stop();
+      else ctx.io.shutdown.addEventListener("abort", stop, { once: true });
+    });
+    try {
+      await worker.start();
+    } catch (err) {
+      if (ctx.io.shutdown.aborted) return 130;
+      throw new CliError(`the worker could not start: ${(err as Error).message}`);
+    }
+    ctx.print(
+      `worker ${worker.name} polling pool ${pool} at ${api.base} for ` +
+        `${Object.keys(handlers).sort().join(", ")} (Ctrl-C stops)`,
+    );
+    await new Promise<void>((resolve) => {
+      if (ctx.io.shutdown.aborted) resolve();
+      else ctx.io.shutdown.addEventListener("abort", () => resolve(), { once: true });
+    });
+    ctx.note(`stopping worker ${worker.name}: waiting up to ${grace} s for running tasks`);
+    await stopping;
+    return EXIT.ok;
+  },
+};

@@ -1,0 +1,71 @@
+/**
+ * Plain-text tables and value formatting for people: aligned columns with
+ * upper-case headers (kubectl's look), no box drawing, so output stays
+ * greppable and pastes cleanly into issues. Our own few lines instead of a
+ * table library: the job is padding strings.
+ */
+
+/** One column: its header and how to show a row's value. */
+export interface Column<T> {
+  header: string;
+  value: (row: T) => unknown;
+}
+
+/** Renders rows as aligned columns, two spaces apart; the last column is not padded. */
+export function renderTable<T>(columns: Column<T>[], rows: readonly T[]): string {
+  const cells = rows.map((row) => columns.map((c) => cell(c.value(row))));
+  const headers = columns.map((c) => c.header.toUpperCase());
+  const widths = headers.map((h, i) => Math.max(width(h), ...cells.map((r) => width(r[i]))));
+  const line = (values: string[]) =>
+    values.map((v, i) => i === values.length - 1 ? v : pad(v, widths[i])).join("  ").trimEnd();
+  return [line(headers), ...cells.map(line)].join("\n") + "\n";
+}
+
+/** `key: value` lines with the keys aligned, for `show` commands. */
+export function renderFields(fields: [string, unknown][]): string {
+  const w = Math.max(...fields.map(([k]) => width(k))) + 1;
+  return fields.map(([k, v]) => `${pad(`${k}:`, w)} ${cell(v)}`.trimEnd()).join("\n") + "\n";
+}
+
+/** A value as one table cell: `-` for nothing, lists joined, objects as compact JSON. */
+export function cell(value: unknown): string {
+  if (value === null || value === undefined || value === "") return "-";
+  if (Array.isArray(value)) return value.length ? value.map(cell).join(",") : "-";
+  if (typeof value === "object") return JSON.stringify(value);
+  return String(value).replace(/\s*\n\s*/g, " ");
+}
+
+/** A duration in ms as people say it: `850ms`, `12.3s`, `4m05s`, `2h03m`. */
+export function formatDuration(ms: number): string {
+  if (!Number.isFinite(ms) || ms < 0) return "-";
+  if (ms < 1000) return `${Math.round(ms)}ms`;
+  if (ms < 60_000) return `${(ms / 1000).toFixed(1)}s`;
+  const s = Math.floor(ms / 1000);
+  if (s < 3600) return `${Math.floor(s / 60)}m${String(s % 60).padStart(2, "0")}s`;
+  return `${Math.floor(s / 3600)}h${String(Math.floor(s / 60) % 60).padStart(2, "0")}m`;
+}
+
+/** Time from `start` to `end` (or to `now` while still running). */
+export function elapsed(
+  start: string | null | undefined,
+  end: string | null | undefined,
+  now: number,
+): string {
+  if (!start) return "-";
+  return formatDuration((end ? Date.parse(end) : now) - Date.parse(start));
+}
+
+/** An ISO timestamp shortened for tables: `2026-11-22 14:03:07` (UTC, as the API gives it). */
+export function shortTime(iso: string | null | undefined): string {
+  if (!iso) return "-";
+  return iso.replace("T", " ").replace(/\.\d+/, "").replace(/Z$/, "");
+}
+
+function width(s: string): number {
+  // Code points, not UTF-16 units: "✓" and "é" take one column.
+  return [...s].length;
+}
+
+function pad(s: string, w: number): string {
+  return s + " ".repeat(Math.max(0, w - width(s)));
+}

@@ -1,0 +1,26 @@
+/**
+ * Batch completion: a worker that claimed many tasks at once hands their
+ * results back in one statement (see migrations/0009_complete_batch.sql).
+ */
+import type { Sql } from "../db/sql.ts";
+import type { ResultOutcome } from "./tasks.ts";
+
+/** One finished task: its id, the lease it was claimed under, and its output. */
+export interface TaskResult {
+  task: string;
+  lease: string;
+  output: unknown;
+}
+
+/**
+ * Complete tasks under their leases in one round trip and one transaction.
+ * Each gets the outcome `completeTask` would give it, in the order given; a
+ * refused entry (stale lease, unknown task) does not stop the others.
+ */
+export async function completeTasks(sql: Sql, results: TaskResult[]): Promise<ResultOutcome[]> {
+  if (results.length === 0) return [];
+  const entries = results.map((r) => ({ task: r.task, lease: r.lease, output: r.output ?? null }));
+  const [row] = await sql<{ r: ResultOutcome[] }>`
+    select edgeflow.complete_tasks(${JSON.stringify(entries)}::text::jsonb) as r`;
+  return row.r;
+}

@@ -1,0 +1,131 @@
+/**
+ * The page frame every dashboard page shares (navigation, who is signed in,
+ * the stylesheet), the per-request view of the caller (`Ui`), and the small
+ * formatting helpers pages use.
+ */
+import type { Child } from "hono/jsx";
+import { raw } from "hono/html";
+import type { Context } from "hono";
+import { type Scope, scopeAllows } from "../http/api_keys.ts";
+import type { Principal } from "../http/auth.ts";
+import { CSS } from "./style.ts";
+
+/** What a page needs to know about this request. */
+export interface Ui {
+  /** `/ui`, or `/trigger/ui` when served by the `trigger` function alone (Supabase). */
+  base: string;
+  /** The caller; null on the sign-in page. */
+  who: Principal | null;
+  /** Nonce of this response's inline scripts (Content-Security-Policy). */
+  nonce: string;
+  /** Whether the caller may do `method` on routes guarded by `scope`. */
+  can(scope: Scope, method?: string): boolean;
+}
+
+/** Build the request's `Ui`. */
+export function uiOf(c: Context, base: string, nonce: string): Ui {
+  const who = (c.get("principal") as Principal | undefined) ?? null;
+  return {
+    base,
+    who,
+    nonce,
+    can: (scope, method = "POST") => !!who && scopeAllows(who.scopes, scope, method),
+  };
+}
+
+const NAV: { path: string; label: string; scope: Scope }[] = [
+  { path: "/runs", label: "Runs", scope: "trigger" },
+  { path: "/flows", label: "Flows", scope: "register" },
+  { path: "/deployments", label: "Deployments", scope: "deploy" },
+  { path: "/workers", label: "Workers", scope: "worker" },
+  { path: "/concurrency", label: "Concurrency", scope: "deploy" },
+];
+
+/** A whole page. `active` is the navigation entry to highlight. */
+export function Page(
+  props: { ui: Ui; title: string; active?: string; children?: Child; authOff?: boolean },
+) {
+  const { ui } = props;
+  return (
+    <html lang="en">
+      <head>
+        <meta charset="utf-8" />
+        <meta name="viewport" content="width=device-width, initial-scale=1" />
+        <title>{props.title} · edgeflow</title>
+        <link rel="icon" href="data:," />
+        <style>{raw(CSS)}</style>
+      </head>
+      <body>
+        <header class="top">
+          <a class="brand" href={`${ui.base}/runs`}>edgeflow</a>
+          {ui.who &&
+            NAV.filter((n) => ui.can(n.scope, "GET")).map((n) => (
+              <a href={ui.base + n.path} class={props.active === n.path ? "on" : ""}>{n.label}</a>
+            ))}
+          {ui.who && (
+            <span class="who">
+              {ui.who.name} ({ui.who.scopes.join(", ")})
+              {ui.who.name !== "auth-disabled" && (
+                <form class="inline" method="post" action={`${ui.base}/logout`}>
+                  <button type="submit">Sign out</button>
+                </form>
+              )}
+            </span>
+          )}
+        </header>
+        {ui.who?.name === "auth-disabled" && (
+          <div class="warn">Authentication is disabled: this is the local dev server.</div>
+        )}
+        <main>{props.children}</main>
+      </body>
+    </html>
+  );
+}
+
+/** A `·` between items of a line (spaced by CSS, not by JSX whitespace). */
+export function Sep() {
+  return <span class="sep">·</span>;
+}
+
+/** A coloured state label. */
+export function Badge(props: { state: string; id?: string }) {
+  return <span id={props.id} class={`badge s-${props.state}`}>{props.state}</span>;
+}
+
+/** JSON for people, cut short when huge (the API has the whole value). */
+export function Json(props: { value: unknown; max?: number }) {
+  if (props.value === null || props.value === undefined) return <span class="muted">—</span>;
+  const text = JSON.stringify(props.value, null, 2);
+  const max = props.max ?? 4000;
+  return (
+    <pre>{text.length > max ? `${text.slice(0, max)}\n… (${text.length} characters)` : text}</pre>
+  );
+}
+
+/** An ISO timestamp shown as `2026-11-22 08:01:02` UTC, with the full value on hover. */
+export function Time(props: { at: string | null | undefined }) {
+  if (!props.at) return <span class="muted">—</span>;
+  return <time datetime={props.at} title={props.at}>{props.at.slice(0, 19).replace("T", " ")}
+  </time>;
+}
+
+/** `1.2 s`, `3 min 4 s` between two ISO timestamps (to now when `to` is null). */
+export function duration(from: string | null, to: string | null, now = Date.now()): string {
+  if (!from) return "—";
+  const ms = (to ? Date.parse(to) : now) - Date.parse(from);
+  if (!Number.isFinite(ms) || ms < 0) return "—";
+  if (ms < 1000) return `${ms} ms`;
+  if (ms < 60_000) return `${(ms / 1000).toFixed(1)} s`;
+  const m = Math.floor(ms / 60_000);
+  return m < 60
+    ? `${m} min ${Math.round((ms % 60_000) / 1000)} s`
+    : `${Math.floor(m / 60)} h ${m % 60} min`;
+}
+
+/** Href with query parameters, leaving out empty ones. */
+export function withQuery(path: string, query: Record<string, string | undefined | null>): string {
+  const q = new URLSearchParams();
+  for (const [k, v] of Object.entries(query)) if (v) q.set(k, v);
+  const s = q.toString();
+  return s ? `${path}?${s}` : path;
+}

@@ -1,0 +1,157 @@
+// deno-lint-ignore-file jsx-key
+// (Rendered once on the server: there is no reconciliation for keys to help, and
+// precompiled JSX would print `key` as an HTML attribute.)
+/**
+ * Run pages: the paginated, filterable runs list, and a run's page around
+ * its live part (`run_live.tsx`).
+ */
+import { raw } from "hono/html";
+import type { RunDocument } from "../engine/runs.ts";
+import type { RunEvent } from "../app/events_routes.ts";
+import { FINAL_RUN_STATES } from "../app/events_routes.ts";
+import { Badge, duration, Page, Sep, Time, type Ui, withQuery } from "./layout.tsx";
+import type { RunRow } from "./queries.ts";
+import { RUN_LIVE_JS, RunLive } from "./run_live.tsx";
+
+/** Every run state, for the status filter. */
+export const RUN_STATES = [
+  "SCHEDULED",
+  "PENDING",
+  "RUNNING",
+  "COMPLETED",
+  "FAILED",
+  "CANCELLING",
+  "CANCELLED",
+  "CRASHED",
+];
+
+/** The filters a runs list was asked for. */
+export interface RunFilters {
+  status?: string;
+  flow?: string;
+  deployment?: string;
+  /** Page size, when not the default. */
+  limit?: string;
+}
+
+function Select(props: { name: string; label: string; value?: string; options: string[] }) {
+  return (
+    <div>
+      <label for={`f-${props.name}`}>{props.label}</label>
+      <select id={`f-${props.name}`} name={props.name}>
+        <option value="">all</option>
+        {props.options.map((o) => <option value={o} selected={o === props.value}>{o}</option>)}
+      </select>
+    </div>
+  );
+}
+
+/** `/ui/runs`: newest first, filtered, one page at a time (cursor, never offset). */
+export function RunsPage(props: {
+  ui: Ui;
+  runs: RunRow[];
+  filters: RunFilters;
+  choices: { flows: string[]; deployments: string[] };
+  next: string | null;
+  paged: boolean;
+}) {
+  const { ui, filters } = props;
+  const here = `${ui.base}/runs`;
+  return (
+    <Page ui={ui} title="Runs" active="/runs">
+      <h1>Runs</h1>
+      <form class="filters" method="get" action={here}>
+        <Select name="status" label="Status" value={filters.status} options={RUN_STATES} />
+        <Select name="flow" label="Flow" value={filters.flow} options={props.choices.flows} />
+        <Select
+          name="deployment"
+          label="Deployment"
+          value={filters.deployment}
+          options={props.choices.deployments}
+        />
+        {filters.limit && <input type="hidden" name="limit" value={filters.limit} />}
+        <button type="submit">Filter</button>
+      </form>
+      {props.runs.length === 0
+        ? <p class="muted">No runs{props.paged ? " on this page" : " yet"}.</p>
+        : (
+          <table id="runs">
+            <tr>
+              <th>Run</th>
+              <th>Flow</th>
+              <th>Deployment</th>
+              <th>Status</th>
+              <th>Created</th>
+              <th>Duration</th>
+            </tr>
+            {props.runs.map((r) => (
+              <tr data-run={r.id}>
+                <td>
+                  <a href={`${ui.base}/runs/${r.id}`}>
+                    <code>{r.id.slice(0, 8)}</code>
+                  </a>
+                </td>
+                <td>
+                  {r.flow} <span class="muted">v{r.version}</span>
+                </td>
+                <td>{r.deployment ?? <span class="muted">—</span>}</td>
+                <td>
+                  <Badge state={r.status} />
+                </td>
+                <td>
+                  <Time at={r.created_at} />
+                </td>
+                <td>{duration(r.started_at, r.ended_at)}</td>
+              </tr>
+            ))}
+          </table>
+        )}
+      <div class="pager">
+        {props.paged && <a href={withQuery(here, { ...filters })}>← Newest</a>}
+        {props.next && (
+          <a id="older" href={withQuery(here, { ...filters, cursor: props.next })}>Older →</a>
+        )}
+      </div>
+    </Page>
+  );
+}
+
+/** `/ui/runs/:id`. */
+export function RunPage(props: { ui: Ui; run: RunDocument; events: RunEvent[]; lastId: number }) {
+  const { ui, run } = props;
+  const final = FINAL_RUN_STATES.has(run.status);
+  return (
+    <Page ui={ui} title={`Run ${run.id.slice(0, 8)}`} active="/runs">
+      <h1>
+        Run <code>{run.id}</code>
+      </h1>
+      <p>
+        Flow{" "}
+        <a href={`${ui.base}/flows/${encodeURIComponent(run.flow)}?version=${run.version}`}>
+          {run.flow} v{run.version}
+        </a>
+        {run.deployment && (
+          <>
+            <Sep />
+            deployment{" "}
+            <a href={withQuery(`${ui.base}/runs`, { deployment: run.deployment })}>
+              {run.deployment}
+            </a>
+          </>
+        )}
+        <Sep />
+        parameters <code>{JSON.stringify(run.parameters)}</code>
+      </p>
+      <div
+        id="live"
+        data-events={`/trigger/runs/${run.id}/events`}
+        data-fragment={`${ui.base}/runs/${run.id}/live`}
+        data-last-id={String(props.lastId)}
+        data-final={String(final)}
+      >
+        <RunLive ui={ui} run={run} events={props.events} />
+      </div>
+      <script nonce={ui.nonce}>{raw(RUN_LIVE_JS)}</script>
+    </Page>
+  );
+}

@@ -1,0 +1,154 @@
+/**
+ * Engine step throughput beside a raw pgmq baseline (spec/quality.md):
+ * - `engine.chain.claim1`: one task per claim, one completion per call;
+ *   target ≥ 1.0 × the pgmq cycle rate measured in the same run;
+ * - `engine.chain.batch50`: 50 tasks per claim, completed in one call;
+ *   target ≥ 10,000 steps/s on 2 cores;
+ * - `pgmq.cycle`: the baseline, always measured when either runs.
+ *
+ * Rounds interleave the loads (baseline, claim1, batch50, baseline, …) so
+ * that drift on a shared machine hits them alike; each figure is the median.
+ */
+import { postgresSql } from "../../shared/db/postgres.ts";
+import { registerFlow } from "../../shared/engine/flows.ts";
+import { type BenchContext, type Benchmark, type BenchRow, fmtInt, median } from "./harness.ts";
+import {
+  analyzeState,
+  BASELINE_QUEUE,
+  CHAIN,
+  driveChains,
+  type Measured,
+  pgmqCycles,
+  resetState,
+  startRuns,
+} from "./engine_load.ts";
+
+const BASELINE = "pgmq.cycle";
+const CLAIM1 = "engine.chain.claim1";
+const BATCH50 = "engine.chain.batch50";
+const BATCH_SIZE = 50;
+const BATCH_TARGET = 10_000;
+
+/** Work per measurement (runs of 3 steps; seconds of baseline), full and quick. */
+const SIZES = {
+  full: { claim1Runs: 2000, batchRuns: 5000, baselineSeconds: 4, warmRuns: 200, warmSeconds: 1 },
+  quick: { claim1Runs: 300, batchRuns: 1000, baselineSeconds: 1, warmRuns: 50, warmSeconds: 0.3 },
+};
+
+interface Load {
+  name: string;
+  unit: string;
+  measure(warm: boolean): Promise<Measured>;
+}
+
+export const engineBench: Benchmark = {
+  name: "engine",
+  method: `${CLAIM1} and ${BATCH50}: runs of a 3-step chain (a → b → c, one handler ` +
+    "and pgmq queue per step) are started beforehand; N claimers, each its own connection, " +
+    "loop `claim_tasks` → `complete_task` (or `complete_tasks` for a batch) until every run " +
+    "is COMPLETED; steps/s = completed tasks ÷ elapsed time. " +
+    `${BASELINE}: the same N connections loop \`pgmq.send\` + \`pgmq.read(q, 30, 1)\` + ` +
+    "`pgmq.delete` of one message (three round trips) for a fixed time. Each load is warmed " +
+    "up first; rounds interleave the loads, and each figure is the median of the rounds.",
+  figures: [BASELINE, CLAIM1, BATCH50],
+
+  async run(ctx: BenchContext, selected: Set<string>): Promise<BenchRow[]> {
+    const size = ctx.quick ? SIZES.quick : SIZES.full;
+    const admin = postgresSql(ctx.url, { max: 1 });
+    const clients = Array.from({ length: ctx.clients }, () => postgresSql(ctx.url, { max: 1 }));
+    try {
+      const flow = await registerFlow(admin, CHAIN);
+      await admin`select pgmq.create(${BASELINE_QUEUE})`;
+
+      const chain = (name: string, batch: number, runs: number): Load => ({
+        name,
+        unit: "steps/s",
+        measure: async (warm) => {
+          const n = warm ? size.warmRuns : runs;
+          await resetState(admin);
+          await startRuns(admin, flow.id, n);
+          await analyzeState(admin);
+          return driveChains(clients, admin, n, batch);
+        },
+      });
+      const loads: Load[] = [{
+        name: BASELINE,
+        unit: "cycles/s",
+        measure: async (warm) => {
+          await resetState(admin);
+          return pgmqCycles(clients, warm ? size.warmSeconds : size.baselineSeconds);
+        },
+      }];
+      if (selected.has(CLAIM1)) loads.push(chain(CLAIM1, 1, size.claim1Runs));
+      if (selected.has(BATCH50)) loads.push(chain(BATCH50, BATCH_SIZE, size.batchRuns));
+
+      for (const load of loads) {
+        const m = await load.measure(true);
+        ctx.progress(`warm-up   ${load.name}: ${fmtInt(m.perSecond)} ${load.unit}`);
+      }
+      const samples = new Map<string, number[]>(loads.map((l) => [l.name, []]));
+      for (let round = 1; round <= ctx.rounds; round++) {
+        for (const load of loads) {
+          const m = await load.measure(false);
+          samples.get(load.name)!.push(m.perSecond);
+          ctx.progress(
+            `round ${round}/${ctx.rounds} ${load.name}: ${fmtInt(m.perSecond)} ${load.unit} ` +
+              `(${fmtInt(m.count)} in ${m.seconds.toFixed(2)} s)`,
+          );
+        }
+      }
+      return rows(ctx, samples);
+    } finally {
+      await Promise.all([admin, ...clients].map((c) => c.end()));
+    }
+  },
+};
+
+function rows(ctx: BenchContext, samples: Map<string, number[]>): BenchRow[] {
+  const round = (x: number) => Math.round(x);
+  const base = median(samples.get(BASELINE)!);
+  const common = { clients: ctx.clients, runs: ctx.rounds, ...(ctx.quick ? { quick: true } : {}) };
+  const out: BenchRow[] = [{
+    bench: BASELINE,
+    figure: `${fmtInt(base)} cycles/s`,
+    target: "— (baseline: send + read + delete)",
+    baseline: "—",
+    ratio: null,
+    verdict: "baseline",
+    json: {
+      bench: BASELINE,
+      ...common,
+      cycles_per_s: round(base),
+      samples: samples.get(BASELINE)!.map(round),
+    },
+  }];
+  const chainRow = (name: string, target: string, pass: (steps: number) => boolean, extra = {}) => {
+    const s = samples.get(name);
+    if (!s) return;
+    const steps = median(s);
+    const ratio = steps / base;
+    out.push({
+      bench: name,
+      figure: `${fmtInt(steps)} steps/s`,
+      target,
+      baseline: `${fmtInt(base)} cycles/s`,
+      ratio,
+      verdict: pass(steps) ? "pass" : "FAIL",
+      json: {
+        bench: name,
+        ...common,
+        ...extra,
+        steps_per_s: round(steps),
+        baseline_per_s: round(base),
+        ratio: Number(ratio.toFixed(3)),
+        samples: s.map(round),
+      },
+    });
+  };
+  chainRow(CLAIM1, "≥ 1.0 × baseline", (steps) => steps >= base, { batch: 1 });
+  chainRow(BATCH50, `≥ ${fmtInt(BATCH_TARGET)} steps/s`, (steps) => steps >= BATCH_TARGET, {
+    batch: BATCH_SIZE,
+    target_steps_per_s: BATCH_TARGET,
+  });
+  return out;
+}

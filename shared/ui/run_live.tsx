@@ -42,7 +42,11 @@ export const RUN_LIVE_JS = `
     seen = Math.max(seen, e.id);
     if (e.kind === "step") {
       const node = live.querySelector('g[data-step="' + CSS.escape(e.step) + '"]');
-      if (node) node.setAttribute("class", "node s-" + e.to);
+      if (node) {
+        node.setAttribute("class", "node s-" + e.to);
+        const sub = node.querySelector(".sub");
+        if (sub) sub.textContent = sub.textContent.replace(/^[A-Z]+/, e.to);
+      }
     } else if (e.kind === "run") {
       const badge = document.getElementById("run-status");
       if (badge) { badge.textContent = e.to; badge.className = "badge s-" + e.to; }

@@ -94,11 +94,15 @@ if (!hasChromium) {
 
       // Play the worker over HTTP, one step at a time; the page must follow without a reload.
       const worker = driveRun(call, 450);
-      await page.waitForSelector(
-        'g[data-step="split"].s-COMPLETED, g[data-step="split"].s-RUNNING',
-        {
-          timeout: 15_000,
+      // Midway: a step has moved on and the re-rendered table agrees with the DAG.
+      await page.waitForFunction(
+        () => {
+          const node = document.querySelector('g[data-step="split"]')?.getAttribute("class");
+          const row = document.querySelector("#step-split .badge")?.getAttribute("class");
+          return !!node && !node.endsWith("PENDING") && node.split(" ")[1] === row?.split(" ")[1];
         },
+        undefined,
+        { timeout: 15_000 },
       );
       await page.screenshot({
         path: new URL("run_live_midway.png", OUTPUT).pathname,

@@ -10,6 +10,10 @@
  * two definitions that mean the same thing produce the same object and
  * re-registering them is a no-op.
  */
+import type {
+  FlowDefinition as CanonicalFlow,
+  StepDefinition as CanonicalStep,
+} from "../engine/flows.ts";
 import { ApiError } from "../http/api_error.ts";
 import type { FieldError } from "../http/error_path.ts";
 import { canonicalize, sortedUnique } from "./canonical_json.ts";
@@ -31,31 +35,8 @@ export const SETTINGS_DEFAULTS = { heartbeat: true, lazarus: false, version_lock
 /** Slug of the single implicit step of a flow that declares only an `entrypoint`. */
 export const IMPLICIT_STEP_SLUG = "main";
 
-/** A step with every field present. */
-export interface CanonicalStep {
-  slug: string;
-  handler: string;
-  depends_on: string[];
-  map: string | null;
-  max_attempts: number;
-  base_delay: number;
-  timeout: number;
-  start_delay: number;
-  args: unknown;
-  deployment: string | null;
-}
-
-/** The canonical flow definition: what is stored and hashed. */
-export interface CanonicalFlow {
-  name: string;
-  description: string | null;
-  entrypoint: string | null;
-  image: string | null;
-  tags: string[];
-  parameters: JsonSchema | null;
-  settings: { heartbeat: boolean; lazarus: boolean; version_lock: boolean };
-  steps: CanonicalStep[];
-}
+/** The canonical flow (every field present) is the engine's: what it stores and hashes. */
+export type { CanonicalFlow, CanonicalStep };
 
 /** `normalizeFlow`'s result: the canonical flow and the registration options beside it. */
 export interface NormalizedRegistration {

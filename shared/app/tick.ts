@@ -20,6 +20,7 @@ interface SweepReport {
   admitted: number;
 }
 import { tickSchedules } from "../scheduler/tick_schedules.ts";
+import { subflowTick, type SubflowTickReport } from "../engine/subflows.ts";
 import { pushReadyTasks } from "../scheduler/push_tasks.ts";
 import { qstashPublisher, scheduleDelivery } from "../scheduler/qstash_delivery.ts";
 
@@ -42,6 +43,8 @@ export interface TickResult {
   crashed: number;
   resurrected: number;
   admitted: number;
+  /** Subflow retries and delayed subflow steps started, orphaned children cancelled. */
+  subflows: SubflowTickReport;
 }
 
 export async function runTick(deps: AppDeps, c: Context): Promise<TickResult> {
@@ -49,6 +52,7 @@ export async function runTick(deps: AppDeps, c: Context): Promise<TickResult> {
   const publisher = qstashPublisher(deps.config);
   // The whole maintenance pass: expired leases, idle runs, Lazarus, waiting runs.
   const [{ sweep }] = await sql<{ sweep: SweepReport }>`select edgeflow.sweep() as sweep`;
+  const subflows = await subflowTick(sql);
   const scheduled = await tickSchedules({
     sql,
     now: deps.now ?? (() => new Date()),
@@ -65,7 +69,7 @@ export async function runTick(deps: AppDeps, c: Context): Promise<TickResult> {
     });
     await sql`select edgeflow.prune_qstash_deliveries()`;
   }
-  return { ...scheduled, pushed, ...sweep };
+  return { ...scheduled, pushed, ...sweep, subflows };
 }
 
 /** The tick outside a request (Cloudflare `scheduled()`), logged. */

@@ -4,12 +4,22 @@
  *
  * The context is built in one place from a claimed task and the worker's
  * `ContextDeps`. Capabilities that need the control plane (`runDeployment`
- * for subflows, `variables`) will be added as fields of `TaskContext` built
- * here from `deps.client`, which already carries the URL, key and fetch —
- * handlers and the worker loop do not change.
+ * for subflows, `variables`) are built here from `deps.client`, which
+ * carries the URL, key and fetch (subflow_client.ts) — handlers and the
+ * worker loop do not change.
  */
 import type { ClaimedTask, ProtocolClient } from "./client.ts";
 import type { Logger } from "./deps.ts";
+import {
+  type DeploymentRun,
+  deploymentRunner,
+  type RunDeploymentOptions,
+  type TaskVariables,
+  taskVariables,
+} from "./subflow_client.ts";
+
+export type { DeploymentRun, RunDeploymentOptions, TaskVariables };
+export { DeploymentRunError } from "./subflow_client.ts";
 
 /** The input of a task, as the engine assembles it (product.md, "Execution rules"). */
 export interface TaskInput {
@@ -64,6 +74,24 @@ export interface TaskContext {
   log: TaskLogger;
   /** The name of the worker running the task. */
   worker: string;
+  /**
+   * Run a deployment with `parameters` (overlaying its defaults) and, unless
+   * `{ wait: false }`, wait for its run: resolves with `{ run_id, status,
+   * output }` when it completes, throws a retryable `DeploymentRunError` when
+   * it ends FAILED, CANCELLED or CRASHED, a `NonRetryableError` for an
+   * unknown deployment. Honours `signal`. Needs a key with scope `trigger`
+   * (besides `worker`), or `admin`.
+   */
+  runDeployment(
+    name: string,
+    parameters?: Record<string, unknown>,
+    options?: RunDeploymentOptions,
+  ): Promise<DeploymentRun>;
+  /**
+   * Named JSON values (`/deploy/variables`): how a subflow hands a result to
+   * the flow that started it. Needs a key with scope `deploy`, or `admin`.
+   */
+  variables: TaskVariables;
 }
 
 /** A task handler: its return value (JSON-serialisable; `undefined` → `null`) is the output. */
@@ -73,7 +101,7 @@ export type Handler = (ctx: TaskContext) => unknown | Promise<unknown>;
 export interface ContextDeps {
   worker: string;
   logger: Logger;
-  /** For control-plane capabilities to come (`runDeployment`, `variables`). */
+  /** The control plane, for `runDeployment` and `variables`. */
   client: ProtocolClient;
 }
 
@@ -100,5 +128,11 @@ export function createTaskContext(
     signal,
     log: { info: line("info"), warn: line("warn"), error: line("error") },
     worker: deps.worker,
+    runDeployment: deploymentRunner(deps.client, {
+      taskId: task.task,
+      attempt: task.attempt,
+      signal,
+    }),
+    variables: taskVariables(deps.client, signal),
   };
 }

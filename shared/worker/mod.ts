@@ -26,6 +26,7 @@ export {
   TaskAbortedError,
   WorkerStartError,
 } from "./errors.ts";
+export { DeploymentRunError } from "./subflow_client.ts";
 export {
   type ClaimedTask,
   DEFAULT_RETRY,

@@ -145,11 +145,8 @@ Deno.test("schedules that never fire are refused", () => {
   assertError({ rrule: "FREQ=DAILY;INTERVAL=7;BYDAY=MO" }, "schedules[0].rrule", "never fires");
 });
 
-Deno.test("refusing a never-firing DAILY rrule is bounded (~0.5 s, not a 10 s walk to year 9999)", () => {
-  const started = performance.now();
-  errorsOf({ rrule: "FREQ=DAILY;BYMONTH=4;BYMONTHDAY=31" });
-  const elapsed = performance.now() - started;
-  assert.ok(elapsed < 2000, `took ${elapsed} ms`);
+Deno.test("a DAILY rrule on a day that does not exist (April 31) never fires", () => {
+  assertError({ rrule: "FREQ=DAILY;BYMONTH=4;BYMONTHDAY=31" }, "schedules[0].rrule", "never fires");
 });
 
 Deno.test("other fields are checked too, each on its path", () => {

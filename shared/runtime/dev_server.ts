@@ -64,8 +64,12 @@ export async function startDevServer(
   const flow = JSON.parse(await Deno.readTextFile(new URL("flow.json", EXAMPLE)));
   const deployment = JSON.parse(await Deno.readTextFile(new URL("deployment.json", EXAMPLE)));
   const registered = await api("POST", "/register", flow);
-  await api("POST", "/deploy", deployment);
+  const deployed = await api("POST", "/deploy", deployment);
   say(`example flow "hello" v${registered.version} registered, deployment "hello-daily" ready`);
+  for (const s of deployed.schedules ?? []) {
+    say(`  schedule ${s.cron ?? s.rrule ?? `every ${s.interval} s`} (${s.timezone ?? "UTC"}): ` +
+      `next run at ${s.next_fire_at}, created by the tick (every 5 s here)`);
+  }
 
   const worker = createWorker({
     url,

@@ -110,3 +110,39 @@ Deno.test({
     assert.equal(done.status, 200);
   },
 });
+
+Deno.test({
+  name: "workerd: /__scheduled creates the run of a cron schedule in Asia/Kolkata, on its minute",
+  ignore: !url,
+  sanitizeResources: false,
+  sanitizeOps: false,
+  fn: async () => {
+    await call("POST", "/register", { name: "smoke-cron", steps: [{ slug: "tick" }] });
+    const dep = await call("POST", "/deploy", {
+      name: "smoke-cron",
+      flow: "smoke-cron",
+      schedules: [{ cron: "* * * * *", timezone: "Asia/Kolkata" }],
+    });
+    assert.ok([200, 201].includes(dep.status), JSON.stringify(dep.body));
+    const next = Date.parse(dep.body.schedules[0].next_fire_at);
+    const fired = await fetch(`${url}/__scheduled?cron=*+*+*+*+*`);
+    assert.equal(fired.status, 200);
+    await fired.text();
+    const runs = await waitFor("the scheduled run", async () => {
+      const r = await call("GET", "/trigger/runs?deployment=smoke-cron");
+      return r.body.runs.length ? r.body.runs : undefined;
+    }, 10_000);
+    // The tick looks 90 s ahead: one or two minutes' runs, each created once, on its minute.
+    const times = runs.map((r: { scheduled_time: string }) => Date.parse(r.scheduled_time)).sort();
+    assert.equal(times[0], next, "the first is the schedule's next fire time, exactly");
+    assert.ok(times.every((t: number) => t % 60_000 === 0), "on the minute");
+    assert.equal(new Set(times).size, times.length, "one run per fire time");
+    // A repeated tick creates nothing new.
+    await (await fetch(`${url}/__scheduled?cron=*+*+*+*+*`)).text();
+    const again = await call("GET", "/trigger/runs?deployment=smoke-cron");
+    const times2 = again.body.runs.map((r: { scheduled_time: string }) =>
+      Date.parse(r.scheduled_time)
+    );
+    assert.equal(new Set(times2).size, times2.length, "still one run per fire time");
+  },
+});

@@ -41,6 +41,10 @@ begin
   if v_left = 0 then
     return v_out;
   end if;
+  -- A claim need not wait for the WAL flush: if a crash loses it, the worker's
+  -- result under the forgotten lease is refused (fencing) and the task is
+  -- claimed again. At-least-once holds; triggers and results stay durable.
+  perform set_config('synchronous_commit', 'off', true);
   select paused, concurrency_limit into v_pool from edgeflow.pools where name = p_pool;
   if v_pool.paused then
     return v_out;

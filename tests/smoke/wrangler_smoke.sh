@@ -15,7 +15,8 @@ LOG="$(mktemp)"
 pid=""
 
 cleanup() {
-  [ -n "$pid" ] && kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null || true
+  # wrangler leaves esbuild and workerd children behind: end the whole group.
+  [ -n "$pid" ] && { kill -- -"$pid" 2>/dev/null || kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null; } || true
   psql -h 127.0.0.1 -U postgres -qc "drop database if exists \"${DB}\" with (force)" || true
   rm -f "$LOG"
 }
@@ -24,7 +25,7 @@ trap cleanup EXIT
 psql -h 127.0.0.1 -U postgres -qc "create database \"${DB}\""
 DATABASE_URL="$URL" "${DENO[@]}" task migrate >/dev/null
 
-"${WRANGLER[@]}" dev --port "$PORT" --ip 127.0.0.1 --test-scheduled --log-level warn \
+setsid "${WRANGLER[@]}" dev --port "$PORT" --ip 127.0.0.1 --test-scheduled --log-level warn \
   --var "DATABASE_URL:${URL}" --var "EDGEFLOW_ADMIN_KEY:${KEY}" \
   --var "EDGEFLOW_HEARTBEAT_SECONDS:1" >"$LOG" 2>&1 &
 pid=$!

@@ -84,9 +84,17 @@ export async function driveChains(
   let lastProgress = performance.now();
   const started = performance.now();
   let finished = started;
+  let failed = false;
   await Promise.all(clients.map(async (sql, i) => {
-    const worker = `bench-${i}`;
-    while (done < total) {
+    try {
+      await claimLoop(sql, `bench-${i}`);
+    } catch (err) {
+      failed = true; // the other claimers stop too
+      throw err;
+    }
+  }));
+  async function claimLoop(sql: Sql, worker: string) {
+    while (done < total && !failed) {
       const tasks = await claimTasks(sql, "default", null, batch, worker);
       if (tasks.length === 0) {
         if (performance.now() - lastProgress > STALL_MS) {
@@ -110,7 +118,7 @@ export async function driveChains(
       done += ok;
       lastProgress = finished = performance.now();
     }
-  }));
+  }
   const [check] = await admin<{ completed: number }>`
     select count(*)::int as completed from edgeflow.runs where status = 'COMPLETED'`;
   if (check.completed !== runs) {

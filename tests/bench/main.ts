@@ -19,10 +19,14 @@ import { parseArgs } from "node:util";
 import { postgresSql } from "../../shared/db/postgres.ts";
 import { type Benchmark, type BenchRow, matches } from "./harness.ts";
 import { renderResults, renderTable } from "./table.ts";
-import { createBenchDatabase } from "./bench_db.ts";
+import { type BenchDatabase, createBenchDatabase } from "./bench_db.ts";
 import { engineBench } from "./engine.ts";
+import { httpBench } from "./http.ts";
+import { tickBench } from "./tick.ts";
+import { sweepBench } from "./sweep.ts";
+import { uiBench } from "./ui.ts";
 
-const BENCHMARKS: Benchmark[] = [engineBench];
+const BENCHMARKS: Benchmark[] = [engineBench, httpBench, tickBench, sweepBench, uiBench];
 
 const RESULTS = new URL("./RESULTS.md", import.meta.url);
 const USAGE =
@@ -92,14 +96,24 @@ async function main(): Promise<number> {
 
   const serverUrl = Deno.env.get("DATABASE_URL") ?? "postgres://postgres@127.0.0.1:5432/postgres";
   const started = performance.now();
-  const db = await createBenchDatabase(serverUrl);
-  progress(`database ${db.name} created and migrated`);
+  // Ctrl-C drops the database; one that arrives while it is being created
+  // drops it as soon as it exists.
+  let db: BenchDatabase | undefined = undefined;
+  let interrupted = false;
   const onSignal = () => {
+    if (interrupted) return;
+    interrupted = true;
     progress("interrupted: dropping the database");
-    db.drop().finally(() => Deno.exit(130));
+    if (db) db.drop().finally(() => Deno.exit(130));
   };
   Deno.addSignalListener("SIGINT", onSignal);
   Deno.addSignalListener("SIGTERM", onSignal);
+  db = await createBenchDatabase(serverUrl);
+  if (interrupted) {
+    await db.drop();
+    return 130;
+  }
+  progress(`database ${db.name} created and migrated`);
 
   const rows: BenchRow[] = [];
   let description: string;

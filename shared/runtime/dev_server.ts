@@ -67,8 +67,10 @@ export async function startDevServer(
   const deployed = await api("POST", "/deploy", deployment);
   say(`example flow "hello" v${registered.version} registered, deployment "hello-daily" ready`);
   for (const s of deployed.schedules ?? []) {
-    say(`  schedule ${s.cron ?? s.rrule ?? `every ${s.interval} s`} (${s.timezone ?? "UTC"}): ` +
-      `next run at ${s.next_fire_at}, created by the tick (every 5 s here)`);
+    say(
+      `  schedule ${s.cron ?? s.rrule ?? `every ${s.interval} s`} (${s.timezone ?? "UTC"}): ` +
+        `next run at ${s.next_fire_at}, created by the tick (every 5 s here)`,
+    );
   }
 
   const worker = createWorker({

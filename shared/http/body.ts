@@ -47,7 +47,7 @@ export function readBody(
     bytes = readLimited(raw, maxBytes).then((read) => {
       // Hand later readers (c.req.json(), other middleware) a fresh, already-buffered copy.
       // Copy url, method and headers only: cloning the whole request would
-      // read its `signal`, which Deno.serve warns about on every request.
+      // read its `signal`, which the Deno server warns about on every request.
       if (raw.body) {
         c.req.raw = new Request(raw.url, { method: raw.method, headers: raw.headers, body: read });
       }

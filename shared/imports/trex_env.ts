@@ -10,7 +10,7 @@
 import { type ImportIssue } from "./plan.ts";
 import { NAME_PATTERN, NAME_RULE } from "./names.ts";
 
-/** Environment as a plain object (never `Deno.env`): tests and callers pass what they mean. */
+/** Environment as a plain object (never read from the runtime): tests and callers pass what they mean. */
 export type Env = Record<string, string | undefined>;
 
 /** Deployment settings taken from the environment, with trex's defaults. */

@@ -4,7 +4,7 @@
  * schedules that call back into `/trigger`. A thin layer over the official
  * `Client`, so the wire format stays Upstash's problem, not ours.
  *
- * The client is built from values passed in (never from `process.env`):
+ * The client is built from values passed in (never from the runtime environment):
  * `baseUrl` comes from `QSTASH_URL`, which is also how tests point it at the
  * local look-alike in `tests/support/qstash_server.ts`.
  */

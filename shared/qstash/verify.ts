@@ -83,7 +83,7 @@ export async function verifyQstashSignature(
   }
   const receiver = new Receiver({
     currentSigningKey: options.currentSigningKey,
-    // Receiver reads process.env when a key is missing; repeating the current
+    // Receiver falls back to the runtime environment when a key is missing; repeating the current
     // key keeps it on ours and simply means "no rotation in progress".
     nextSigningKey: options.nextSigningKey || options.currentSigningKey,
     devMode: false,

@@ -88,18 +88,24 @@ end
 $$;
 
 create function pgmq.send(queue_name text, msg jsonb, delay integer default 0)
-returns setof bigint language sql set search_path = '' as $$
-  select pgmq.send(queue_name, msg, null::jsonb, clock_timestamp() + make_interval(secs => delay));
+returns setof bigint language plpgsql set search_path = '' as $$
+begin
+  return query select pgmq.send(queue_name, msg, null::jsonb, clock_timestamp() + make_interval(secs => delay));
+end
 $$;
 
 create function pgmq.send(queue_name text, msg jsonb, delay timestamptz)
-returns setof bigint language sql set search_path = '' as $$
-  select pgmq.send(queue_name, msg, null::jsonb, delay);
+returns setof bigint language plpgsql set search_path = '' as $$
+begin
+  return query select pgmq.send(queue_name, msg, null::jsonb, delay);
+end
 $$;
 
 create function pgmq.send(queue_name text, msg jsonb, headers jsonb, delay integer default 0)
-returns setof bigint language sql set search_path = '' as $$
-  select pgmq.send(queue_name, msg, headers, clock_timestamp() + make_interval(secs => delay));
+returns setof bigint language plpgsql set search_path = '' as $$
+begin
+  return query select pgmq.send(queue_name, msg, headers, clock_timestamp() + make_interval(secs => delay));
+end
 $$;
 
 -- Ids come back in the order of `msgs` (identity values follow insertion order).
@@ -117,14 +123,18 @@ end
 $$;
 
 create function pgmq.send_batch(queue_name text, msgs jsonb[], delay integer default 0)
-returns setof bigint language sql set search_path = '' as $$
-  select pgmq.send_batch(queue_name, msgs, null::jsonb[],
+returns setof bigint language plpgsql set search_path = '' as $$
+begin
+  return query select pgmq.send_batch(queue_name, msgs, null::jsonb[],
                          clock_timestamp() + make_interval(secs => delay));
+end
 $$;
 
 create function pgmq.send_batch(queue_name text, msgs jsonb[], delay timestamptz)
-returns setof bigint language sql set search_path = '' as $$
-  select pgmq.send_batch(queue_name, msgs, null::jsonb[], delay);
+returns setof bigint language plpgsql set search_path = '' as $$
+begin
+  return query select pgmq.send_batch(queue_name, msgs, null::jsonb[], delay);
+end
 $$;
 
 -- `skip locked` lets many readers take disjoint messages without waiting on
@@ -195,8 +205,10 @@ end
 $$;
 
 create function pgmq.archive(queue_name text, msg_id bigint)
-returns boolean language sql set search_path = '' as $$
-  select exists (select 1 from pgmq.archive(queue_name, array[msg_id]));
+returns boolean language plpgsql set search_path = '' as $$
+begin
+  return (select exists (select 1 from pgmq.archive(queue_name, array[msg_id])));
+end
 $$;
 
 create function pgmq.set_vt(queue_name text, msg_id bigint, vt integer)

@@ -29,8 +29,10 @@ $$;
 
 -- Seconds until `at`, rounded up: pgmq delays are whole seconds.
 create function edgeflow.delay_seconds(p_at timestamptz)
-returns integer language sql stable set search_path = '' as $$
-  select greatest(0, ceil(extract(epoch from p_at - clock_timestamp())))::integer;
+returns integer language plpgsql volatile set search_path = '' as $$
+begin
+  return greatest(0, ceil(extract(epoch from p_at - clock_timestamp())))::integer;
+end
 $$;
 
 -- Remove a run's queued tasks and their messages. Tasks are taken with

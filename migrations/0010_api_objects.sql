@@ -78,8 +78,9 @@ $$;
 -- Everything a trigger needs in one round trip: the deployment, the version
 -- it runs (pinned or newest unarchived) and the flow's parameter schema.
 create function edgeflow.deployment_target(p_name text)
-returns jsonb language sql stable set search_path = '' as $$
-  select jsonb_build_object(
+returns jsonb language plpgsql stable set search_path = '' as $$
+begin
+  return (select jsonb_build_object(
     'id', d.id, 'name', d.name, 'flow', d.flow_name, 'pool', d.pool, 'queue', d.queue,
     'paused', d.paused, 'parameters', d.parameters, 'tags', to_jsonb(d.tags),
     'version_id', v.id, 'version', v.version, 'archived', v.archived,
@@ -91,7 +92,8 @@ returns jsonb language sql stable set search_path = '' as $$
          and (d.version_pin is null or fv.version = d.version_pin)
        order by (d.version_pin is null and fv.archived), fv.version desc
        limit 1) v on true
-   where d.name = p_name;
+   where d.name = p_name);
+end
 $$;
 
 create function edgeflow.pool_json(p_name text)

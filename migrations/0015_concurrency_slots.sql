@@ -50,13 +50,17 @@ create index runs_lazarus_due on edgeflow.runs (ended_at) where lazarus_due;
 
 -- Serialise slot counting for one limit key until the transaction ends.
 create function edgeflow._slot_lock(p_key text)
-returns void language sql set search_path = '' as $$
-  select pg_catalog.pg_advisory_xact_lock(pg_catalog.hashtext('edgeflow.slot:' || p_key));
+returns void language plpgsql set search_path = '' as $$
+begin
+  perform pg_catalog.pg_advisory_xact_lock(pg_catalog.hashtext('edgeflow.slot:' || p_key));
+end
 $$;
 
 create function edgeflow._slots_held(p_key text)
-returns integer language sql stable set search_path = '' as $$
-  select count(*)::integer from edgeflow.slots where limit_key = p_key;
+returns integer language plpgsql stable set search_path = '' as $$
+begin
+  return (select count(*)::integer from edgeflow.slots where limit_key = p_key);
+end
 $$;
 
 -- A task leaving RUNNING (completed, failed, retried, expired, cancelled)

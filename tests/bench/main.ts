@@ -3,7 +3,8 @@
  * modules, print a JSON line per figure on stdout, write the Markdown table,
  * drop the database (also on error and Ctrl-C). Progress goes to stderr.
  *
- *   deno task bench                      full run (~2 min), writes tests/bench/RESULTS.md
+ *   deno task bench                      full run, writes tests/bench/RESULTS.md
+ *                                        (engine ≈ 75 s; every module ≈ 5 min)
  *   deno task bench --quick              CI smoke (< 30 s); figures not comparable
  *   deno task bench --only engine.chain.claim1 [--only …]
  *   deno task bench --clients 8 --rounds 5 --out /tmp/results.md

@@ -52,13 +52,14 @@ export async function runTick(deps: AppDeps, c: Context): Promise<TickResult> {
   const publisher = qstashPublisher(deps.config);
   // The whole maintenance pass: expired leases, idle runs, Lazarus, waiting runs.
   const [{ sweep }] = await sql<{ sweep: SweepReport }>`select edgeflow.sweep() as sweep`;
-  const subflows = await subflowTick(sql);
   const scheduled = await tickSchedules({
     sql,
     now: deps.now ?? (() => new Date()),
     delivery: scheduleDelivery(deps.config, publisher),
     log: deps.log,
   });
+  // After the schedules: the subflow steps of the runs they just started are due too.
+  const subflows = await subflowTick(sql);
   let pushed = 0;
   if (publisher) {
     pushed = await pushReadyTasks({

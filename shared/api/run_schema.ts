@@ -23,6 +23,11 @@ export const RunStatus = z.enum([
 /** The body of `POST /trigger/:deployment`. */
 export const TriggerBody = z.object({
   parameters: JsonObject.default({}),
+  /**
+   * The task that starts this run (`ctx.runDeployment` sends its own): the
+   * run is its child, shown as `parent`/`children` like a deployment step's.
+   */
+  parent_task: Uuid.optional(),
 });
 /** A validated trigger body. */
 export type TriggerInput = z.output<typeof TriggerBody>;

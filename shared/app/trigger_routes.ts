@@ -1,6 +1,7 @@
 /** `trigger`: start runs (deployment webhook, ad hoc), read, list, cancel, tick. */
 import { Hono } from "hono";
 import type { Context } from "hono";
+import type { Sql } from "../db/sql.ts";
 import type { AppDeps, AppEnv } from "./deps.ts";
 import type { Auth } from "../http/auth.ts";
 import { readJsonAs, readText } from "../http/body.ts";
@@ -28,6 +29,24 @@ interface DeploymentTarget {
   version: number | null;
   archived: boolean | null;
   schema: JsonSchema | null;
+}
+
+/** A `parent_task` must exist, and its run must leave room for one more level of nesting. */
+async function assertParentTask(sql: Sql, task: string): Promise<void> {
+  const [row] = await sql<{ depth: number; max: number }>`
+    select edgeflow.run_depth(t.run_id) + 1 as depth, edgeflow.max_run_depth() as max
+      from edgeflow.tasks t where t.id = ${task}::uuid`;
+  const fail = (message: string) =>
+    ApiError.of("validation_failed", "the parent task cannot take this run", [
+      { path: "parent_task", message },
+    ]);
+  if (!row) throw fail("no such task");
+  if (row.depth > row.max) {
+    throw fail(
+      `the run would be nested ${row.depth} deep, over the limit of ${row.max} ` +
+        `(setting edgeflow.max_run_depth)`,
+    );
+  }
 }
 
 const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,255}$/;
@@ -138,7 +157,9 @@ export function triggerRoutes(deps: AppDeps, auth: Auth, wakeups?: Wakeups): Hon
     }
     const parameters = mergeParameters(target.parameters, body.parameters);
     assertValidParameters(target.schema, parameters);
+    if (body.parent_task) await assertParentTask(sql, body.parent_task);
     const result = await startRun(sql, target.version_id, parameters, {
+      parentTaskId: body.parent_task ?? null,
       deploymentId: target.id,
       pool: target.pool,
       queue: target.queue,

@@ -143,7 +143,7 @@ export function deploymentRunner(client: ProtocolClient, caller: Caller) {
       caller.signal,
       "POST",
       `/trigger/${encodeURIComponent(name)}`,
-      { parameters },
+      { parameters, parent_task: caller.taskId },
       { "Idempotency-Key": key },
     );
     if (started.status === 404) {

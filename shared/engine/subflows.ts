@@ -122,7 +122,9 @@ export async function startDueSubflows(
         select edgeflow.start_subflow_task(${due.task}::uuid, ${due.msg_id}::bigint,
                                            ${due.version_id}::uuid,
                                            ${JSON.stringify(parameters)}::text::jsonb,
-                                           ${error ? JSON.stringify(error) : null}::text::jsonb) as r`;
+                                           ${
+        error ? JSON.stringify(error) : null
+      }::text::jsonb) as r`;
       if (res.r.status === "started") started++;
     }
   }

@@ -4,6 +4,10 @@
  * `run_deployment`), and read or write variables (`ctx.variables`), through
  * which a subflow hands a result back (seed 003's modular subflows).
  *
+ * The run `ctx.runDeployment` starts names the calling task as its
+ * `parent_task`, so it is that task's child in `GET /trigger/runs/:id`
+ * (`parent` / `children`) and counts towards the nesting depth limit.
+ *
  * Plain HTTP against the public API (`POST /trigger/:name`,
  * `GET /trigger/runs/:id`, `/deploy/variables/:name`) with the worker's own
  * key, URL and fetch: the key then needs the scopes `worker`, `trigger` and

@@ -17,45 +17,55 @@ const LOOP = {
   steps: [{ slug: "first" }, { slug: "again", deployment: "loop-dep", depends_on: ["first"] }],
 };
 
-dbTest("a deployment whose flow runs that same deployment is refused at deploy time", async (db) => {
-  const { call } = testApp(db);
-  assert.equal((await call("POST", "/register", LOOP)).status, 201);
-  const res = await call("POST", "/deploy", { name: "loop-dep", flow: "loop" });
-  assert.equal(res.status, 422, JSON.stringify(res.body));
-  assert.equal(res.body.code, "validation_failed");
-  assert.equal(res.body.errors.length, 1);
-  assert.equal(res.body.errors[0].path, "steps[1].deployment");
-  assert.match(
-    res.body.errors[0].message,
-    /deployment cycle: deployment "loop-dep" → step "again" of flow "loop" v1 → deployment "loop-dep"/,
-  );
-  assert.equal((await call("GET", "/deploy/deployments/loop-dep")).status, 404, "nothing written");
-});
+dbTest(
+  "a deployment whose flow runs that same deployment is refused at deploy time",
+  async (db) => {
+    const { call } = testApp(db);
+    assert.equal((await call("POST", "/register", LOOP)).status, 201);
+    const res = await call("POST", "/deploy", { name: "loop-dep", flow: "loop" });
+    assert.equal(res.status, 422, JSON.stringify(res.body));
+    assert.equal(res.body.code, "validation_failed");
+    assert.equal(res.body.errors.length, 1);
+    assert.equal(res.body.errors[0].path, "steps[1].deployment");
+    assert.match(
+      res.body.errors[0].message,
+      /deployment cycle: deployment "loop-dep" → step "again" of flow "loop" v1 → deployment "loop-dep"/,
+    );
+    assert.equal(
+      (await call("GET", "/deploy/deployments/loop-dep")).status,
+      404,
+      "nothing written",
+    );
+  },
+);
 
-dbTest("a cycle through a chain of deployments is refused when the last link is deployed", async (db) => {
-  const { call } = testApp(db);
-  await call("POST", "/register", { name: "fa", steps: [{ slug: "to_b", deployment: "dep-b" }] });
-  await call("POST", "/register", {
-    name: "fb",
-    steps: [{ slug: "work" }, { slug: "to_c", deployment: "dep-c" }],
-  });
-  await call("POST", "/register", { name: "fc", steps: [{ slug: "to_a", deployment: "dep-a" }] });
-  assert.equal((await call("POST", "/deploy", { name: "dep-a", flow: "fa" })).status, 201);
-  assert.equal((await call("POST", "/deploy", { name: "dep-b", flow: "fb" })).status, 201);
-  const res = await call("POST", "/deploy", { name: "dep-c", flow: "fc" });
-  assert.equal(res.status, 422, JSON.stringify(res.body));
-  assert.equal(res.body.errors[0].path, "steps[0].deployment");
-  assert.match(
-    res.body.errors[0].message,
-    /"dep-c" → step "to_a" .* → deployment "dep-a" → step "to_b" .* → deployment "dep-b" → step "to_c" .* → deployment "dep-c"/,
-  );
-  // A deployment pinned to a version without the loop is fine.
-  await call("POST", "/register", { name: "fc", steps: [{ slug: "plain" }] });
-  assert.equal(
-    (await call("POST", "/deploy", { name: "dep-c", flow: "fc", version: 2 })).status,
-    201,
-  );
-});
+dbTest(
+  "a cycle through a chain of deployments is refused when the last link is deployed",
+  async (db) => {
+    const { call } = testApp(db);
+    await call("POST", "/register", { name: "fa", steps: [{ slug: "to_b", deployment: "dep-b" }] });
+    await call("POST", "/register", {
+      name: "fb",
+      steps: [{ slug: "work" }, { slug: "to_c", deployment: "dep-c" }],
+    });
+    await call("POST", "/register", { name: "fc", steps: [{ slug: "to_a", deployment: "dep-a" }] });
+    assert.equal((await call("POST", "/deploy", { name: "dep-a", flow: "fa" })).status, 201);
+    assert.equal((await call("POST", "/deploy", { name: "dep-b", flow: "fb" })).status, 201);
+    const res = await call("POST", "/deploy", { name: "dep-c", flow: "fc" });
+    assert.equal(res.status, 422, JSON.stringify(res.body));
+    assert.equal(res.body.errors[0].path, "steps[0].deployment");
+    assert.match(
+      res.body.errors[0].message,
+      /"dep-c" → step "to_a" .* → deployment "dep-a" → step "to_b" .* → deployment "dep-b" → step "to_c" .* → deployment "dep-c"/,
+    );
+    // A deployment pinned to a version without the loop is fine.
+    await call("POST", "/register", { name: "fc", steps: [{ slug: "plain" }] });
+    assert.equal(
+      (await call("POST", "/deploy", { name: "dep-c", flow: "fc", version: 2 })).status,
+      201,
+    );
+  },
+);
 
 dbTest("registering a version that closes a cycle for its deployments is refused", async (db) => {
   const { call } = testApp(db);
@@ -90,42 +100,45 @@ async function chain(call: any, id: string): Promise<any[]> {
   }
 }
 
-dbTest("a self-calling deployment stops at the nesting depth limit and fails each step once", async (db) => {
-  const { call } = testApp(db);
-  await call("POST", "/register", {
-    name: "loop",
-    steps: [{ slug: "again", deployment: "loop-dep" }],
-  });
-  await deployUnchecked(db, { name: "loop-dep", flow: "loop" });
+dbTest(
+  "a self-calling deployment stops at the nesting depth limit and fails each step once",
+  async (db) => {
+    const { call } = testApp(db);
+    await call("POST", "/register", {
+      name: "loop",
+      steps: [{ slug: "again", deployment: "loop-dep" }],
+    });
+    await deployUnchecked(db, { name: "loop-dep", flow: "loop" });
 
-  const res = await call("POST", "/trigger/loop-dep", {});
-  assert.equal(res.status, 201, JSON.stringify(res.body));
-  const runs = await chain(call, res.body.run_id);
-  assert.equal(runs.length, 17, "the top-level run and 16 nested levels");
-  for (const doc of runs) {
-    assert.equal(doc.status, "FAILED");
-    assert.equal(step(doc, "again").attempts, 1, "never retried");
-    assert.equal(doc.error.code, "subflow_depth_exceeded");
-  }
-  const deepest = runs[16];
-  assert.match(
-    deepest.error.message,
-    /step "again": a child run of deployment "loop-dep" would be nested 17 deep, over the limit of 16/,
-  );
-  assert.match(runs[0].error.message, /ended FAILED/);
+    const res = await call("POST", "/trigger/loop-dep", {});
+    assert.equal(res.status, 201, JSON.stringify(res.body));
+    const runs = await chain(call, res.body.run_id);
+    assert.equal(runs.length, 17, "the top-level run and 16 nested levels");
+    for (const doc of runs) {
+      assert.equal(doc.status, "FAILED");
+      assert.equal(step(doc, "again").attempts, 1, "never retried");
+      assert.equal(doc.error.code, "subflow_depth_exceeded");
+    }
+    const deepest = runs[16];
+    assert.match(
+      deepest.error.message,
+      /step "again": a child run of deployment "loop-dep" would be nested 17 deep, over the limit of 16/,
+    );
+    assert.match(runs[0].error.message, /ended FAILED/);
 
-  // The database is intact: counts are right and a new run works.
-  const [{ n }] = await db.sql<{ n: number }>`select count(*)::int as n from edgeflow.runs`;
-  assert.equal(n, 17);
-  assert.deepEqual((await call("GET", "/health")).body, { status: "ok" });
-  await call("POST", "/register", { name: "plain", steps: [{ slug: "a" }] });
-  const plain = (await call("POST", "/trigger/flows/plain", {})).body.run_id;
-  const [task] = await claimTasks(db.sql, "default", null, 5);
-  assert.equal(task.run_id, plain);
-  await completeTask(db.sql, task.task, task.lease, 1);
-  assert.equal((await run(call, plain)).status, "COMPLETED");
-  assert.equal((await call("GET", "/trigger/runs?limit=100")).body.runs.length, 18);
-});
+    // The database is intact: counts are right and a new run works.
+    const [{ n }] = await db.sql<{ n: number }>`select count(*)::int as n from edgeflow.runs`;
+    assert.equal(n, 17);
+    assert.deepEqual((await call("GET", "/health")).body, { status: "ok" });
+    await call("POST", "/register", { name: "plain", steps: [{ slug: "a" }] });
+    const plain = (await call("POST", "/trigger/flows/plain", {})).body.run_id;
+    const [task] = await claimTasks(db.sql, "default", null, 5);
+    assert.equal(task.run_id, plain);
+    await completeTask(db.sql, task.task, task.lease, 1);
+    assert.equal((await run(call, plain)).status, "COMPLETED");
+    assert.equal((await call("GET", "/trigger/runs?limit=100")).body.runs.length, 18);
+  },
+);
 
 dbTest("a two-deployment loop is stopped by the depth limit too", async (db) => {
   const { call } = testApp(db);

@@ -74,36 +74,39 @@ async function complete(call: TestApp["call"], task: any, output: unknown) {
   assert.equal(res.status, 200, JSON.stringify(res.body));
 }
 
-dbTest("the main flow's fetched data reaches the child and the child's result comes back", async (db) => {
-  const { call } = testApp(db);
-  await setup(call);
-  const id = (await call("POST", "/trigger/pipeline-dep", { parameters: { region: "eu" } })).body
-    .run_id;
-  await complete(call, await claim(call, "main"), { rows: [4, 5, 6] });
+dbTest(
+  "the main flow's fetched data reaches the child and the child's result comes back",
+  async (db) => {
+    const { call } = testApp(db);
+    await setup(call);
+    const id = (await call("POST", "/trigger/pipeline-dep", { parameters: { region: "eu" } })).body
+      .run_id;
+    await complete(call, await claim(call, "main"), { rows: [4, 5, 6] });
 
-  const doc = await run(call, id);
-  assert.equal(step(doc, "process").status, "RUNNING");
-  const child = await run(call, doc.children[0].run_id);
-  assert.deepEqual(child.parameters, {
-    rows: [4, 5, 6],
-    region: "eu",
-    label: "4 and more, for eu",
-  }, "a whole reference keeps its JSON type; one inside a string becomes text");
-  assert.equal(child.parent.step, "process");
+    const doc = await run(call, id);
+    assert.equal(step(doc, "process").status, "RUNNING");
+    const child = await run(call, doc.children[0].run_id);
+    assert.deepEqual(child.parameters, {
+      rows: [4, 5, 6],
+      region: "eu",
+      label: "4 and more, for eu",
+    }, "a whole reference keeps its JSON type; one inside a string becomes text");
+    assert.equal(child.parent.step, "process");
 
-  const sum = await claim(call, "isolated");
-  assert.deepEqual(sum.input.run, child.parameters);
-  const rows = sum.input.run.rows as number[];
-  await complete(call, sum, { total: rows.reduce((a, b) => a + b, 0) });
+    const sum = await claim(call, "isolated");
+    assert.deepEqual(sum.input.run, child.parameters);
+    const rows = sum.input.run.rows as number[];
+    await complete(call, sum, { total: rows.reduce((a, b) => a + b, 0) });
 
-  const store = await claim(call, "main");
-  assert.equal(store.step, "store");
-  assert.deepEqual(store.input.deps, { process: { sum: { total: 15 } } });
-  await complete(call, store, "ok");
-  const done = await run(call, id);
-  assert.equal(done.status, "COMPLETED");
-  assert.deepEqual(step(done, "process").output, { sum: { total: 15 } });
-});
+    const store = await claim(call, "main");
+    assert.equal(store.step, "store");
+    assert.deepEqual(store.input.deps, { process: { sum: { total: 15 } } });
+    await complete(call, store, "ok");
+    const done = await run(call, id);
+    assert.equal(done.status, "COMPLETED");
+    assert.deepEqual(step(done, "process").output, { sum: { total: 15 } });
+  },
+);
 
 dbTest("parameters the child's schema refuses fail the step with the schema errors", async (db) => {
   const { call } = testApp(db);

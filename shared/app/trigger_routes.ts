@@ -36,16 +36,15 @@ async function assertParentTask(sql: Sql, task: string): Promise<void> {
   const [row] = await sql<{ depth: number; max: number }>`
     select edgeflow.run_depth(t.run_id) + 1 as depth, edgeflow.max_run_depth() as max
       from edgeflow.tasks t where t.id = ${task}::uuid`;
-  const fail = (message: string) =>
-    ApiError.of("validation_failed", "the parent task cannot take this run", [
-      { path: "parent_task", message },
+  if (!row) {
+    throw ApiError.of("validation_failed", "the parent task cannot take this run", [
+      { path: "parent_task", message: "no such task" },
     ]);
-  if (!row) throw fail("no such task");
+  }
   if (row.depth > row.max) {
-    throw fail(
-      `the run would be nested ${row.depth} deep, over the limit of ${row.max} ` +
-        `(setting edgeflow.max_run_depth)`,
-    );
+    const message = `the run would be nested ${row.depth} deep, over the limit of ${row.max} ` +
+      `(setting edgeflow.max_run_depth)`;
+    throw ApiError.of("depth_exceeded", message, [{ path: "parent_task", message }]);
   }
 }
 

@@ -191,3 +191,49 @@ dbTest("a trigger's parent_task must be a task with room for one more level", as
   assert.equal(deep.status, 422);
   assert.match(deep.body.errors[0].message, /nested 17 deep, over the limit of 16/);
 });
+
+dbTest(
+  "a handler that runs its own deployment stops at the depth limit, no retries",
+  async (db) => {
+    const { app, call } = testApp(db, { heartbeatSeconds: 1 });
+    const server = Deno.serve({ port: 0, hostname: "127.0.0.1", onListen: () => {} }, app.fetch);
+    const url = `http://127.0.0.1:${server.addr.port}`;
+    await call("POST", "/register", { name: "selfish", steps: [{ slug: "recurse" }] });
+    await call("POST", "/deploy", { name: "selfish-dep", flow: "selfish" });
+    const worker = createWorker({
+      url,
+      key: (await call("POST", "/deploy/keys", { name: "w", scopes: ["admin"] })).body.key,
+      pollSeconds: 1,
+      capacity: 20, // every level's handler waits for the level below
+      logger: silentLogger,
+      handlers: {
+        recurse: (ctx: TaskContext) => ctx.runDeployment("selfish-dep", {}, { pollMs: 50 }),
+      },
+    });
+    try {
+      await worker.start();
+      const id = (await call("POST", "/trigger/selfish-dep", {})).body.run_id;
+      const top = await waitFor("the top run to fail", async () => {
+        const r = await call("GET", `/trigger/runs/${id}`);
+        return r.body.status === "FAILED" ? r.body : undefined;
+      }, 60_000);
+      assert.equal(top.error.code, "subflow_depth_exceeded");
+      assert.equal(top.steps[0].attempts, 1, "not retried: a retry would nest as deep");
+      const runs = (await call("GET", "/trigger/runs?limit=100")).body.runs;
+      assert.equal(runs.length, 17, "the top run and 16 nested levels");
+      const [{ n }] = await db.sql<{ n: number }>`
+      select count(*)::int as n from edgeflow.tasks where attempts <> 1 or status <> 'FAILED'`;
+      assert.equal(n, 0, "every level failed once");
+      let doc = top;
+      for (let depth = 0; depth < 16; depth++) {
+        assert.equal(doc.children.length, 1);
+        doc = (await call("GET", `/trigger/runs/${doc.children[0].run_id}`)).body;
+      }
+      assert.equal(doc.children.length, 0);
+      assert.match(doc.error.message, /nested 17 deep, over the limit of 16/);
+    } finally {
+      await worker.stop({ timeoutMs: 5_000 });
+      await server.shutdown();
+    }
+  },
+);

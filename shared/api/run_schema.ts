@@ -23,14 +23,16 @@ export const RunStatus = z.enum([
 /** The body of `POST /trigger/:deployment`. */
 export const TriggerBody = z.object({
   parameters: JsonObject.default({}),
-  /**
-   * The task that starts this run (`ctx.runDeployment` sends its own): the
-   * run is its child, shown as `parent`/`children` like a deployment step's.
-   */
-  parent_task: Uuid.optional(),
 });
 /** A validated trigger body. */
 export type TriggerInput = z.output<typeof TriggerBody>;
+
+/**
+ * `POST /trigger/:deployment` also reads `parent_task`: the task that starts
+ * the run (`ctx.runDeployment` sends its own), whose child the run becomes,
+ * shown as `parent`/`children` like a deployment step's.
+ */
+export const DeploymentTriggerBody = TriggerBody.extend({ parent_task: Uuid.optional() });
 
 /** The body of `POST /trigger/flows/:flow`: an ad hoc run without a deployment. */
 export const AdHocRunBody = z.strictObject({

@@ -21,6 +21,7 @@ interface SweepReport {
 }
 import { tickSchedules } from "../scheduler/tick_schedules.ts";
 import { subflowTick, type SubflowTickReport } from "../engine/subflows.ts";
+import { startDueSubflows } from "../engine/subflows.ts";
 import { pushReadyTasks } from "../scheduler/push_tasks.ts";
 import { qstashPublisher, scheduleDelivery } from "../scheduler/qstash_delivery.ts";
 
@@ -52,14 +53,15 @@ export async function runTick(deps: AppDeps, c: Context): Promise<TickResult> {
   const publisher = qstashPublisher(deps.config);
   // The whole maintenance pass: expired leases, idle runs, Lazarus, waiting runs.
   const [{ sweep }] = await sql<{ sweep: SweepReport }>`select edgeflow.sweep() as sweep`;
+  const subflows = await subflowTick(sql);
   const scheduled = await tickSchedules({
     sql,
     now: deps.now ?? (() => new Date()),
     delivery: scheduleDelivery(deps.config, publisher),
     log: deps.log,
   });
-  // After the schedules: the subflow steps of the runs they just started are due too.
-  const subflows = await subflowTick(sql);
+  // The subflow steps of the runs the schedules just started are due too.
+  subflows.started += await startDueSubflows(sql);
   let pushed = 0;
   if (publisher) {
     pushed = await pushReadyTasks({

@@ -6,7 +6,8 @@ import type { AppDeps, AppEnv } from "./deps.ts";
 import type { Auth } from "../http/auth.ts";
 import { readJsonAs, readText } from "../http/body.ts";
 import { ApiError } from "../http/problem.ts";
-import { AdHocRunBody, RunsQuery, TriggerBody, uuidParam } from "../api/schemas.ts";
+import { AdHocRunBody, RunsQuery, uuidParam } from "../api/schemas.ts";
+import { DeploymentTriggerBody } from "../api/run_schema.ts";
 import { assertValidParameters, mergeParameters } from "../api/params.ts";
 import type { JsonSchema } from "../api/params.ts";
 import { cancelRun, getRun, startRun, type StartRunResult } from "../engine/runs.ts";
@@ -144,7 +145,7 @@ export function triggerRoutes(deps: AppDeps, auth: Auth, wakeups?: Wakeups): Hon
 
   app.post("/trigger/:deployment", scope, guard.deployment, async (c) => {
     const name = c.req.param("deployment");
-    const body = await readJsonAs(c, TriggerBody);
+    const body = await readJsonAs(c, DeploymentTriggerBody);
     const sql = deps.sql(c);
     const [row] = await sql<{ t: DeploymentTarget | null }>`
       select edgeflow.deployment_target(${name}) as t`;

@@ -39,6 +39,8 @@ export const StepDefinition = z.strictObject({
   ...retryFields,
   args: z.unknown().optional(),
   deployment: Name.nullable().optional(),
+  /** A `deployment` step's child parameters: a template (shared/api/step_parameters.ts). */
+  parameters: z.unknown().optional(),
 });
 
 /** A JSON Schema for run parameters (checked for usability by `normalizeFlow`). */

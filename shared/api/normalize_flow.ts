@@ -20,6 +20,7 @@ import { canonicalize, sortedUnique } from "./canonical_json.ts";
 import { components, cycleThrough, topologicalOrder } from "./dag.ts";
 import type { FlowDefinition, StepInput } from "./flow_schema.ts";
 import { checkParameterSchema, type JsonSchema } from "./params.ts";
+import { checkStepTemplate } from "./step_parameters.ts";
 
 /** Built-in step defaults, used where neither the step nor the flow's `defaults` say. */
 export const STEP_DEFAULTS = {
@@ -76,6 +77,9 @@ export function normalizeFlow(def: FlowDefinition): NormalizedRegistration {
       start_delay: step.start_delay ?? defaults.start_delay,
       args: step.args === undefined ? null : canonicalize(step.args),
       deployment: step.deployment ?? null,
+      ...(step.parameters === undefined
+        ? {}
+        : { parameters: canonicalize(step.parameters) as Record<string, unknown> }),
     };
   });
   return {
@@ -125,6 +129,12 @@ function checkSteps(steps: StepInput[], errors: FieldError[]): number[][] {
         path: `steps[${i}].map`,
         message: `"${step.map}" must also be listed in depends_on`,
       });
+    }
+    if (step.parameters !== undefined) {
+      const path = `steps[${i}].parameters`;
+      if (step.deployment == null) {
+        errors.push({ path, message: "only a step with a deployment takes parameters" });
+      } else errors.push(...checkStepTemplate(step.parameters, step, path));
     }
     return targets;
   });

@@ -27,6 +27,13 @@ export const TriggerBody = z.object({
 /** A validated trigger body. */
 export type TriggerInput = z.output<typeof TriggerBody>;
 
+/**
+ * `POST /trigger/:deployment` also reads `parent_task`: the task that starts
+ * the run (`ctx.runDeployment` sends its own), whose child the run becomes,
+ * shown as `parent`/`children` like a deployment step's.
+ */
+export const DeploymentTriggerBody = TriggerBody.extend({ parent_task: Uuid.optional() });
+
 /** The body of `POST /trigger/flows/:flow`: an ad hoc run without a deployment. */
 export const AdHocRunBody = z.strictObject({
   parameters: JsonObject.default({}),

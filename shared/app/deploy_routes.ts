@@ -7,6 +7,7 @@ import { ApiError } from "../http/problem.ts";
 import { DeployBody, KeyBody, PoolBody, VariableBody } from "../api/schemas.ts";
 import { createKey } from "./key_store.ts";
 import { deployWithSchedules } from "../scheduler/deploy_schedules.ts";
+import { assertDeploymentAcyclic } from "./cycle_guard.ts";
 
 const UPSERT_ERRORS: Record<string, string> = {
   unknown_flow: "no flow with this name is registered",
@@ -22,6 +23,12 @@ export function deployRoutes(deps: AppDeps, auth: Auth): Hono<AppEnv> {
     const body = await readJsonAs(c, DeployBody);
     // Schedules are validated, matched to the existing ones and written with
     // the deployment in one transaction (shared/scheduler/deploy_schedules.ts).
+    await assertDeploymentAcyclic(
+      deps.sql(c),
+      body.name,
+      body.flow,
+      body.version === "latest" ? null : body.version,
+    );
     const r = await deployWithSchedules(deps.sql(c), body, (deps.now ?? (() => new Date()))());
     if (r.error !== undefined) {
       throw ApiError.of("validation_failed", "the deployment is invalid", [

@@ -8,6 +8,7 @@ import { ApiError } from "../http/problem.ts";
 import { RegisterBody } from "../api/schemas.ts";
 import { normalizeFlow } from "../api/normalize_flow.ts";
 import { archiveFlowVersion, registerFlow } from "../engine/flows.ts";
+import { assertFlowVersionAcyclic } from "./cycle_guard.ts";
 
 export function registerRoutes(deps: AppDeps, auth: Auth): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
@@ -16,6 +17,8 @@ export function registerRoutes(deps: AppDeps, auth: Auth): Hono<AppEnv> {
   app.post("/register", scope, async (c) => {
     const body = await readJsonAs(c, RegisterBody);
     const { flow, idempotency_key, version_group } = normalizeFlow(body);
+    const written = new Map((body.steps ?? []).map((s, i) => [s.slug, i]));
+    await assertFlowVersionAcyclic(deps.sql(c), flow, (slug) => written.get(slug) ?? 0);
     const result = await registerFlow(deps.sql(c), flow, {
       idempotencyKey: idempotency_key,
       versionGroup: version_group,

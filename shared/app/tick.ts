@@ -21,6 +21,7 @@ interface SweepReport {
 }
 import { tickSchedules } from "../scheduler/tick_schedules.ts";
 import { subflowTick, type SubflowTickReport } from "../engine/subflows.ts";
+import { startDueSubflows } from "../engine/subflows.ts";
 import { pushReadyTasks } from "../scheduler/push_tasks.ts";
 import { qstashPublisher, scheduleDelivery } from "../scheduler/qstash_delivery.ts";
 
@@ -59,6 +60,8 @@ export async function runTick(deps: AppDeps, c: Context): Promise<TickResult> {
     delivery: scheduleDelivery(deps.config, publisher),
     log: deps.log,
   });
+  // The subflow steps of the runs the schedules just started are due too.
+  subflows.started += await startDueSubflows(sql);
   let pushed = 0;
   if (publisher) {
     pushed = await pushReadyTasks({

@@ -1,11 +1,13 @@
 /** `trigger`: start runs (deployment webhook, ad hoc), read, list, cancel, tick. */
 import { Hono } from "hono";
 import type { Context } from "hono";
+import type { Sql } from "../db/sql.ts";
 import type { AppDeps, AppEnv } from "./deps.ts";
 import type { Auth } from "../http/auth.ts";
 import { readJsonAs, readText } from "../http/body.ts";
 import { ApiError } from "../http/problem.ts";
-import { AdHocRunBody, RunsQuery, TriggerBody, uuidParam } from "../api/schemas.ts";
+import { AdHocRunBody, RunsQuery, uuidParam } from "../api/schemas.ts";
+import { DeploymentTriggerBody } from "../api/run_schema.ts";
 import { assertValidParameters, mergeParameters } from "../api/params.ts";
 import type { JsonSchema } from "../api/params.ts";
 import { cancelRun, getRun, startRun, type StartRunResult } from "../engine/runs.ts";
@@ -28,6 +30,23 @@ interface DeploymentTarget {
   version: number | null;
   archived: boolean | null;
   schema: JsonSchema | null;
+}
+
+/** A `parent_task` must exist, and its run must leave room for one more level of nesting. */
+async function assertParentTask(sql: Sql, task: string): Promise<void> {
+  const [row] = await sql<{ depth: number; max: number }>`
+    select edgeflow.run_depth(t.run_id) + 1 as depth, edgeflow.max_run_depth() as max
+      from edgeflow.tasks t where t.id = ${task}::uuid`;
+  if (!row) {
+    throw ApiError.of("validation_failed", "the parent task cannot take this run", [
+      { path: "parent_task", message: "no such task" },
+    ]);
+  }
+  if (row.depth > row.max) {
+    const message = `the run would be nested ${row.depth} deep, over the limit of ${row.max} ` +
+      `(setting edgeflow.max_run_depth)`;
+    throw ApiError.of("depth_exceeded", message, [{ path: "parent_task", message }]);
+  }
 }
 
 const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,255}$/;
@@ -126,7 +145,7 @@ export function triggerRoutes(deps: AppDeps, auth: Auth, wakeups?: Wakeups): Hon
 
   app.post("/trigger/:deployment", scope, guard.deployment, async (c) => {
     const name = c.req.param("deployment");
-    const body = await readJsonAs(c, TriggerBody);
+    const body = await readJsonAs(c, DeploymentTriggerBody);
     const sql = deps.sql(c);
     const [row] = await sql<{ t: DeploymentTarget | null }>`
       select edgeflow.deployment_target(${name}) as t`;
@@ -138,7 +157,9 @@ export function triggerRoutes(deps: AppDeps, auth: Auth, wakeups?: Wakeups): Hon
     }
     const parameters = mergeParameters(target.parameters, body.parameters);
     assertValidParameters(target.schema, parameters);
+    if (body.parent_task) await assertParentTask(sql, body.parent_task);
     const result = await startRun(sql, target.version_id, parameters, {
+      parentTaskId: body.parent_task ?? null,
       deploymentId: target.id,
       pool: target.pool,
       queue: target.queue,

@@ -4,6 +4,7 @@
  */
 import type { Sql } from "../db/sql.ts";
 import type { ResultOutcome } from "./tasks.ts";
+import { afterSubflowsDue } from "./subflows.ts";
 
 /** One finished task: its id, the lease it was claimed under, and its output. */
 export interface TaskResult {
@@ -20,7 +21,9 @@ export interface TaskResult {
 export async function completeTasks(sql: Sql, results: TaskResult[]): Promise<ResultOutcome[]> {
   if (results.length === 0) return [];
   const entries = results.map((r) => ({ task: r.task, lease: r.lease, output: r.output ?? null }));
-  const [row] = await sql<{ r: ResultOutcome[] }>`
-    select edgeflow.complete_tasks(${JSON.stringify(entries)}::text::jsonb) as r`;
+  const [row] = await sql<{ r: ResultOutcome[]; due: boolean }>`
+    select edgeflow.complete_tasks(${JSON.stringify(entries)}::text::jsonb) as r,
+           edgeflow.subflows_due() as due`;
+  await afterSubflowsDue(sql, row.due);
   return row.r;
 }

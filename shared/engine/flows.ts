@@ -24,6 +24,9 @@ export interface StepDefinition {
   start_delay: number;
   args: unknown;
   deployment: string | null;
+  /** The child parameters template of a deployment step; absent (not null) when none,
+   * so flows without one keep their hash. */
+  parameters?: Record<string, unknown>;
 }
 
 export interface Registered {

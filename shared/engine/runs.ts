@@ -1,5 +1,6 @@
 /** Runs: start, cancel, read, list. Thin calls to the SQL engine. */
 import type { Sql } from "../db/sql.ts";
+import { afterSubflowsDue } from "./subflows.ts";
 
 export interface StartRunOptions {
   deploymentId?: string | null;
@@ -44,9 +45,11 @@ export async function startRun(
       ? opts.scheduledTime.toISOString()
       : opts.scheduledTime ?? undefined,
   };
-  const [row] = await sql<{ r: StartRunResult }>`
+  const [row] = await sql<{ r: StartRunResult; due: boolean }>`
     select edgeflow.start_run(${flowVersionId}::uuid, ${JSON.stringify(parameters)}::text::jsonb,
-                              ${JSON.stringify(o)}::text::jsonb) as r`;
+                              ${JSON.stringify(o)}::text::jsonb) as r,
+           edgeflow.subflows_due() as due`;
+  await afterSubflowsDue(sql, row.due);
   return row.r;
 }
 

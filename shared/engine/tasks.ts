@@ -3,6 +3,7 @@
  * Each is one SQL function call, one round trip, one transaction.
  */
 import type { Sql } from "../db/sql.ts";
+import { afterSubflowsDue } from "./subflows.ts";
 
 export interface ClaimedTask {
   task: string;
@@ -48,9 +49,12 @@ export async function completeTask(
   lease: string,
   output: unknown,
 ): Promise<ResultOutcome> {
-  const [row] = await sql<{ r: ResultOutcome }>`
+  // subflows_due() after complete_task in the select list: evaluated after it, in its statement.
+  const [row] = await sql<{ r: ResultOutcome; due: boolean }>`
     select edgeflow.complete_task(${taskId}::uuid, ${lease}::uuid,
-                                  ${JSON.stringify(output ?? null)}::text::jsonb) as r`;
+                                  ${JSON.stringify(output ?? null)}::text::jsonb) as r,
+           edgeflow.subflows_due() as due`;
+  await afterSubflowsDue(sql, row.due);
   return row.r;
 }
 

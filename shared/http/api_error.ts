@@ -10,6 +10,7 @@ import type { FieldError } from "./error_path.ts";
 /** Default HTTP status and human title of every error code. */
 export const ERROR_CODES = {
   validation_failed: { status: 422, title: "Validation failed" },
+  depth_exceeded: { status: 422, title: "Runs nested too deep" },
   bad_request: { status: 400, title: "Bad request" },
   invalid_json: { status: 400, title: "Body is not valid JSON" },
   payload_too_large: { status: 413, title: "Payload too large" },

@@ -8,6 +8,7 @@
  * (redeployed with another spec) creates nothing, and the answer is still a
  * 2xx so that QStash stops retrying what can never succeed.
  */
+import { afterSubflowsDue } from "../engine/subflows.ts";
 import type { Sql } from "../db/sql.ts";
 import { fireTimesBetween } from "../schedule/mod.ts";
 import { storedSpec } from "./stored_spec.ts";
@@ -46,9 +47,11 @@ export async function fireScheduleAt(
     }
   }
   // No target: the SQL side records the message and answers "no such schedule".
-  const [row] = await sql<{ r: FireAtResult }>`
+  const [row] = await sql<{ r: FireAtResult; due: boolean }>`
     select edgeflow.fire_schedule_at(${id}::uuid, ${time.toISOString()}::timestamptz,
-                                     ${messageId}) as r`;
+                                     ${messageId}) as r,
+           edgeflow.subflows_due() as due`;
+  await afterSubflowsDue(sql, row.due);
   const [pool] = target
     ? await sql<{ type: string }>`select type from edgeflow.pools where name = ${target.pool}`
     : [];

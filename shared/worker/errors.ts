@@ -93,6 +93,8 @@ export interface ReportedError {
   retryable: boolean;
   /** The error's `name` (`TypeError`, `NonRetryableError`, …). */
   type?: string;
+  /** A string `code` the error carries (`subflow_depth_exceeded`, `ECONNRESET`, …). */
+  code?: string;
   /** The stack, cut to `MAX_STACK` characters. */
   stack?: string;
 }
@@ -105,10 +107,12 @@ const MAX_STACK = 4_096;
 export function toReportedError(err: unknown): ReportedError {
   if (err instanceof Error) {
     const retryable = (err as { retryable?: unknown }).retryable !== false;
+    const code = (err as { code?: unknown }).code;
     return {
       message: (err.message || err.name).slice(0, MAX_MESSAGE),
       retryable,
       type: err.name,
+      ...(typeof code === "string" ? { code } : {}),
       ...(err.stack ? { stack: err.stack.slice(0, MAX_STACK) } : {}),
     };
   }

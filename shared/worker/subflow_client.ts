@@ -4,6 +4,10 @@
  * `run_deployment`), and read or write variables (`ctx.variables`), through
  * which a subflow hands a result back (seed 003's modular subflows).
  *
+ * The run `ctx.runDeployment` starts names the calling task as its
+ * `parent_task`, so it is that task's child in `GET /trigger/runs/:id`
+ * (`parent` / `children`) and counts towards the nesting depth limit.
+ *
  * Plain HTTP against the public API (`POST /trigger/:name`,
  * `GET /trigger/runs/:id`, `/deploy/variables/:name`) with the worker's own
  * key, URL and fetch: the key then needs the scopes `worker`, `trigger` and
@@ -39,7 +43,14 @@ export interface DeploymentRun {
   output: unknown;
 }
 
-/** The run ended FAILED, CANCELLED or CRASHED. Retryable: the step's retry starts a new run. */
+/** The code of a run that failed because runs nested deeper than the server allows. */
+export const DEPTH_EXCEEDED = "subflow_depth_exceeded";
+
+/**
+ * The run ended FAILED, CANCELLED or CRASHED. Retryable: the step's retry
+ * starts a new run — unless the run failed on the nesting depth limit
+ * (`code` `subflow_depth_exceeded`): a new run would build the same chain.
+ */
 export class DeploymentRunError extends Error {
   /** The run that ended badly. */
   readonly runId: string;
@@ -56,7 +67,16 @@ export class DeploymentRunError extends Error {
     this.runId = runId;
     this.status = status;
     this.error = error;
+    if ((error as { code?: unknown } | null)?.code === DEPTH_EXCEEDED) {
+      this.code = DEPTH_EXCEEDED;
+      this.retryable = false;
+    }
   }
+
+  /** `subflow_depth_exceeded` when the run failed on the nesting depth limit. */
+  readonly code?: string;
+  /** False when retrying cannot help (the depth limit). */
+  readonly retryable?: boolean;
 }
 
 /** `ctx.variables`: named JSON values shared by flows. */
@@ -143,9 +163,17 @@ export function deploymentRunner(client: ProtocolClient, caller: Caller) {
       caller.signal,
       "POST",
       `/trigger/${encodeURIComponent(name)}`,
-      { parameters },
+      { parameters, parent_task: caller.taskId },
       { "Idempotency-Key": key },
-    );
+    ).catch((err) => {
+      if (err instanceof HttpError && err.code === "depth_exceeded") {
+        // Each retry would nest as deep: fail this task, and its callers, for good.
+        throw Object.assign(new NonRetryableError(`deployment "${name}": ${err.detail}`), {
+          code: DEPTH_EXCEEDED,
+        });
+      }
+      throw err;
+    });
     if (started.status === 404) {
       throw new NonRetryableError(`no deployment named "${name}" can be run`);
     }

@@ -175,7 +175,11 @@ dbTest("an unknown, paused or unsatisfiable deployment fails the step clearly", 
   });
   doc = await run(call, missing);
   assert.equal(doc.status, "FAILED");
-  assert.match(doc.error.message, /misses required parameters: day/);
+  assert.match(
+    doc.error.message,
+    /parameters do not match the schema .*parameters.day: is required/,
+  );
+  assert.deepEqual(doc.error.errors, [{ path: "parameters.day", message: "is required" }]);
 
   const ok = await startMain(call, {
     name: "m3",

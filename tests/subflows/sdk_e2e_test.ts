@@ -100,6 +100,14 @@ dbTest("a main flow runs a subflow in an isolated pool and reads its variable", 
     assert.deepEqual(called.output, {
       call: { child: { report: { reported: "r2" } }, variable: { id: "r2", total: 6 } },
     });
+    // The run ctx.runDeployment started is linked like a deployment step's child.
+    assert.equal(called.children.length, 1, JSON.stringify(called.children));
+    assert.equal(called.children[0].step, "call");
+    assert.equal(called.children[0].status, "COMPLETED");
+    const started = (await call("GET", `/trigger/runs/${called.children[0].run_id}`)).body;
+    assert.equal(started.deployment, "report-dep");
+    assert.equal(started.parent.run_id, caller);
+    assert.equal(started.parent.step, "call");
   } finally {
     await Promise.all([main.stop({ timeoutMs: 5_000 }), isolated.stop({ timeoutMs: 5_000 })]);
     await server.shutdown();
@@ -152,3 +160,80 @@ dbTest("ctx.runDeployment throws a retryable error when the child run fails", as
     await server.shutdown();
   }
 });
+
+dbTest("a trigger's parent_task must be a task with room for one more level", async (db) => {
+  const { call } = testApp(db);
+  await call("POST", "/register", { name: "leaf", steps: [{ slug: "a" }] });
+  await call("POST", "/deploy", { name: "leaf-dep", flow: "leaf" });
+  const unknown = await call("POST", "/trigger/leaf-dep", { parent_task: crypto.randomUUID() });
+  assert.equal(unknown.status, 422);
+  assert.deepEqual(unknown.body.errors, [{ path: "parent_task", message: "no such task" }]);
+  const bad = await call("POST", "/trigger/leaf-dep", { parent_task: "nope" });
+  assert.equal(bad.status, 422);
+  assert.equal(bad.body.errors[0].path, "parent_task");
+  const [{ n }] = await db.sql<{ n: number }>`select count(*)::int as n from edgeflow.runs`;
+  assert.equal(n, 0, "nothing written");
+
+  // A chain of runs each started by a task of the one before, up to the limit.
+  let parent = (await call("POST", "/trigger/leaf-dep", {})).body.run_id;
+  for (let depth = 1; depth <= 16; depth++) {
+    const [{ id: task }] = await db.sql<{ id: string }>`
+      select id from edgeflow.tasks where run_id = ${parent}::uuid`;
+    const res = await call("POST", "/trigger/leaf-dep", { parent_task: task });
+    assert.equal(res.status, 201, JSON.stringify(res.body));
+    const doc = (await call("GET", `/trigger/runs/${res.body.run_id}`)).body;
+    assert.equal(doc.parent.task, task);
+    parent = res.body.run_id;
+  }
+  const [{ id: last }] = await db.sql<{ id: string }>`
+    select id from edgeflow.tasks where run_id = ${parent}::uuid`;
+  const deep = await call("POST", "/trigger/leaf-dep", { parent_task: last });
+  assert.equal(deep.status, 422);
+  assert.match(deep.body.errors[0].message, /nested 17 deep, over the limit of 16/);
+});
+
+dbTest(
+  "a handler that runs its own deployment stops at the depth limit, no retries",
+  async (db) => {
+    const { app, call } = testApp(db, { heartbeatSeconds: 1 });
+    const server = Deno.serve({ port: 0, hostname: "127.0.0.1", onListen: () => {} }, app.fetch);
+    const url = `http://127.0.0.1:${server.addr.port}`;
+    await call("POST", "/register", { name: "selfish", steps: [{ slug: "recurse" }] });
+    await call("POST", "/deploy", { name: "selfish-dep", flow: "selfish" });
+    const worker = createWorker({
+      url,
+      key: (await call("POST", "/deploy/keys", { name: "w", scopes: ["admin"] })).body.key,
+      pollSeconds: 1,
+      capacity: 20, // every level's handler waits for the level below
+      logger: silentLogger,
+      handlers: {
+        recurse: (ctx: TaskContext) => ctx.runDeployment("selfish-dep", {}, { pollMs: 50 }),
+      },
+    });
+    try {
+      await worker.start();
+      const id = (await call("POST", "/trigger/selfish-dep", {})).body.run_id;
+      const top = await waitFor("the top run to fail", async () => {
+        const r = await call("GET", `/trigger/runs/${id}`);
+        return r.body.status === "FAILED" ? r.body : undefined;
+      }, 60_000);
+      assert.equal(top.error.code, "subflow_depth_exceeded");
+      assert.equal(top.steps[0].attempts, 1, "not retried: a retry would nest as deep");
+      const runs = (await call("GET", "/trigger/runs?limit=100")).body.runs;
+      assert.equal(runs.length, 17, "the top run and 16 nested levels");
+      const [{ n }] = await db.sql<{ n: number }>`
+      select count(*)::int as n from edgeflow.tasks where attempts <> 1 or status <> 'FAILED'`;
+      assert.equal(n, 0, "every level failed once");
+      let doc = top;
+      for (let depth = 0; depth < 16; depth++) {
+        assert.equal(doc.children.length, 1);
+        doc = (await call("GET", `/trigger/runs/${doc.children[0].run_id}`)).body;
+      }
+      assert.equal(doc.children.length, 0);
+      assert.match(doc.error.message, /nested 17 deep, over the limit of 16/);
+    } finally {
+      await worker.stop({ timeoutMs: 5_000 });
+      await server.shutdown();
+    }
+  },
+);

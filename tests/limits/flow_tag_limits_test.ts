@@ -176,11 +176,13 @@ dbTest(
         assert.equal(run.code, 0, run.stderr);
         ids.push(json(run).run_id);
       }
-      const deployed = await server.cli(["run", "data-sync", "--json"]);
+      const deployed = await server.cli(["run", "data-sync", "--tag", "manual", "--json"]);
       assert.equal(deployed.code, 0, deployed.stderr);
       ids.push(json(deployed).run_id);
       const shown = json(await server.cli(["runs", "show", ids[0], "--json"]));
       assert.deepEqual([...shown.tags].sort(), ["scheduled", "sync", "sync-limit"]);
+      const withTag = json(await server.cli(["runs", "show", ids[3], "--json"]));
+      assert.deepEqual([...withTag.tags].sort(), ["manual", "scheduled", "sync", "sync-limit"]);
 
       const { call } = testApp(db);
       assert.equal(await drain(call, db.sql, null), 2);

@@ -7,6 +7,7 @@ import assert from "node:assert/strict";
 import { dbTest } from "../support/db.ts";
 import { type TestApp, testApp } from "../support/app.ts";
 import { deploy, registerSteps } from "../limits/helpers.ts";
+import { startRun } from "../../shared/engine/runs.ts";
 
 async function waitingFor(call: TestApp["call"], runId: string) {
   const res = await call("GET", `/trigger/runs/${runId}`);
@@ -66,44 +67,69 @@ dbTest(
   },
 );
 
-dbTest("paused pools and full concurrency limits are named as what holds a step", async (db) => {
-  const { call } = testApp(db);
-  await registerSteps(call, "etl", [{ slug: "extract", handler: "etl.extract" }]);
-  await call("POST", "/deploy/pools", { name: "frozen", paused: true });
-  const frozen = await adHoc(call, "etl", { pool: "frozen" });
-  assert.deepEqual((await waitingFor(call, frozen)).extract, {
-    reason: "pool_paused",
-    pool: "frozen",
-    message: "pool frozen is paused",
-  });
+dbTest(
+  "paused pools and queues and full concurrency limits are named as what holds a step",
+  async (db) => {
+    const { call } = testApp(db);
+    await registerSteps(call, "etl", [{ slug: "extract", handler: "etl.extract" }]);
+    await call("POST", "/deploy/pools", { name: "frozen", paused: true });
+    const frozen = await adHoc(call, "etl", { pool: "frozen" });
+    assert.deepEqual((await waitingFor(call, frozen)).extract, {
+      reason: "pool_paused",
+      pool: "frozen",
+      message: "pool frozen is paused",
+    });
 
-  // A tag limit of 0: the tag comes from the trigger here.
-  assert.equal(
-    (await call("POST", "/deploy/concurrency-limits", { tag: "etl", limit: 0 })).status,
-    201,
-  );
-  await beat(call, { handlers: ["etl.extract"] });
-  const limited = await adHoc(call, "etl", { tags: ["etl"] });
-  assert.deepEqual((await waitingFor(call, limited)).extract, {
-    reason: "concurrency_limit",
-    limit: "tag:etl",
-    message: "concurrency limit tag:etl is full (0 of 0 running)",
-  });
+    // A paused queue, then a full queue limit (a worker is online from here on).
+    await beat(call, { handlers: ["etl.extract"] });
+    assert.equal(
+      (await call("POST", "/deploy/pools/default/queues", { name: "default", paused: true }))
+        .status,
+      200,
+    );
+    const queued = await adHoc(call, "etl");
+    assert.deepEqual((await waitingFor(call, queued)).extract, {
+      reason: "queue_paused",
+      pool: "default",
+      queue: "default",
+      message: "queue default of pool default is paused",
+    });
+    await call("POST", "/deploy/pools/default/queues", { name: "default", concurrency_limit: 0 });
+    assert.deepEqual((await waitingFor(call, queued)).extract, {
+      reason: "concurrency_limit",
+      limit: "queue:default/default",
+      message: "concurrency limit queue:default/default is full (0 of 0 running)",
+    });
+    await call("POST", "/deploy/pools/default/queues", { name: "default" });
+    assert.equal((await waitingFor(call, queued)).extract, null);
 
-  // A deployment at its run limit: the waiting run's first step says so.
-  await deploy(call, { name: "one-at-a-time", flow: "etl", concurrency_limit: 1 });
-  const first = await call("POST", "/trigger/one-at-a-time", {});
-  const second = await call("POST", "/trigger/one-at-a-time", {});
-  assert.equal(second.status, 201, JSON.stringify(second.body));
-  assert.equal((await waitingFor(call, first.body.run_id)).extract, null);
-  assert.deepEqual((await waitingFor(call, second.body.run_id)).extract, {
-    reason: "concurrency_limit",
-    limit: "deployment:one-at-a-time",
-    message: "deployment one-at-a-time is at its concurrency limit (1 runs)",
-  });
-});
+    // A tag limit of 0: the tag comes from the trigger here.
+    assert.equal(
+      (await call("POST", "/deploy/concurrency-limits", { tag: "etl", limit: 0 })).status,
+      201,
+    );
+    const limited = await adHoc(call, "etl", { tags: ["etl"] });
+    assert.deepEqual((await waitingFor(call, limited)).extract, {
+      reason: "concurrency_limit",
+      limit: "tag:etl",
+      message: "concurrency limit tag:etl is full (0 of 0 running)",
+    });
 
-dbTest("a start delay and a retry backoff say until when", async (db) => {
+    // A deployment at its run limit: the waiting run's first step says so.
+    await deploy(call, { name: "one-at-a-time", flow: "etl", concurrency_limit: 1 });
+    const first = await call("POST", "/trigger/one-at-a-time", {});
+    const second = await call("POST", "/trigger/one-at-a-time", {});
+    assert.equal(second.status, 201, JSON.stringify(second.body));
+    assert.equal((await waitingFor(call, first.body.run_id)).extract, null);
+    assert.deepEqual((await waitingFor(call, second.body.run_id)).extract, {
+      reason: "concurrency_limit",
+      limit: "deployment:one-at-a-time",
+      message: "deployment one-at-a-time is at its concurrency limit (1 runs)",
+    });
+  },
+);
+
+dbTest("a start delay, a retry backoff and a later schedule say until when", async (db) => {
   const { call } = testApp(db);
   await registerSteps(call, "slow", [
     { slug: "later", handler: "slow.later", start_delay: 600 },
@@ -127,6 +153,17 @@ dbTest("a start delay and a retry backoff say until when", async (db) => {
   assert.equal(backoff.reason, "retry_backoff");
   assert.equal(Date.parse(backoff.until), Date.parse(failed.body.retry_at));
   assert.equal(backoff.message, `retry backoff: attempt 2 starts at ${backoff.until}`);
+
+  // A run scheduled for later: its steps wait for that time.
+  const [v] = await db.sql<{ id: string }>`
+    select id from edgeflow.flow_versions where flow_name = 'slow'`;
+  const at = new Date(Date.now() + 3_600_000);
+  const scheduled = await startRun(db.sql, v.id, {}, { scheduledTime: at });
+  assert.equal(scheduled.error, undefined);
+  const waits = await waitingFor(call, scheduled.run_id!);
+  assert.equal(waits.flaky.reason, "scheduled");
+  assert.equal(Date.parse(waits.flaky.until), Math.floor(at.getTime()));
+  assert.equal(waits.flaky.message, `scheduled for ${waits.flaky.until}`);
 });
 
 dbTest(

@@ -50,7 +50,8 @@ begin
     -- Not admitted yet (0016): no task exists; its first steps say why.
     select coalesce(jsonb_object_agg(ss.slug, jsonb_build_object(
              'reason', 'concurrency_limit', 'limit', 'deployment:' || r.deployment,
-             'message', format('deployment %s is at its concurrency limit (%s runs)',
+             'message', format('deployment %s is at its concurrency limit: at most %s '
+                               'run(s) at a time, this one waits its turn',
                                r.deployment, r.deployment_limit))), '{}')
       into v_out
       from edgeflow.step_states ss

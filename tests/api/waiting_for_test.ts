@@ -124,7 +124,8 @@ dbTest(
     assert.deepEqual((await waitingFor(call, second.body.run_id)).extract, {
       reason: "concurrency_limit",
       limit: "deployment:one-at-a-time",
-      message: "deployment one-at-a-time is at its concurrency limit (1 runs)",
+      message:
+        "deployment one-at-a-time is at its concurrency limit: at most 1 run(s) at a time, this one waits its turn",
     });
   },
 );

@@ -3,10 +3,10 @@
  *
  * The trigger body is deliberately NOT strict: it is a webhook, and senders
  * (GitHub, Stripe, QStash) wrap payloads in fields of their own. Unknown
- * fields are ignored; only `parameters` is read.
+ * fields are ignored; only `parameters` and `tags` (extra run tags) are read.
  */
 import { z } from "zod";
-import { JsonObject, Name, Uuid, VersionPin } from "./names.ts";
+import { JsonObject, Name, Tag, Uuid, VersionPin } from "./names.ts";
 
 /** Run states (product.md). */
 export const RunStatus = z.enum([
@@ -20,9 +20,16 @@ export const RunStatus = z.enum([
   "CANCELLING",
 ]);
 
+/**
+ * Extra tags for one run, added to the flow's and the deployment's (tag
+ * concurrency limits count them like those).
+ */
+export const RunTags = z.array(Tag).max(100).default([]);
+
 /** The body of `POST /trigger/:deployment`. */
 export const TriggerBody = z.object({
   parameters: JsonObject.default({}),
+  tags: RunTags,
 });
 /** A validated trigger body. */
 export type TriggerInput = z.output<typeof TriggerBody>;
@@ -39,6 +46,7 @@ export const AdHocRunBody = z.strictObject({
   parameters: JsonObject.default({}),
   version: VersionPin.default("latest"),
   pool: Name.default("default"),
+  tags: RunTags,
 });
 /** A validated ad hoc run body. */
 export type AdHocRunInput = z.output<typeof AdHocRunBody>;

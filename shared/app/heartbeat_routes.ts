@@ -29,6 +29,14 @@ function leaseOrStale(lease: string): string {
   return lease;
 }
 
+/** One entry of `GET /heartbeat/pools/:pool/queued`. */
+export interface QueuedHandler {
+  handler: string;
+  queued: number;
+  /** An online worker of the pool names this handler (or names none: all). */
+  served: boolean;
+}
+
 function refused(outcome: ResultOutcome, task: string): never {
   switch ("error" in outcome ? outcome.error : undefined) {
     case "not_found":
@@ -101,6 +109,17 @@ export function heartbeatRoutes(deps: AppDeps, auth: Auth, wakeups: Wakeups): Ho
     const outcome = await failTask(deps.sql(c), task, leaseOrStale(body.lease), error, retryable);
     if ("error" in outcome) refused(outcome, task);
     return c.json(outcome);
+  });
+
+  // What a starting worker checks against its handler list: queued tasks of
+  // the pool by handler, and whether an online worker serves each.
+  app.get("/heartbeat/pools/:pool/queued", scope, async (c) => {
+    const pool = c.req.param("pool");
+    const [row] = await deps.sql(c)<{ known: boolean; handlers: QueuedHandler[] }>`
+      select exists (select 1 from edgeflow.pools where name = ${pool}) as known,
+             edgeflow.pool_queued_handlers(${pool}) as handlers`;
+    if (!row.known) throw ApiError.of("not_found", `no pool named ${pool}`);
+    return c.json({ pool, handlers: row.handlers });
   });
 
   app.get("/heartbeat/workers", scope, async (c) => {

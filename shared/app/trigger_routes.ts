@@ -137,6 +137,7 @@ export function triggerRoutes(deps: AppDeps, auth: Auth, wakeups?: Wakeups): Hon
     assertValidParameters(schema, body.parameters);
     const result = await startRun(sql, version.id, body.parameters, {
       pool: body.pool,
+      tags: body.tags,
       ...(await idempotency(c, `flow:${flow}`)),
     });
     if (result.error === undefined) wakeups?.wake();
@@ -163,7 +164,7 @@ export function triggerRoutes(deps: AppDeps, auth: Auth, wakeups?: Wakeups): Hon
       deploymentId: target.id,
       pool: target.pool,
       queue: target.queue,
-      tags: target.tags,
+      tags: [...target.tags, ...body.tags],
       ...(await idempotency(c, `deployment:${name}`)),
     });
     if (result.error === undefined) wakeups?.wake();

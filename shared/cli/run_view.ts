@@ -26,6 +26,8 @@ export interface StepDoc {
   error?: unknown;
   started_at?: string | null;
   ended_at?: string | null;
+  /** Why its queued work is held back (server 0071); absent from older servers. */
+  waiting_for?: { reason: string; message: string } | null;
 }
 
 /** Run states after which nothing changes any more. */
@@ -61,15 +63,23 @@ export function renderRun(run: RunDoc, now: number): string {
     ], steps)
     : "(no steps yet)\n";
   const error = run.error ? `error: ${errorText(run.error)}\n` : "";
-  return `${head}\n${table}${error}`;
+  return `${head}\n${table}${waitingLines(steps)}${error}`;
 }
 
 /** What changes between frames, leaving out the ticking clock (non-terminal output). */
 export function runSignature(run: RunDoc): string {
   return JSON.stringify([
     run.status,
-    (run.steps ?? []).map((s) => [s.slug, s.status, s.attempts, s.tasks]),
+    (run.steps ?? []).map((s) => [s.slug, s.status, s.attempts, s.tasks, s.waiting_for?.message]),
   ]);
+}
+
+/** One line per step whose work is held back: "step extract waits: no worker online for …". */
+export function waitingLines(steps: StepDoc[]): string {
+  return steps
+    .filter((s) => s.waiting_for)
+    .map((s) => `step ${s.slug} waits: ${cell(s.waiting_for!.message)}\n`)
+    .join("");
 }
 
 function truncate(text: string, max: number): string {

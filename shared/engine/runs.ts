@@ -6,6 +6,7 @@ export interface StartRunOptions {
   deploymentId?: string | null;
   pool?: string;
   queue?: string;
+  /** The deployment's and the trigger's tags; the flow version's are added in SQL. */
   tags?: string[];
   idempotencyScope?: string | null;
   idempotencyKey?: string | null;
@@ -72,15 +73,43 @@ export interface RunDocument {
     tasks: number;
     output: unknown;
     error: unknown;
+    /** Why the step's queued work is not being claimed, when something is known to hold it. */
+    waiting_for?: WaitingFor | null;
   }[];
   [key: string]: unknown;
 }
 
+/**
+ * Why a step waits (`edgeflow.run_waiting_for`, migration 0071): `reason` is
+ * one of no_worker, pool_paused, queue_paused, concurrency_limit,
+ * retry_backoff, start_delay, scheduled; `message` says it in words.
+ */
+export interface WaitingFor {
+  reason: string;
+  message: string;
+  pool?: string;
+  queue?: string;
+  handler?: string;
+  limit?: string;
+  until?: string;
+}
+
+/** A run document with each step's `waiting_for` (null when nothing is known to hold it). */
+export function withWaitingFor(
+  run: RunDocument,
+  waiting: Record<string, WaitingFor> | null,
+): RunDocument {
+  return {
+    ...run,
+    steps: run.steps.map((s) => ({ ...s, waiting_for: waiting?.[s.slug] ?? null })),
+  };
+}
+
 /** The run document of `GET /trigger/runs/:id`, or null. */
 export async function getRun(sql: Sql, runId: string): Promise<RunDocument | null> {
-  const [row] = await sql<{ r: RunDocument | null }>`
-    select edgeflow.run_json(${runId}::uuid) as r`;
-  return row?.r ?? null;
+  const [row] = await sql<{ r: RunDocument | null; w: Record<string, WaitingFor> | null }>`
+    select edgeflow.run_json(${runId}::uuid) as r, edgeflow.run_waiting_for(${runId}::uuid) as w`;
+  return row?.r ? withWaitingFor(row.r, row.w) : null;
 }
 
 /** Cancel a run (CANCELLING while tasks run, then CANCELLED). */

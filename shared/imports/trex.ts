@@ -15,6 +15,12 @@
  *   `concurrencyLimitName`, which has no counterpart here: edgeflow limits
  *   each deployment by itself.
  * - Malformed environment values are errors, not silent defaults.
+ * - A flow's `concurrencyLimitOptions` tags are added to its tags: the
+ *   options sit on the flow, so they limit it. In Prefect a limit on tag
+ *   `etl-limit` holds back only runs tagged `etl-limit`, and trex never tags
+ *   the flow with it, so the seed's example (tags `etl`, `daily`; limit on
+ *   `etl-limit`) would limit nothing. Runs carry their flow's tags, so every
+ *   task of the flow's runs, ad hoc or not, counts against the limit.
  */
 import { z } from "zod";
 import {
@@ -120,7 +126,9 @@ export function planTrexImport(pkgJson: unknown, env: Env): ImportResult {
       if (chosen.warning) warnings.push(`${at}: ${chosen.warning}`);
     } else warnings.push(`${at}: no image (neither the flow's nor trex.flow.image)`);
 
-    const tags = [...(f.tags ?? [])];
+    const tags = [
+      ...new Set([...(f.tags ?? []), ...(f.concurrencyLimitOptions ?? []).map((o) => o.tag)]),
+    ];
     registered.push({
       name: f.name,
       entrypoint: f.entrypoint,

@@ -4,7 +4,7 @@
  * `list_runs`, `deployment_json`), so the dashboard shows what the API shows.
  */
 import type { Sql } from "../db/sql.ts";
-import type { RunDocument } from "../engine/runs.ts";
+import { type RunDocument, type WaitingFor, withWaitingFor } from "../engine/runs.ts";
 import type { RunEvent } from "../app/events_routes.ts";
 
 /** A row of the runs list (`list_runs`). */
@@ -48,8 +48,14 @@ export async function runPage(
   sql: Sql,
   id: string,
 ): Promise<{ run: RunDocument; events: RunEvent[]; last_id: number } | null> {
-  const [row] = await sql<{ run: RunDocument | null; events: RunEvent[] | null }>`
-    select edgeflow.run_json(${id}::uuid) as run,
+  const [row] = await sql<
+    {
+      run: RunDocument | null;
+      waiting: Record<string, WaitingFor> | null;
+      events: RunEvent[] | null;
+    }
+  >`
+    select edgeflow.run_json(${id}::uuid) as run, edgeflow.run_waiting_for(${id}::uuid) as waiting,
            (select jsonb_agg(e order by (e ->> 'id')::bigint) from (
               select jsonb_build_object('id', ev.id, 'kind', ev.kind, 'step', ev.step,
                        'task', ev.task, 'attempt', ev.attempt, 'from', ev.from_status,
@@ -58,7 +64,8 @@ export async function runPage(
                order by ev.id desc limit 200) x) as events`;
   if (!row?.run) return null;
   const events = row.events ?? [];
-  return { run: row.run, events, last_id: events.length ? events[events.length - 1].id : 0 };
+  const run = withWaitingFor(row.run, row.waiting);
+  return { run, events, last_id: events.length ? events[events.length - 1].id : 0 };
 }
 
 /** Latest version of every flow, with its step count. */

@@ -15,6 +15,7 @@ import type { RunDocument } from "../engine/runs.ts";
 import { FINAL_RUN_STATES, type RunEvent } from "../app/events_routes.ts";
 import { DagSvg } from "./dag_svg.tsx";
 import { Badge, duration, Json, Sep, Time, type Ui } from "./layout.tsx";
+import { WaitingNotice } from "./waiting_notice.tsx";
 
 /** The script (inlined with the response's CSP nonce). */
 export const RUN_LIVE_JS = `
@@ -77,6 +78,7 @@ export function RunLive(props: { ui: Ui; run: RunDocument; events: RunEvent[] })
           </form>
         )}
       </p>
+      <WaitingNotice steps={run.steps} />
       <DagSvg
         steps={steps.map((s) => ({
           slug: s.slug,

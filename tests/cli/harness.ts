@@ -29,6 +29,8 @@ export interface CliOptions {
   shutdown?: AbortSignal;
   /** Pretend stdout is a terminal. */
   terminal?: boolean;
+  /** Sees stdout as it is written (to act on a line while the command runs). */
+  onStdout?: (text: string) => void;
 }
 
 /** A served app and a way to run the CLI against it. */
@@ -45,7 +47,10 @@ export async function runCli(args: string[], env: CliIo["env"], options: CliOpti
   const io: CliIo = {
     args,
     env,
-    stdout: (t) => void (stdout += t),
+    stdout: (t) => {
+      stdout += t;
+      options.onStdout?.(t);
+    },
     stderr: (t) => void (stderr += t),
     isTerminal: options.terminal ?? false,
     readTextFile: (p) => Deno.readTextFile(p),

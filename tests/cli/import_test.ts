@@ -46,7 +46,7 @@ dbTest(
 
       const flows = json(await server.cli(["flows", "ls", "--json"])).flows;
       assert.deepEqual(flows.map((f: any) => [f.name, f.entrypoint, f.image, [...f.tags].sort()]), [
-        ["data-sync", "flows/sync.py:run", IMAGE, ["scheduled", "sync"]],
+        ["data-sync", "flows/sync.py:run", IMAGE, ["scheduled", "sync", "sync-limit"]],
         ["report-generator", "flows/reports.py:generate", IMAGE, ["reports"]],
       ]);
       const dep = json(await server.cli(["deployments", "show", "data-sync", "--json"]));

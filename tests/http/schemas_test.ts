@@ -99,12 +99,19 @@ Deno.test("key bodies accept known scopes only, de-duplicated", () => {
 });
 
 Deno.test("trigger bodies ignore webhook envelopes; ad hoc runs are strict", () => {
-  assert.deepEqual(TriggerBody.parse({}), { parameters: {} });
+  assert.deepEqual(TriggerBody.parse({}), { parameters: {}, tags: [] });
   assert.deepEqual(TriggerBody.parse({ action: "push", parameters: { day: "d" } }), {
     parameters: { day: "d" },
+    tags: [],
   });
   assert.deepEqual(paths(TriggerBody, { parameters: [1] }), ["parameters"]);
-  assert.deepEqual(AdHocRunBody.parse({}), { parameters: {}, version: "latest", pool: "default" });
+  assert.deepEqual(paths(TriggerBody, { tags: "etl" }), ["tags"]);
+  assert.deepEqual(AdHocRunBody.parse({}), {
+    parameters: {},
+    version: "latest",
+    pool: "default",
+    tags: [],
+  });
   assert.deepEqual(paths(AdHocRunBody, { parameters: {}, versoin: 2 }), ["versoin"]);
 });
 

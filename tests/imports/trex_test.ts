@@ -53,7 +53,13 @@ Deno.test("trex example becomes the exact register and deploy payloads", () => {
     pools: [],
     limits: [{ tag: "sync-limit", limit: 3 }],
     flows: [
-      { name: "data-sync", entrypoint: "flows/sync.py:run", image, tags: ["sync", "scheduled"] },
+      // The limit's tag joins the flow's, so the flow's runs count against it.
+      {
+        name: "data-sync",
+        entrypoint: "flows/sync.py:run",
+        image,
+        tags: ["sync", "scheduled", "sync-limit"],
+      },
       {
         name: "report-generator",
         entrypoint: "flows/reports.py:generate",
@@ -62,7 +68,7 @@ Deno.test("trex example becomes the exact register and deploy payloads", () => {
       },
     ],
     deployments: [
-      deployment("data-sync", ["sync", "scheduled"]),
+      deployment("data-sync", ["sync", "scheduled", "sync-limit"]),
       deployment("report-generator", ["reports"]),
     ],
     inactiveFlows: [],

@@ -33,9 +33,15 @@ With --watch the step table is redrawn until the run ends; the exit code is
 Examples:
   edgeflow run etl-nightly --param day=2026-11-22
   edgeflow run etl-nightly --param day=today --watch
-  edgeflow run --flow etl --param day=2026-11-22 --watch`,
+  edgeflow run --flow etl --param day=2026-11-22 --watch
+  edgeflow run --flow etl --param day=2026-11-22 --tag backfill`,
   flags: {
     param: { kind: "list", arg: "KEY=VALUE", help: "a run parameter (JSON or string value)" },
+    tag: {
+      kind: "list",
+      arg: "TAG",
+      help: "an extra run tag, besides the flow's and deployment's (tag limits count it)",
+    },
     watch: { kind: "boolean", help: "show live step states until the run ends" },
     flow: { kind: "string", arg: "FLOW", help: "run a flow without a deployment (ad hoc)" },
     pool: { kind: "string", arg: "POOL", help: "with --flow: the pool to run in (default)" },
@@ -59,11 +65,16 @@ Examples:
     }
     const timeout = ctx.flags.int("timeout", ctx.name);
     const key = ctx.flags.string("idempotency-key");
+    const tags = ctx.flags.list("tag");
     const api = ctx.api();
     const { status, body } = await api.call<Started>(
       "POST",
       flow ? `/trigger/flows/${seg(flow)}` : `/trigger/${seg(deployment)}`,
-      flow ? { parameters, ...(pool ? { pool } : {}) } : { parameters },
+      {
+        parameters,
+        ...(flow && pool ? { pool } : {}),
+        ...(tags.length ? { tags } : {}),
+      },
       key ? { headers: { "idempotency-key": key } } : {},
     );
     const reused = status === 200 ? " (existing run for this idempotency key)" : "";

@@ -10,7 +10,10 @@
  * export that is an object is a map of names (`{"etl.extract": fn}`).
  */
 import { createWorker, type Handler, type Logger } from "../../worker/mod.ts";
+import type { QueuedHandler } from "../../app/heartbeat_routes.ts";
+import type { ApiClient } from "../client.ts";
 import type { Command, CommandContext } from "../command.ts";
+import { seg } from "../command.ts";
 import { CliError, EXIT } from "../io.ts";
 
 /** Handler name → function, from a module's exports. */
@@ -39,6 +42,32 @@ function textLogger(ctx: CommandContext): Logger {
     );
     ctx.note([`${level}:`, message, ...extra].join(" "));
   };
+}
+
+/**
+ * Warns about queued work in `pool` for handlers this worker does not serve
+ * and no online worker does: such runs would wait forever without a word.
+ * Best effort: a server without the route (older) or an error says nothing.
+ */
+async function warnUnserved(
+  ctx: CommandContext,
+  api: ApiClient,
+  pool: string,
+  names: string[],
+): Promise<void> {
+  const res = await api
+    .request<{ handlers?: QueuedHandler[] }>("GET", `/heartbeat/pools/${seg(pool)}/queued`)
+    .catch(() => null);
+  if (res?.status !== 200 || !Array.isArray(res.body?.handlers)) return;
+  const mine = new Set(names);
+  for (const h of res.body.handlers) {
+    if (mine.has(h.handler) || h.served) continue;
+    ctx.note(
+      `warning: pool ${pool} has ${h.queued} queued task${h.queued === 1 ? "" : "s"} for ` +
+        `handler ${h.handler}, which this worker does not serve and no online worker does ` +
+        `(export it from the module, or start a worker that has it)`,
+    );
+  }
 }
 
 /** `edgeflow worker start --pool P <module>` */
@@ -125,6 +154,7 @@ Example:
       if (ctx.io.shutdown.aborted) return 130;
       throw new CliError(`the worker could not start: ${(err as Error).message}`);
     }
+    await warnUnserved(ctx, api, pool, Object.keys(handlers));
     ctx.print(
       `worker ${worker.name} polling pool ${pool} at ${api.base} for ` +
         `${Object.keys(handlers).sort().join(", ")} (Ctrl-C stops)`,

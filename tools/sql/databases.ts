@@ -7,7 +7,7 @@ import { PGlite } from "@electric-sql/pglite";
 import type { Sql } from "../../shared/db/sql.ts";
 import { fromPglite } from "../../shared/db/pglite.ts";
 import { postgresSql } from "../../shared/db/postgres.ts";
-import { migrate, type Migration } from "../../shared/db/migrate.ts";
+import { checksum, migrate, type Migration } from "../../shared/db/migrate.ts";
 import { applyTree, type SourceFile } from "./tree.ts";
 
 export interface EmptyDatabase {
@@ -48,12 +48,40 @@ export function emptyDatabase(kind: Kind, url?: string): Promise<EmptyDatabase> 
   return emptyPglite();
 }
 
+const templates = new Map<string, Promise<PGlite>>();
+
+async function keyOf(migrations: Migration[]): Promise<string> {
+  return await checksum(migrations.map((m) => `${m.version}\n${m.sql}`).join("\n"));
+}
+
+/**
+ * A migrated PGlite, cloned from one built earlier in this process for the
+ * same migrations (or for all but the last, which is then applied).
+ */
+async function migratedPglite(migrations: Migration[]): Promise<EmptyDatabase> {
+  const key = await keyOf(migrations);
+  let template = templates.get(key);
+  if (!template) {
+    const prefix = templates.get(await keyOf(migrations.slice(0, -1)));
+    template = (async () => {
+      const db = prefix ? (await (await prefix).clone()) as PGlite : await PGlite.create();
+      await migrate(await fromPglite(db), migrations);
+      return db;
+    })();
+    templates.set(key, template);
+    template.catch(() => templates.delete(key));
+  }
+  const sql = await fromPglite((await (await template).clone()) as PGlite);
+  return { sql, close: () => sql.end() };
+}
+
 /** A database built by the migrations. */
 export async function fromMigrations(
   kind: Kind,
   migrations: Migration[],
   url?: string,
 ): Promise<EmptyDatabase> {
+  if (kind === "pglite") return await migratedPglite(migrations);
   const db = await emptyDatabase(kind, url);
   try {
     await migrate(db.sql, migrations);

@@ -105,7 +105,7 @@ try {
     console.log("sql/ and migrations/ build the same schema");
   } else if (command === "migration") {
     const number = args.indexOf("--number");
-    const name = args.find((a, i) => !a.startsWith("--") && i !== number + 1);
+    const name = args.find((a, i) => !a.startsWith("--") && (number < 0 || i !== number + 1));
     if (!name) throw new TreeError("usage: deno task sql:migration <name> [--number NNNN]");
     const result = await generateMigration({
       name,

@@ -107,3 +107,10 @@ export async function fromTree(
   }
   return db;
 }
+
+/** Close the migrated PGlite templates this process kept (a CLI exits after). */
+export async function closeTemplates(): Promise<void> {
+  const all = [...templates.values()];
+  templates.clear();
+  for (const t of all) await (await t.catch(() => undefined))?.close();
+}

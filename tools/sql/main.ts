@@ -8,7 +8,7 @@
 import { loadMigrations } from "../../shared/runtime/migrations_fs.ts";
 import { compare, flatten, readCatalog } from "./catalog.ts";
 import { renderTree } from "./bootstrap.ts";
-import { fromMigrations, fromTree } from "./databases.ts";
+import { closeTemplates, fromMigrations, fromTree } from "./databases.ts";
 import { readTree, TREE_DIR, TreeError } from "./tree.ts";
 import { generateMigration, NothingChanged } from "./generate.ts";
 import { addToLock, LockError, MIGRATIONS_DIR } from "./lock.ts";
@@ -135,3 +135,6 @@ try {
   }
   throw err;
 }
+// PGlite templates kept for cloning would keep the process alive.
+await closeTemplates();
+Deno.exit(0);

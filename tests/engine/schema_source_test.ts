@@ -138,7 +138,7 @@ Deno.test("editing sql/ without a migration fails the comparison; sql:migration 
     const stub = await generateMigration({ name: "pool_description", ...s });
     assert.equal(stub.file, "0046_pool_description.sql");
     assert.match(stub.text, /-- TODO\(author\): alter table .*edgeflow\.pools/);
-    assert.match(stub.text, /--     description text/);
+    assert.match(stub.text, /-- {5}description text/);
     assert.deepEqual(stub.remaining.map((d) => d.key), [
       "data edgeflow.pools",
       "table edgeflow.pools",

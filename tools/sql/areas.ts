@@ -45,7 +45,7 @@ export const AREAS: Area[] = [
   {
     file: "70_keys.sql",
     about: "API keys and dashboard sessions.",
-    match: /^(api_key|key|session)/,
+    match: /^(api_key|key|session|ui_session)/,
   },
   {
     file: "80_events.sql",

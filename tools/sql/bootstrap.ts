@@ -18,7 +18,7 @@ import {
   type Table,
 } from "./catalog.ts";
 import { areaOf, AREAS, DEFAULT_AREA } from "./areas.ts";
-import { commentsByKey, fileHeader, keyOf, TREE_DIR } from "./tree.ts";
+import { commentsByKey, fileHeader, keyOf } from "./tree.ts";
 
 interface Block {
   /** Statements kept together (no blank line between them). */
@@ -135,6 +135,9 @@ export function renderTree(
       ddlTable({ ...inline, indexes: [], rls: false }),
       ...t.indexes.map((i) => `${i.def};`),
     ];
+    for (const c of inline.constraints) {
+      if (c.def.endsWith(" NOT VALID")) stmts.push(ddlForeignKey(t, c));
+    }
     if (t.rls) stmts.push(`alter table ${q} enable row level security;`);
     for (const s of catalog.sequences.filter((s) => s.ownedBy?.startsWith(`${q}.`))) {
       stmts.push(`alter sequence ${s.schema}.${s.name} owned by ${s.ownedBy};`);

@@ -19,6 +19,7 @@ import { toMigrations } from "../../shared/db/migrate.ts";
 import {
   type Catalog,
   compare,
+  ddlForeignKey,
   ddlTable,
   type Difference,
   flatten,
@@ -170,6 +171,9 @@ function migrationBody(diffs: Difference[], tree: SourceFile[], a: Catalog, b: C
       const t = b.tables.find((t) => `${t.schema}.${t.name}` === rest);
       if (d.migrations === undefined && t) {
         ddl.push(ddlTable(t));
+        for (const c of t.constraints) {
+          if (c.def.endsWith(" NOT VALID")) ddl.push(ddlForeignKey(t, c));
+        }
         doneTables.add(rest);
       } else if (d.source === undefined) stub(d, "drop table (or put it back in sql/schema/):");
       else stub(d, "alter table (columns below: now, then wanted):");

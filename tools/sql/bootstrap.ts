@@ -255,7 +255,7 @@ function render(
           const n = seen.get(key) ?? 0;
           seen.set(key, n + 1);
           const comment = kept.get(key)?.[n] ??
-            (before === undefined ? fromMigrations.get(key)?.[n] : undefined) ?? [];
+            fromMigrations.get(key)?.[n] ?? [];
           lines.push(...comment);
         }
         lines.push(line);

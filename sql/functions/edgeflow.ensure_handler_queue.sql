@@ -1,0 +1,26 @@
+-- The pgmq queue for a handler in a pool's queue; created on first use.
+CREATE OR REPLACE FUNCTION edgeflow.ensure_handler_queue(p_pool text, p_queue text, p_handler text, p_vt integer)
+ RETURNS text
+ LANGUAGE plpgsql
+ SET search_path TO ''
+AS $function$
+declare
+  v_name text;
+begin
+  select hq.queue_name into v_name from edgeflow.handler_queues hq
+   where hq.pool = p_pool and hq.queue = p_queue and hq.handler = p_handler;
+  if found then
+    return v_name;
+  end if;
+  -- pgmq names are table names: derive a short, safe one from the triple.
+  v_name := 'ef_' || substr(md5(p_pool || chr(31) || p_queue || chr(31) || p_handler), 1, 24);
+  perform pg_catalog.pg_advisory_xact_lock(pg_catalog.hashtext('edgeflow.queue:' || v_name));
+  insert into edgeflow.pool_queues (pool, name) values (p_pool, p_queue) on conflict do nothing;
+  if not exists (select 1 from edgeflow.handler_queues hq where hq.queue_name = v_name) then
+    perform pgmq.create(v_name);
+    insert into edgeflow.handler_queues (pool, queue, handler, queue_name, vt_seconds)
+    values (p_pool, p_queue, p_handler, v_name, greatest(p_vt, 1)) on conflict do nothing;
+  end if;
+  return v_name;
+end
+$function$;

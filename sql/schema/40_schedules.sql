@@ -1,0 +1,40 @@
+-- Schedules of deployments and the deduplication of their push deliveries.
+
+-- Deduplication of inbound QStash deliveries by Upstash-Message-Id.
+create table edgeflow.qstash_deliveries (
+  message_id text not null,
+  schedule_id uuid,
+  scheduled_time timestamp with time zone,
+  result jsonb,
+  received_at timestamp with time zone default now() not null,
+  constraint qstash_deliveries_pkey PRIMARY KEY (message_id)
+);
+CREATE INDEX qstash_deliveries_received ON edgeflow.qstash_deliveries USING btree (received_at);
+
+create table edgeflow.schedules (
+  id uuid default gen_random_uuid() not null,
+  deployment_id uuid not null,
+  position integer not null,
+  kind text not null,
+  spec jsonb not null,
+  timezone text not null,
+  parameters jsonb default '{}'::jsonb not null,
+  active boolean default true not null,
+  catchup text default 'latest'::text not null,
+  max_late integer default 3600 not null,
+  next_fire_at timestamp with time zone,
+  deployment_paused boolean default false not null,
+  resumed_at timestamp with time zone,
+  last_error jsonb,
+  created_at timestamp with time zone default now() not null,
+  updated_at timestamp with time zone default now() not null,
+  constraint schedules_pkey PRIMARY KEY (id),
+  constraint schedules_catchup_check CHECK ((catchup = ANY (ARRAY['none'::text, 'latest'::text, 'all'::text]))),
+  constraint schedules_kind_check CHECK ((kind = ANY (ARRAY['cron'::text, 'interval'::text, 'rrule'::text]))),
+  constraint schedules_max_late_check CHECK ((max_late >= 0)),
+  constraint schedules_deployment_id_fkey FOREIGN KEY (deployment_id) REFERENCES edgeflow.deployments(id) ON DELETE CASCADE
+);
+CREATE INDEX schedules_deployment ON edgeflow.schedules USING btree (deployment_id, "position");
+-- The tick reads due schedules through this index only: its cost follows the
+-- number of due schedules, not the number of schedules.
+CREATE INDEX schedules_due ON edgeflow.schedules USING btree (next_fire_at, id) WHERE (active AND (NOT deployment_paused) AND (next_fire_at IS NOT NULL));

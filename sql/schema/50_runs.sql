@@ -1,0 +1,95 @@
+-- Runs, the state of each step of a run, and the tasks (attempts) of a step.
+
+create table edgeflow.runs (
+  id uuid default gen_random_uuid() not null,
+  flow_version_id uuid not null,
+  flow_name text not null,
+  version integer not null,
+  deployment_id uuid,
+  pool text not null,
+  queue text not null,
+  parameters jsonb default '{}'::jsonb not null,
+  tags text[] default '{}'::text[] not null,
+  status text not null,
+  remaining_steps integer not null,
+  version_lock boolean default true not null,
+  heartbeat boolean default true not null,
+  output jsonb,
+  error jsonb,
+  idempotency_scope text,
+  idempotency_key text,
+  request_hash text,
+  parent_task_id uuid,
+  scheduled_time timestamp with time zone,
+  created_at timestamp with time zone default now() not null,
+  started_at timestamp with time zone,
+  ended_at timestamp with time zone,
+  awaiting_slot text,
+  resurrections integer default 0 not null,
+  lazarus_due boolean default false not null,
+  constraint runs_pkey PRIMARY KEY (id),
+  constraint runs_status_check CHECK ((status = ANY (ARRAY['SCHEDULED'::text, 'PENDING'::text, 'RUNNING'::text, 'COMPLETED'::text, 'FAILED'::text, 'CANCELLING'::text, 'CANCELLED'::text, 'CRASHED'::text]))),
+  constraint runs_deployment_id_fkey FOREIGN KEY (deployment_id) REFERENCES edgeflow.deployments(id),
+  constraint runs_flow_version_id_fkey FOREIGN KEY (flow_version_id) REFERENCES edgeflow.flow_versions(id)
+);
+-- Waiting runs start in creation order.
+CREATE INDEX runs_awaiting ON edgeflow.runs USING btree (deployment_id, created_at, id) WHERE (awaiting_slot IS NOT NULL);
+CREATE INDEX runs_deployment_newest ON edgeflow.runs USING btree (deployment_id, created_at DESC, id DESC);
+CREATE INDEX runs_flow_newest ON edgeflow.runs USING btree (flow_name, created_at DESC, id DESC);
+CREATE UNIQUE INDEX runs_idempotency ON edgeflow.runs USING btree (idempotency_scope, idempotency_key) WHERE (idempotency_key IS NOT NULL);
+CREATE INDEX runs_lazarus_due ON edgeflow.runs USING btree (ended_at) WHERE lazarus_due;
+-- Newest first with a (created_at, id) cursor, overall and per filter.
+CREATE INDEX runs_newest ON edgeflow.runs USING btree (created_at DESC, id DESC);
+CREATE INDEX runs_parent ON edgeflow.runs USING btree (parent_task_id) WHERE (parent_task_id IS NOT NULL);
+CREATE INDEX runs_status_newest ON edgeflow.runs USING btree (status, created_at DESC, id DESC);
+
+create table edgeflow.step_states (
+  run_id uuid not null,
+  slug text not null,
+  step_index integer not null,
+  status text not null,
+  remaining_deps integer not null,
+  remaining_tasks integer,
+  total_tasks integer,
+  output jsonb,
+  error jsonb,
+  queued_at timestamp with time zone,
+  started_at timestamp with time zone,
+  ended_at timestamp with time zone,
+  constraint step_states_pkey PRIMARY KEY (run_id, slug),
+  constraint step_states_status_check CHECK ((status = ANY (ARRAY['PENDING'::text, 'QUEUED'::text, 'RUNNING'::text, 'COMPLETED'::text, 'FAILED'::text, 'CANCELLED'::text]))),
+  constraint step_states_run_id_fkey FOREIGN KEY (run_id) REFERENCES edgeflow.runs(id) ON DELETE CASCADE
+);
+
+create table edgeflow.tasks (
+  id uuid not null,
+  run_id uuid not null,
+  slug text not null,
+  task_index integer not null,
+  item jsonb,
+  status text not null,
+  attempts integer default 0 not null,
+  max_attempts integer not null,
+  queue_name text not null,
+  msg_id bigint,
+  lease uuid,
+  lease_expires_at timestamp with time zone,
+  worker text,
+  output jsonb,
+  error jsonb,
+  available_at timestamp with time zone default now() not null,
+  created_at timestamp with time zone default now() not null,
+  started_at timestamp with time zone,
+  ended_at timestamp with time zone,
+  holds_slots boolean default false not null,
+  subflow_run_id uuid,
+  constraint tasks_pkey PRIMARY KEY (id),
+  constraint tasks_run_id_slug_task_index_key UNIQUE (run_id, slug, task_index),
+  constraint tasks_status_check CHECK ((status = ANY (ARRAY['QUEUED'::text, 'RUNNING'::text, 'COMPLETED'::text, 'FAILED'::text, 'CANCELLED'::text]))),
+  constraint tasks_run_id_fkey FOREIGN KEY (run_id) REFERENCES edgeflow.runs(id) ON DELETE CASCADE
+);
+-- The zombie sweep reads only expired leases: its cost follows their number.
+CREATE INDEX tasks_lease_expiry ON edgeflow.tasks USING btree (lease_expires_at) WHERE (status = 'RUNNING'::text);
+-- A run's live work, found without reading its finished tasks (a map step
+-- may have thousands): the idle check and cancellation read this.
+CREATE INDEX tasks_live ON edgeflow.tasks USING btree (run_id) WHERE (status = ANY (ARRAY['QUEUED'::text, 'RUNNING'::text]));

@@ -17,6 +17,7 @@ declare
   c record;
   t record;
   v_lease uuid := gen_random_uuid();
+  v_depth boolean;
 begin
   select r.id, r.status, r.output, r.error, r.parent_task_id, d.name as deployment into c
     from edgeflow.runs r left join edgeflow.deployments d on d.id = r.deployment_id
@@ -34,12 +35,14 @@ begin
   if c.status = 'COMPLETED' then
     perform edgeflow.complete_task(t.id, v_lease, c.output);
   else
+    v_depth := c.error ->> 'code' = 'subflow_depth_exceeded';
     -- A cancelled child was stopped on purpose: retrying would undo that.
     perform edgeflow.fail_task(t.id, v_lease, jsonb_build_object(
       'message', format('child run %s of deployment "%s" ended %s%s', c.id, c.deployment,
                         c.status, coalesce(': ' || (c.error ->> 'message'), '')),
-      'code', 'subflow_failed', 'child_run_id', c.id, 'child_status', c.status,
-      'child_error', c.error), c.status <> 'CANCELLED');
+      'code', case when v_depth then 'subflow_depth_exceeded' else 'subflow_failed' end,
+      'child_run_id', c.id, 'child_status', c.status,
+      'child_error', c.error), c.status <> 'CANCELLED' and not v_depth);
   end if;
 end
 $function$;

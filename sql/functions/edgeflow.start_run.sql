@@ -18,8 +18,9 @@ declare
   v_status text;
   v_steps integer;
   v_roots text[];
+  v_tags text[];
 begin
-  select id, flow_name, version, archived, settings into fv
+  select id, flow_name, version, archived, settings, definition -> 'tags' as tags into fv
     from edgeflow.flow_versions where id = p_flow_version_id;
   if not found then
     return jsonb_build_object('error', 'not_found');
@@ -34,14 +35,21 @@ begin
   select count(*), array_agg(slug order by step_index) filter (where cardinality(depends_on) = 0)
     into v_steps, v_roots
     from edgeflow.flow_steps where flow_version_id = p_flow_version_id;
+  v_tags := array(
+    select t.tag
+      from jsonb_array_elements_text(
+             case when jsonb_typeof(fv.tags) = 'array' then fv.tags else '[]' end
+             || case when jsonb_typeof(p_opts -> 'tags') = 'array' then p_opts -> 'tags'
+                     else '[]' end) with ordinality as t(tag, ord)
+     group by t.tag
+     order by min(t.ord));
 
   insert into edgeflow.runs (id, flow_version_id, flow_name, version, deployment_id, pool, queue,
                              parameters, tags, status, remaining_steps, version_lock, heartbeat,
                              idempotency_scope, idempotency_key, request_hash, parent_task_id,
                              scheduled_time)
   values (v_run_id, fv.id, fv.flow_name, fv.version, (p_opts ->> 'deployment_id')::uuid,
-          v_pool, v_queue, coalesce(p_parameters, '{}'),
-          array(select jsonb_array_elements_text(coalesce(p_opts -> 'tags', '[]'))),
+          v_pool, v_queue, coalesce(p_parameters, '{}'), v_tags,
           v_status, v_steps,
           coalesce((fv.settings ->> 'version_lock')::boolean, true),
           coalesce((fv.settings ->> 'heartbeat')::boolean, true),

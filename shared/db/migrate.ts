@@ -7,6 +7,11 @@
  * A migration may start with `-- edgeflow:skip-if <query>`: when the query
  * returns true the migration is recorded as skipped (used to install our
  * pgmq functions only where the real extension is absent).
+ *
+ * `pgmq: "compat"` (env `EDGEFLOW_PGMQ=compat`) records the extension
+ * migration as skipped, so our own pgmq functions are installed even where
+ * the server offers the extension: for a role that may not create
+ * extensions, and for CI, which runs the suite on both implementations.
  */
 import type { Sql } from "./sql.ts";
 
@@ -19,6 +24,19 @@ export interface Migration {
 export interface MigrateResult {
   applied: string[];
   skipped: string[];
+}
+
+export interface MigrateOptions {
+  /** `auto` (default): the real pgmq extension where available; `compat`: always our own. */
+  pgmq?: "auto" | "compat";
+}
+
+/** The migration that creates the real pgmq extension (skipped in `compat` mode). */
+const PGMQ_EXTENSION = "pgmq_extension";
+
+/** `EDGEFLOW_PGMQ` from an environment: `compat`, or `auto` for anything else. */
+export function pgmqMode(env: Record<string, string | undefined>): "auto" | "compat" {
+  return env.EDGEFLOW_PGMQ === "compat" ? "compat" : "auto";
 }
 
 export class MigrationError extends Error {
@@ -50,7 +68,11 @@ export function toMigrations(files: { file: string; sql: string }[]): Migration[
 }
 
 /** Apply pending migrations. */
-export async function migrate(sql: Sql, migrations: Migration[]): Promise<MigrateResult> {
+export async function migrate(
+  sql: Sql,
+  migrations: Migration[],
+  opts: MigrateOptions = {},
+): Promise<MigrateResult> {
   await sql.begin(async (tx) => {
     await tx.exec(LOCK);
     await tx.exec(`create schema if not exists edgeflow;
@@ -81,8 +103,8 @@ export async function migrate(sql: Sql, migrations: Migration[]): Promise<Migrat
         return "done";
       }
       const skipIf = /^-- edgeflow:skip-if (.+)$/m.exec(m.sql.split("\n", 1)[0]);
-      let skip = false;
-      if (skipIf) {
+      let skip = opts.pgmq === "compat" && m.name === PGMQ_EXTENSION;
+      if (skipIf && !skip) {
         // The condition is our own SQL from the file, never input.
         await tx.exec(
           `create temp table edgeflow_skip on commit drop as select (${skipIf[1]}) as v`,

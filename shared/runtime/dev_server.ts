@@ -7,7 +7,7 @@
  */
 import { createApp } from "../app/app.ts";
 import { runTick } from "../app/tick.ts";
-import { migrate } from "../db/migrate.ts";
+import { migrate, pgmqMode } from "../db/migrate.ts";
 import { createWorker } from "../worker/mod.ts";
 import { denoDeps } from "./deno_deps.ts";
 import { loadMigrations } from "./migrations_fs.ts";
@@ -32,7 +32,7 @@ export async function startDevServer(
     await Deno.mkdir(env.EDGEFLOW_DATA_DIR ?? ".edgeflow", { recursive: true });
   }
   const deps = await denoDeps({ ...env, EDGEFLOW_ADMIN_KEY: adminKey });
-  const migrated = await migrate(deps.db, await loadMigrations());
+  const migrated = await migrate(deps.db, await loadMigrations(), { pgmq: pgmqMode(env) });
   const where = env.DATABASE_URL
     ? "DATABASE_URL"
     : `embedded PGlite (${env.EDGEFLOW_DATA_DIR ?? ".edgeflow/"})`;

@@ -6,6 +6,8 @@
  *   deno task bench                      full run, writes tests/bench/RESULTS.md
  *                                        (engine ≈ 75 s; every module ≈ 5 min)
  *   deno task bench --quick              CI smoke (< 30 s); figures not comparable
+ *   deno task bench --peers              pgflow, graphile-worker, pg-boss and edgeflow on
+ *                                        one workload (needs the real pgmq for pgflow; ≈ 4 min)
  *   deno task bench --only engine.chain.claim1 [--only …]
  *   deno task bench --clients 8 --rounds 5 --out /tmp/results.md
  *
@@ -26,12 +28,23 @@ import { httpBench } from "./http.ts";
 import { tickBench } from "./tick.ts";
 import { sweepBench } from "./sweep.ts";
 import { uiBench } from "./ui.ts";
+import { peersBench } from "./peers.ts";
 
-const BENCHMARKS: Benchmark[] = [engineBench, httpBench, tickBench, sweepBench, uiBench];
+const BENCHMARKS: Benchmark[] = [
+  engineBench,
+  httpBench,
+  tickBench,
+  sweepBench,
+  uiBench,
+  peersBench,
+];
+/** Modules that run only when asked for (`--peers` or `--only peers…`). */
+const OPT_IN = new Set([peersBench.name]);
 
 const RESULTS = new URL("./RESULTS.md", import.meta.url);
+const PEERS = new URL("./PEERS.md", import.meta.url);
 const USAGE =
-  `usage: deno task bench [--quick] [--only NAME]… [--clients N] [--rounds N] [--out PATH]
+  `usage: deno task bench [--quick] [--peers] [--only NAME]… [--clients N] [--rounds N] [--out PATH]
 figures: ${BENCHMARKS.flatMap((b) => b.figures).join(", ")}`;
 
 const progress = (line: string) => console.error(`[bench] ${line}`);
@@ -69,6 +82,7 @@ async function main(): Promise<number> {
     args: Deno.args,
     options: {
       quick: { type: "boolean", default: false },
+      peers: { type: "boolean", default: false },
       only: { type: "string", multiple: true, default: [] },
       clients: { type: "string" },
       rounds: { type: "string" },
@@ -81,6 +95,7 @@ async function main(): Promise<number> {
     return 0;
   }
   const only = values.only!.flatMap((o) => o.split(",")).filter(Boolean);
+  if (values.peers) only.push(peersBench.name);
   const options = {
     quick: values.quick!,
     clients: positiveInt("clients", values.clients, 4),
@@ -89,6 +104,7 @@ async function main(): Promise<number> {
   const chosen = BENCHMARKS
     .map((b) => ({ b, selected: new Set(b.figures.filter((f) => matches(only, f))) }))
     .filter((c) => c.selected.size > 0 || only.includes(c.b.name))
+    .filter((c) => only.length > 0 || !OPT_IN.has(c.b.name))
     .map((c) => ({ ...c, selected: c.selected.size ? c.selected : new Set(c.b.figures) }));
   if (chosen.length === 0) {
     console.error(`nothing matches --only ${only.join(", ")}\n${USAGE}`);
@@ -147,8 +163,9 @@ async function main(): Promise<number> {
     rows,
     methods: chosen.map(({ b }) => ({ name: b.name, method: b.method })),
   });
+  const peersOnly = values.peers && values.only!.length === 0 && !options.quick;
   const partial = options.quick || only.length > 0;
-  const out = values.out ?? (partial ? undefined : RESULTS);
+  const out = values.out ?? (peersOnly ? PEERS : partial ? undefined : RESULTS);
   if (out) {
     await Deno.writeTextFile(out, page);
     progress(`table written to ${out instanceof URL ? out.pathname : out}`);

@@ -52,3 +52,35 @@ dbTest("two processes migrating at once both succeed, once", async ({ url }) => 
     await admin.end();
   }
 }, { only: "postgres" });
+
+dbTest("EDGEFLOW_PGMQ=compat installs our pgmq even where the extension is offered", async ({
+  url,
+}) => {
+  const { postgresSql } = await import("../../shared/db/postgres.ts");
+  const admin = postgresSql(url!, { max: 1 });
+  const fresh = `ef_compat_${crypto.randomUUID().slice(0, 8)}`;
+  await admin.exec(`create database ${fresh}`);
+  const target = new URL(url!);
+  target.pathname = `/${fresh}`;
+  const sql = postgresSql(target.toString(), { max: 1 });
+  try {
+    const result = await migrate(sql, await loadMigrations(), { pgmq: "compat" });
+    assert.ok(result.skipped.includes("0001_pgmq_extension"));
+    assert.ok(!result.skipped.includes("0002_pgmq_compat"));
+    const [row] = await sql<{ ext: boolean; ours: boolean }>`
+      select exists (select 1 from pg_extension where extname = 'pgmq') as ext,
+             exists (select 1 from pg_proc p join pg_namespace n on n.oid = p.pronamespace
+                      where n.nspname = 'pgmq' and p.proname = 'send') as ours`;
+    assert.deepEqual(row, { ext: false, ours: true });
+    await sql`select pgmq.create('compat_probe')`;
+    await sql`select pgmq.send('compat_probe', '{"a":1}'::jsonb)`;
+    const [m] = await sql<
+      { message: unknown }
+    >`select message from pgmq.read('compat_probe', 30, 1)`;
+    assert.deepEqual(m.message, { a: 1 });
+  } finally {
+    await sql.end();
+    await admin.exec(`drop database if exists ${fresh} with (force)`);
+    await admin.end();
+  }
+}, { only: "postgres" });

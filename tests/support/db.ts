@@ -10,7 +10,7 @@ import { PGlite } from "@electric-sql/pglite";
 import type { Sql } from "../../shared/db/sql.ts";
 import { fromPglite } from "../../shared/db/pglite.ts";
 import { postgresSql } from "../../shared/db/postgres.ts";
-import { checksum, migrate } from "../../shared/db/migrate.ts";
+import { checksum, migrate, pgmqMode } from "../../shared/db/migrate.ts";
 import { loadMigrations } from "../../shared/runtime/migrations_fs.ts";
 
 export interface TestDatabase {
@@ -50,7 +50,8 @@ async function buildTemplate(url: string): Promise<string> {
   const migrations = await loadMigrations();
   const sum = (await checksum(migrations.map((m) => m.sql).join("\n"))).slice(0, 10);
   const base = new URL(url).pathname.slice(1) || "postgres";
-  const name = `${base}_tpl_${sum}`;
+  const mode = pgmqMode(Deno.env.toObject());
+  const name = `${base}_tpl_${sum}${mode === "compat" ? "_compat" : ""}`;
   const admin = postgres(url, { max: 1, onnotice: () => {} });
   try {
     // Processes of one test run race to build it: one builds, others wait.
@@ -60,7 +61,7 @@ async function buildTemplate(url: string): Promise<string> {
       await admin.unsafe(`create database "${name}"`);
       const sql = postgresSql(withDatabase(url, name), { max: 1 });
       try {
-        await migrate(sql, migrations);
+        await migrate(sql, migrations, { pgmq: mode });
       } finally {
         await sql.end();
       }
@@ -96,7 +97,10 @@ export function databaseKinds(): DatabaseKind[] {
   const kinds: DatabaseKind[] = [{ name: "pglite", open: openPglite }];
   const url = Deno.env.get("DATABASE_URL");
   if (url) kinds.push({ name: "postgres", open: () => openPostgres(url) });
-  return kinds;
+  // EDGEFLOW_TEST_DATABASES=postgres: a second pass of the suite (CI's run on
+  // the other pgmq implementation) need not repeat the PGlite tests.
+  const only = Deno.env.get("EDGEFLOW_TEST_DATABASES")?.split(",");
+  return only ? kinds.filter((k) => only.includes(k.name)) : kinds;
 }
 
 /** Declare one test per database kind; the database is closed afterwards. */

@@ -1,0 +1,168 @@
+/**
+ * edgeflow in the peer benchmark, on the benchmark's own migrated database:
+ * - through its SQL functions: each worker its own connection, looping
+ *   `edgeflow.claim_tasks` (up to `batch`) → `complete_task` /
+ *   `complete_tasks` (engine_load.ts's `driveChains`);
+ * - through its HTTP worker protocol: the server in a process of its own
+ *   (http_server.ts), each worker looping `POST /heartbeat` (capacity =
+ *   batch, long poll) → one `POST /heartbeat/tasks/:id/complete` per task,
+ *   the tasks of a batch completed concurrently, as the SDK does.
+ */
+import postgres from "postgres";
+import { postgresSql } from "../../../shared/db/postgres.ts";
+import { registerFlow } from "../../../shared/engine/flows.ts";
+import type { Sql } from "../../../shared/db/sql.ts";
+import { analyzeState, CHAIN, driveChains, resetState, startRuns } from "../engine_load.ts";
+import { type Peer, progressGate, result, STEPS_PER_CHAIN, type Workload } from "./workload.ts";
+
+const KEY = `bench-${crypto.randomUUID()}`;
+
+async function prepare(admin: Sql, chains: number): Promise<void> {
+  const flow = await registerFlow(admin, CHAIN);
+  await resetState(admin);
+  await startRuns(admin, flow.id, chains);
+  await analyzeState(admin);
+}
+
+export function edgeflowSqlPeer(url: string): Peer {
+  let admin: Sql | undefined;
+  return {
+    name: "edgeflow (SQL functions)",
+    cycle: "claim_tasks → complete_task (complete_tasks for a batch)",
+    unavailable: () => Promise.resolve(null),
+    setup() {
+      admin = postgresSql(url, { max: 1 });
+      return Promise.resolve();
+    },
+    async measure(w: Workload) {
+      await prepare(admin!, w.chains);
+      const clients = Array.from({ length: w.workers }, () => postgresSql(url, { max: 1 }));
+      try {
+        const m = await driveChains(clients, admin!, w.chains, w.batch);
+        return { steps: m.count, seconds: m.seconds, perSecond: m.perSecond };
+      } finally {
+        await Promise.all(clients.map((c) => c.end()));
+      }
+    },
+    async close() {
+      await admin?.end();
+    },
+  };
+}
+
+async function startServer(url: string): Promise<{ base: string; stop(): Promise<void> }> {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", new URL("./http_server.ts", import.meta.url).pathname],
+    env: { DATABASE_URL: url, EDGEFLOW_ADMIN_KEY: KEY },
+    stdout: "piped",
+    stderr: "inherit",
+  }).spawn();
+  const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+  let text = "";
+  while (!/listening (\d+)/.test(text)) {
+    const { value, done } = await reader.read();
+    if (done) throw new Error(`the bench server exited: ${text}`);
+    text += value;
+  }
+  const port = /listening (\d+)/.exec(text)![1];
+  return {
+    base: `http://127.0.0.1:${port}`,
+    async stop() {
+      child.kill("SIGTERM");
+      await reader.cancel().catch(() => {});
+      await child.status;
+    },
+  };
+}
+
+// deno-lint-ignore no-explicit-any
+async function post(url: string, body: unknown): Promise<any> {
+  const res = await fetch(url, {
+    method: "POST",
+    headers: { authorization: `Bearer ${KEY}`, "content-type": "application/json" },
+    body: JSON.stringify(body),
+  });
+  const json = await res.json();
+  if (!res.ok) throw new Error(`${url}: ${res.status} ${JSON.stringify(json)}`);
+  return json;
+}
+
+export function edgeflowHttpPeer(url: string): Peer {
+  let admin: Sql | undefined;
+  let server: { base: string; stop(): Promise<void> } | undefined;
+  return {
+    name: "edgeflow (HTTP worker protocol)",
+    cycle: "POST /heartbeat (capacity, long poll) → POST /heartbeat/tasks/:id/complete",
+    unavailable: () => Promise.resolve(null),
+    async setup() {
+      admin = postgresSql(url, { max: 1 });
+      server = await startServer(url);
+    },
+    async measure(w: Workload) {
+      await prepare(admin!, w.chains);
+      const base = server!.base;
+      const gate = progressGate(w.chains * STEPS_PER_CHAIN);
+      const t0 = performance.now();
+      let t1 = t0;
+      const loops = Array.from({ length: w.workers }, async (_, i) => {
+        while (!gate.done) {
+          const beat = await post(`${base}/heartbeat`, {
+            worker: `peer-${i}`,
+            pool: "default",
+            capacity: w.batch,
+            wait_seconds: 1,
+          });
+          await Promise.all(
+            // deno-lint-ignore no-explicit-any
+            beat.tasks.map((t: any) =>
+              post(`${base}/heartbeat/tasks/${t.task}/complete`, {
+                lease: t.lease,
+                output: { step: t.step },
+              })
+            ),
+          );
+          if (beat.tasks.length) {
+            gate.add(beat.tasks.length);
+            t1 = performance.now();
+          }
+        }
+      });
+      Promise.all(loops).catch((e) => gate.fail(e));
+      await gate.finished;
+      await Promise.all(loops);
+      const [check] = await admin!<{ n: number }>`
+        select count(*)::int as n from edgeflow.runs where status = 'COMPLETED'`;
+      if (check.n !== w.chains) throw new Error(`edgeflow: ${check.n} of ${w.chains} completed`);
+      return result(gate.count, t0, t1);
+    },
+    async close() {
+      await server?.stop();
+      await admin?.end();
+    },
+  };
+}
+
+/** The raw pgmq baseline on the same database: send + read + delete of one message. */
+export async function pgmqCycleRate(url: string, workers: number, seconds: number) {
+  const clients = Array.from({ length: workers }, () => postgres(url, { max: 1 }));
+  const queue = "bench_peers_baseline";
+  await clients[0]`select pgmq.create(${queue})`;
+  const msg = JSON.stringify({ task: crypto.randomUUID(), run: crypto.randomUUID() });
+  let cycles = 0;
+  const t0 = performance.now(), stopAt = t0 + seconds * 1000;
+  try {
+    await Promise.all(clients.map(async (sql) => {
+      while (performance.now() < stopAt) {
+        await sql`select pgmq.send(${queue}, ${msg}::jsonb)`;
+        const [m] = await sql`select msg_id from pgmq.read(${queue}, 30, 1)`;
+        if (!m) continue;
+        await sql`select pgmq.delete(${queue}, ${m.msg_id}::bigint)`;
+        cycles++;
+      }
+    }));
+    return result(cycles, t0, performance.now());
+  } finally {
+    await clients[0]`select pgmq.drop_queue(${queue})`;
+    await Promise.all(clients.map((c) => c.end()));
+  }
+}

@@ -77,9 +77,21 @@ Deno.test("a function defined in two source files is refused, by the tree and th
   }
 });
 
+/** `NNNN_name.sql` for the migration after the newest one in `dir`. */
+async function nextFile(dir: URL, offset: number, name: string): Promise<string> {
+  let max = 0;
+  for await (const e of Deno.readDir(dir)) {
+    const m = /^(\d{4})_/.exec(e.name);
+    if (m) max = Math.max(max, Number(m[1]));
+  }
+  return `${String(max + 1 + offset).padStart(4, "0")}_${name}.sql`;
+}
+
 Deno.test("editing sql/ without a migration fails the comparison; sql:migration writes the one that makes them equal", async () => {
   const s = await scratch();
   try {
+    const isoMigration = await nextFile(s.migrationsDir, 0, "iso_micro");
+    const stubMigration = await nextFile(s.migrationsDir, 1, "pool_note");
     await assert.rejects(generateMigration({ name: "nothing", ...s }), NothingChanged);
 
     // A changed function, a new function, a new index and a removed trigger.
@@ -113,7 +125,7 @@ Deno.test("editing sql/ without a migration fails the comparison; sql:migration 
     ]);
 
     const made = await generateMigration({ name: "iso_micro", ...s });
-    assert.equal(made.file, "0045_iso_micro.sql");
+    assert.equal(made.file, isoMigration);
     assert.deepEqual(made.remaining.map(describe), []);
     assert.match(made.text, /-- from sql\/functions\/edgeflow\.iso\.sql\n/);
     assert.match(made.text, /CREATE INDEX events_newest ON edgeflow\.events/);
@@ -122,7 +134,7 @@ Deno.test("editing sql/ without a migration fails the comparison; sql:migration 
     assert.ok(
       made.text.indexOf("edgeflow.iso_date(") > made.text.indexOf("FUNCTION edgeflow.iso("),
     );
-    assert.ok("0045_iso_micro.sql" in (await readLock(s.migrationsDir)).sha256);
+    assert.ok(isoMigration in (await readLock(s.migrationsDir)).sha256);
     assert.deepEqual((await diffTree(s)).diffs, []);
     await assert.rejects(generateMigration({ name: "again", ...s }), NothingChanged);
 
@@ -132,18 +144,18 @@ Deno.test("editing sql/ without a migration fails the comparison; sql:migration 
       pools,
       (await Deno.readTextFile(pools)).replace(
         "  url text,\n",
-        "  url text,\n  description text,\n",
+        "  url text,\n  test_note text,\n",
       ),
     );
-    const stub = await generateMigration({ name: "pool_description", ...s });
-    assert.equal(stub.file, "0046_pool_description.sql");
+    const stub = await generateMigration({ name: "pool_note", ...s });
+    assert.equal(stub.file, stubMigration);
     assert.match(stub.text, /-- TODO\(author\): alter table .*edgeflow\.pools/);
-    assert.match(stub.text, /-- {5}description text/);
+    assert.match(stub.text, /-- {5}test_note text/);
     assert.deepEqual(stub.remaining.map((d) => d.key), [
       "data edgeflow.pools",
       "table edgeflow.pools",
     ]);
-    assert.ok(!("0046_pool_description.sql" in (await readLock(s.migrationsDir)).sha256));
+    assert.ok(!(stubMigration in (await readLock(s.migrationsDir)).sha256));
   } finally {
     await s.close();
   }

@@ -151,13 +151,11 @@ export function scheduleRoutes(
   });
 
   // Pausing is idempotent; the deploy body's `active` wins again at the next deploy.
+  // The runs the tick planned ahead and that have not started are withdrawn with it.
   app.post(`${base}/pause`, scope, async (c) => {
     const row = await findSchedule(deps, c);
     const sql = deps.sql(c);
-    await sql`
-      update edgeflow.schedules
-         set active = false, spec = jsonb_set(spec, '{active}', 'false'), updated_at = now()
-       where id = ${row.id}::uuid and active`;
+    await sql`select edgeflow.pause_schedule(${row.id}::uuid, ${now().toISOString()}::timestamptz)`;
     const [after] = await sql<{ d: unknown }>`select edgeflow.schedule_json(${row.id}::uuid) as d`;
     return c.json(after.d);
   });

@@ -1,14 +1,15 @@
 /**
  * One scheduler and maintenance pass: what `POST /trigger/tick`, the
- * Cloudflare `scheduled()` handler and pg_cron call. In order: the sweep of
- * expired leases (so that tasks it re-queues can be pushed at once), the
- * scheduler (shared/scheduler/tick_schedules.ts), and with QStash, push
+ * Cloudflare `scheduled()` handler and pg_cron call. In order: the
+ * maintenance pass (`edgeflow.maintenance`: the sweep of expired leases, so
+ * that tasks it re-queues can be pushed at once, and pruning of rate-limit
+ * windows and duplicate keys), the scheduler (shared/scheduler/tick_schedules.ts), and with QStash, push
  * delivery of ready tasks of push pools and pruning of old delivery records.
  */
 import type { Context } from "hono";
 import type { AppDeps } from "./deps.ts";
 import type { Sql } from "../db/sql.ts";
-/** What `edgeflow.sweep()` reports. */
+/** What `edgeflow.maintenance()` reports: the sweep's counts and the rate-limit rows pruned. */
 interface SweepReport {
   swept: number;
   requeued: number;
@@ -18,6 +19,7 @@ interface SweepReport {
   crashed: number;
   resurrected: number;
   admitted: number;
+  pruned: number;
 }
 import { tickSchedules } from "../scheduler/tick_schedules.ts";
 import { subflowTick, type SubflowTickReport } from "../engine/subflows.ts";
@@ -44,6 +46,8 @@ export interface TickResult {
   crashed: number;
   resurrected: number;
   admitted: number;
+  /** Ended rate-limit windows and expired duplicate keys deleted. */
+  pruned: number;
   /** Subflow retries and delayed subflow steps started, orphaned children cancelled. */
   subflows: SubflowTickReport;
 }
@@ -51,8 +55,9 @@ export interface TickResult {
 export async function runTick(deps: AppDeps, c: Context): Promise<TickResult> {
   const sql = deps.sql(c);
   const publisher = qstashPublisher(deps.config);
-  // The whole maintenance pass: expired leases, idle runs, Lazarus, waiting runs.
-  const [{ sweep }] = await sql<{ sweep: SweepReport }>`select edgeflow.sweep() as sweep`;
+  // The whole maintenance pass: expired leases, idle runs, Lazarus, waiting runs,
+  // then pruning of rate-limit windows and duplicate keys.
+  const [{ sweep }] = await sql<{ sweep: SweepReport }>`select edgeflow.maintenance() as sweep`;
   const subflows = await subflowTick(sql);
   const scheduled = await tickSchedules({
     sql,

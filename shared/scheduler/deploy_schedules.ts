@@ -2,7 +2,9 @@
  * `POST /deploy` with its schedules: validate them (422 naming the field),
  * refuse schedules that could not start a run for want of required
  * parameters, plan the final schedule set, and write deployment and
- * schedules in one statement (`edgeflow.deploy`, one transaction).
+ * schedules in one statement (`edgeflow.deploy`, one transaction, under the
+ * deployment's lock, only if the deployment is still as planned from; that
+ * transaction also withdraws the planned runs of changed schedules).
  */
 import type { Sql } from "../db/sql.ts";
 import type { DeployInput } from "../api/deploy_schema.ts";
@@ -23,36 +25,63 @@ export type DeployResult =
   | { error?: undefined; deployment: unknown; created: boolean }
   | { error: string; path?: string };
 
+/** The deployment as a plan is made against it (`edgeflow.deploy_state`). */
+interface DeployState {
+  version: string;
+  paused: boolean;
+  schedules: ExistingSchedule[];
+}
+
+/**
+ * Plans made against a state a racing deploy changed, before giving up.
+ * Each conflict means another deploy (or tick) of this deployment committed,
+ * so this bounds the number of writers racing one deployment, not time.
+ */
+const MAX_PLANS = 25;
+
 /**
  * Create or update the deployment `body` describes, with its schedules.
  * Throws `ApiError` 422 for invalid schedules; returns upsert refusals
  * (unknown flow, version or pool) for the caller to word.
+ *
+ * The plan is made from a read of the deployment and written only if the
+ * deployment is still in the state read (checked under its lock in
+ * `edgeflow.deploy`); a racing deploy makes it answer the fresh state, and
+ * the plan is made again from that. So concurrent deploys apply one after
+ * the other, each exactly as a sequential deploy would.
  */
 export async function deployWithSchedules(
   sql: Sql,
   body: DeployInput,
   now: Date,
 ): Promise<DeployResult> {
-  const existing = await sql<ExistingSchedule & { paused: boolean }>`
-    select d.paused, s.id, s.spec, s.active, edgeflow.iso(s.next_fire_at) as next_fire_at,
-           edgeflow.iso(s.created_at) as created_at
-      from edgeflow.deployments d
-      left join edgeflow.schedules s on s.deployment_id = d.id
-     where d.name = ${body.name}
-     order by s.position`;
-  const plan = planSchedules(body.schedules, {
-    now,
-    existing: existing.filter((e) => e.id !== null),
-    wasPaused: existing[0]?.paused ?? false,
-    paused: body.paused,
-  });
-  if (!plan.ok) throw ApiError.of("validation_failed", "invalid schedules", plan.errors);
-  if (plan.value.length > 0) await assertSchedulable(sql, body, plan.value);
+  const [read] = await sql<{ state: DeployState }>`
+    select edgeflow.deploy_state(${body.name}) as state`;
+  let state = read.state;
+  let checked = false;
+  for (let attempt = 0; attempt < MAX_PLANS; attempt++) {
+    const plan = planSchedules(body.schedules, {
+      now,
+      existing: state.schedules,
+      wasPaused: state.paused,
+      paused: body.paused,
+    });
+    if (!plan.ok) throw ApiError.of("validation_failed", "invalid schedules", plan.errors);
+    if (!checked && plan.value.length > 0) await assertSchedulable(sql, body, plan.value);
+    checked = true;
 
-  const [row] = await sql<{ r: DeployResult }>`
-    select edgeflow.deploy(${JSON.stringify(body)}::text::jsonb,
-                           ${JSON.stringify(plan.value)}::text::jsonb) as r`;
-  return row.r;
+    const [row] = await sql<{ r: DeployResult | { conflict: true; state: DeployState } }>`
+      select edgeflow.deploy(${JSON.stringify(body)}::text::jsonb,
+                             ${JSON.stringify(plan.value)}::text::jsonb,
+                             ${state.version}, ${now.toISOString()}::timestamptz) as r`;
+    if (!("conflict" in row.r)) return row.r;
+    state = row.r.state;
+  }
+  throw ApiError.of(
+    "conflict",
+    `the deployment was changed by ${MAX_PLANS} concurrent deploys while this one was planned; ` +
+      "send it again",
+  );
 }
 
 /**

@@ -47,6 +47,12 @@ export interface PlannedSchedule {
   catchup: string;
   max_late: number;
   next_fire_at: string | null;
+  /**
+   * The schedule keeps its fire times (same id, same timing, firing before
+   * and after): if the deploy withdraws its planned runs (its spec or its
+   * deployment changed), it fires again from the earliest one withdrawn.
+   */
+  keeps_fire_times: boolean;
   /** For new schedules: the clock reading their defaults were anchored at. */
   created_at: string;
 }
@@ -119,6 +125,7 @@ export function planSchedules(inputs: unknown[], ctx: PlanContext): ParseResult<
 
   const planned = final.map((spec, i): PlannedSchedule => {
     const json = specJson(spec);
+    const keeps = keepsFireTimes(json, matched.get(i), ctx);
     return {
       id: matched.get(i)?.id ?? null,
       position: i,
@@ -129,23 +136,22 @@ export function planSchedules(inputs: unknown[], ctx: PlanContext): ParseResult<
       active: spec.active,
       catchup: spec.catchup,
       max_late: spec.maxLateSeconds,
-      next_fire_at: nextFireAt(spec, json, matched.get(i), ctx),
+      next_fire_at: keeps
+        ? matched.get(i)!.next_fire_at
+        : nextFireTime(spec, ctx.now)?.toISOString() ?? null,
+      keeps_fire_times: keeps,
       created_at: ctx.now.toISOString(),
     };
   });
   return { ok: true, value: planned };
 }
 
-/** Keep a pending fire time while the schedule goes on firing as before; else start after now. */
-function nextFireAt(
-  spec: ScheduleSpec,
+/** Whether a pending fire time is kept: the schedule goes on firing as before. */
+function keepsFireTimes(
   json: ScheduleInput,
   existing: ExistingSchedule | undefined,
   ctx: PlanContext,
-): string | null {
+): boolean {
   const firedBefore = existing !== undefined && existing.active && !ctx.wasPaused;
-  if (existing && firedBefore && timingKey(json) === timingKey(existing.spec)) {
-    return existing.next_fire_at;
-  }
-  return nextFireTime(spec, ctx.now)?.toISOString() ?? null;
+  return firedBefore && timingKey(json) === timingKey(existing!.spec);
 }

@@ -1,5 +1,6 @@
 /**
- * The zombie sweep and crash recovery (spec/quality.md, issue 5):
+ * The zombie sweep and crash recovery (spec/quality.md, issue 5), timed on
+ * the path the tick takes (`edgeflow.maintenance`, see shared/app/tick.ts):
  * - `sweep.1m.none`: one sweep over 1,000,000 task rows, none expired;
  * - `sweep.1m.tick`: one tick's sweep (1,000 leases, the default batch) with
  *   1 % of the rows expired;
@@ -81,8 +82,9 @@ export async function setLeases(admin: Sql, expired: boolean): Promise<void> {
 
 async function timed(admin: Sql, limit: number): Promise<{ ms: number; swept: number }> {
   const t0 = performance.now();
+  // What the tick calls (shared/app/tick.ts): the sweep and rate-limit pruning.
   const [row] = await admin<{ r: { swept: number } }>`
-    select edgeflow.sweep_expired(${limit}::int) as r`;
+    select edgeflow.maintenance(${limit}::int) as r`;
   return { ms: performance.now() - t0, swept: row.r.swept };
 }
 
@@ -124,8 +126,8 @@ export const sweepBench: Benchmark = {
   method: `${NONE}, ${TICK}, ${ALL}: 10,000 RUNNING runs of a map step with 100 tasks each ` +
     "(1,000,000 task rows), task 0 of every run RUNNING, the rest COMPLETED, inserted directly; " +
     "before each measurement the running tasks get a lease that has expired (1 % of the rows) " +
-    "or not, then `vacuum analyze`. One client times `select edgeflow.sweep_expired(limit)` " +
-    "(expiry, re-queue with its pgmq message, slot release, the run passes, rate-limit pruning): " +
+    "or not, then `vacuum analyze`. One client times `select edgeflow.maintenance(limit)`, " +
+    "what the tick calls (expiry, re-queue with its pgmq message, slot release, the run passes, rate-limit pruning): " +
     "limit 1,000 (a tick) and 100,000 (all of them). " +
     `${SIGKILL}: a worker process (tests/faults/worker_process.ts, HTTP) claims a task whose ` +
     "lease is 1 s and heartbeats every 200 ms; it is SIGKILLed, and a claimer polling every 5 ms " +

@@ -4,7 +4,7 @@ CREATE OR REPLACE FUNCTION edgeflow.sweep_expired(p_limit integer DEFAULT 1000)
  LANGUAGE sql
  SET search_path TO ''
 AS $function$
-  select jsonb_build_object('swept', s -> 'swept', 'requeued', s -> 'requeued',
-                            'failed', s -> 'failed', 'cancelled', s -> 'cancelled')
-    from edgeflow.sweep(p_limit) as s, edgeflow.prune_rate_limits(p_limit) as p;
+  select jsonb_build_object('swept', m -> 'swept', 'requeued', m -> 'requeued',
+                            'failed', m -> 'failed', 'cancelled', m -> 'cancelled')
+    from edgeflow.maintenance(p_limit) as m;
 $function$;

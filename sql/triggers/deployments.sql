@@ -29,6 +29,10 @@ begin
      set deployment_paused = new.paused,
          resumed_at = case when new.paused then resumed_at else now() end
    where deployment_id = new.id;
+  if new.paused then
+    perform edgeflow._withdraw_planned_runs(
+      array(select id from edgeflow.schedules where deployment_id = new.id), now());
+  end if;
   return null;
 end
 $function$;

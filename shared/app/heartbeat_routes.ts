@@ -84,7 +84,10 @@ export function heartbeatRoutes(deps: AppDeps, auth: Auth, wakeups: Wakeups): Ho
     if (gone?.aborted && result.tasks.length) {
       // The client left while we claimed: nobody can receive these tasks. Give
       // them back now rather than let them sit out a lease and burn an attempt.
-      await handBackClaims(deps.sql(c), result.tasks.map((t) => ({ task: t.task, lease: t.lease })));
+      await handBackClaims(
+        deps.sql(c),
+        result.tasks.map((t) => ({ task: t.task, lease: t.lease })),
+      );
       result.tasks = [];
     }
     return c.json({

@@ -155,7 +155,9 @@ function wrap(state: Embedded, tx: Transaction | null): Sql {
       if (state.broken) return false;
       // One connection: a long transaction holds the probe up, so it is bounded too.
       let timer: ReturnType<typeof setTimeout> | undefined;
-      const late = new Promise<boolean>((resolve) => (timer = setTimeout(resolve, timeoutMs, false)));
+      const late = new Promise<boolean>((
+        resolve,
+      ) => (timer = setTimeout(resolve, timeoutMs, false)));
       try {
         return await Promise.race([probe(state.db), late]);
       } finally {

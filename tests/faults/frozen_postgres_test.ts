@@ -43,7 +43,10 @@ Deno.test({
     try {
       await migrate(sql, await loadMigrations());
       const { url, call } = server;
-      assert.equal((await call("POST", "/register", { name: "ice", steps: [{ slug: "a" }] })).status, 201);
+      assert.equal(
+        (await call("POST", "/register", { name: "ice", steps: [{ slug: "a" }] })).status,
+        201,
+      );
       assert.equal((await call("GET", "/health")).status, 200);
 
       await pg.freeze();

@@ -33,7 +33,18 @@ function spied(sql: Sql, seen: (text: string, values: unknown[]) => void): Sql {
 
 function spawnSdkWorker(url: string, worker: string) {
   const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", "--no-check", SDK_WORKER, "--url", url, "--key", ADMIN_KEY, "--worker", worker],
+    args: [
+      "run",
+      "-A",
+      "--no-check",
+      SDK_WORKER,
+      "--url",
+      url,
+      "--key",
+      ADMIN_KEY,
+      "--worker",
+      worker,
+    ],
     stdout: "piped",
     stderr: "null",
   }).spawn();
@@ -115,8 +126,10 @@ for (const signal of ["SIGKILL", "SIGTERM"] as const) {
       assert.equal(run.status, 201);
       const live = spawnSdkWorker(url, "live");
       workers.push(live);
-      const done = await until("the live worker's result", () =>
-        live.events.find((e) => e.event === "completed"));
+      const done = await until(
+        "the live worker's result",
+        () => live.events.find((e) => e.event === "completed"),
+      );
       assert.equal(done.attempt, 1, "the task went to the live worker on its first attempt");
       const final = await until("the run to complete", async () => {
         const r = await call("GET", `/trigger/runs/${run.body.run_id}`);

@@ -14,33 +14,39 @@ import { testApp } from "../support/app.ts";
 const RECURSIVE = `create function public.deep(n integer) returns integer
   language plpgsql as $$ begin return public.deep(n + 1); end $$`;
 
-dbTest("deep recursion in SQL: later requests answer right or 503, never wrong", async (db, kind) => {
-  const { call } = testApp(db);
-  assert.equal((await call("POST", "/register", { name: "kept", steps: [{ slug: "a" }] })).status, 201);
-  await db.sql.exec(RECURSIVE);
+dbTest(
+  "deep recursion in SQL: later requests answer right or 503, never wrong",
+  async (db, kind) => {
+    const { call } = testApp(db);
+    assert.equal(
+      (await call("POST", "/register", { name: "kept", steps: [{ slug: "a" }] })).status,
+      201,
+    );
+    await db.sql.exec(RECURSIVE);
 
-  await assert.rejects(db.sql`select public.deep(1) as n`);
+    await assert.rejects(db.sql`select public.deep(1) as n`);
 
-  const flows = await call("GET", "/register/flows");
-  const health = await call("GET", "/health");
-  if (kind === "postgres") {
-    // Refused cleanly (stack depth limit): nothing else is affected.
-    assert.equal(health.status, 200);
-    assert.equal(flows.status, 200);
-  } else {
-    // An in-memory PGlite cannot be reopened: unavailable until restart, and says so.
-    assert.equal(health.status, 503);
-    assert.equal(health.body.code, "unavailable");
-    assert.equal(flows.status, 503, JSON.stringify(flows.body));
-    assert.equal(flows.body.code, "unavailable");
-    assert.ok(flows.headers.get("retry-after"));
-    await assert.rejects(db.sql`select 1 as ok`, DatabaseUnavailableError);
-    await assert.rejects(db.sql.begin((tx) => tx`select 1 as ok`), DatabaseUnavailableError);
-  }
-  if (flows.status === 200) {
-    assert.deepEqual(flows.body.flows.map((f: { name: string }) => f.name), ["kept"]);
-  }
-});
+    const flows = await call("GET", "/register/flows");
+    const health = await call("GET", "/health");
+    if (kind === "postgres") {
+      // Refused cleanly (stack depth limit): nothing else is affected.
+      assert.equal(health.status, 200);
+      assert.equal(flows.status, 200);
+    } else {
+      // An in-memory PGlite cannot be reopened: unavailable until restart, and says so.
+      assert.equal(health.status, 503);
+      assert.equal(health.body.code, "unavailable");
+      assert.equal(flows.status, 503, JSON.stringify(flows.body));
+      assert.equal(flows.body.code, "unavailable");
+      assert.ok(flows.headers.get("retry-after"));
+      await assert.rejects(db.sql`select 1 as ok`, DatabaseUnavailableError);
+      await assert.rejects(db.sql.begin((tx) => tx`select 1 as ok`), DatabaseUnavailableError);
+    }
+    if (flows.status === 200) {
+      assert.deepEqual(flows.body.flows.map((f: { name: string }) => f.name), ["kept"]);
+    }
+  },
+);
 
 Deno.test({
   name: "a PGlite on disk broken by a statement is reopened and answers right again",

@@ -51,10 +51,10 @@ export function heartbeatRoutes(deps: AppDeps, auth: Auth, wakeups: Wakeups): Ho
   app.post("/heartbeat", scope, async (c) => {
     const body = await readJsonAs(c, HeartbeatBody);
     const wait = Math.min(body.wait_seconds, MAX_WAIT_SECONDS);
-    // Only a long poll watches its connection: a plain heartbeat answers at once.
-    const gone = wait > 0 && body.capacity > 0 ? clientSignal(c) : undefined;
-    const sql = deps.sql(c);
-    const result = await heartbeat(sql, {
+    // A heartbeat that may claim watches its connection: a client that gave up
+    // (killed, stopped, timed out) must not be leased tasks it never receives.
+    const gone = body.capacity > 0 ? clientSignal(c) : undefined;
+    const result = await heartbeat(deps.sql(c), {
       worker: body.worker,
       pool: body.pool,
       handlers: body.handlers ?? null,
@@ -66,7 +66,7 @@ export function heartbeatRoutes(deps: AppDeps, auth: Auth, wakeups: Wakeups): Ho
     });
     const foreign = body.running.filter((r) => !UUID.test(r.lease)).map((r) => r.task);
     // Long poll: no work yet, and the worker is willing to wait for some.
-    if (gone && !result.tasks.length && !gone.aborted) {
+    if (gone && wait > 0 && !result.tasks.length && !gone.aborted) {
       const until = Date.now() + wait * 1000;
       while (!result.tasks.length && Date.now() < until) {
         await wakeups.wait(Math.min(POLL_MS, until - Date.now()), gone);

@@ -138,3 +138,38 @@ dbTest("a claim made while the client left is handed back, attempt not counted",
   const final = await call("GET", `/trigger/runs/${run.body.run_id}`);
   assert.equal(final.body.status, "COMPLETED");
 });
+
+dbTest(
+  "a plain heartbeat whose client gave up while it claimed hands the claim back",
+  async (db) => {
+    const { call } = testApp(db);
+    await call("POST", "/register", { name: "hb-back", steps: [{ slug: "a" }] });
+    const run = await call("POST", "/trigger/flows/hb-back", {});
+    assert.equal(run.status, 201);
+    const client = new AbortController();
+    // The client's own timeout fires while the claiming heartbeat runs (a slow database).
+    const app = appOver(db.sql, (text, rows) => {
+      const r = rows[0]?.r as { tasks?: unknown[] } | undefined;
+      if (text.includes("edgeflow.heartbeat(") && r?.tasks?.length) client.abort();
+    });
+    const res = await app.request("/heartbeat", {
+      method: "POST",
+      headers: { authorization: `Bearer ${ADMIN_KEY}`, "content-type": "application/json" },
+      body: JSON.stringify({ worker: "w-timeout", pool: "default", capacity: 1 }),
+      signal: client.signal,
+    });
+    assert.equal(res.status, 200);
+    assert.deepEqual((await res.json()).tasks, []);
+    assert.deepEqual(await taskRow(db.sql, run.body.run_id), {
+      status: "QUEUED",
+      attempts: 0,
+      lease: null,
+    });
+    const live = await call("POST", "/heartbeat", {
+      worker: "w-live",
+      pool: "default",
+      capacity: 1,
+    });
+    assert.equal(live.body.tasks[0]?.attempt, 1);
+  },
+);

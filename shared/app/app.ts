@@ -4,7 +4,8 @@
  * Supabase does, by naming it in `functions`; Cloudflare serves them all.
  */
 import { type Context, Hono } from "hono";
-import type { AppDeps, AppEnv } from "./deps.ts";
+import { type AppDeps, type AppEnv, DEFAULT_HEALTH_TIMEOUT_MS } from "./deps.ts";
+import type { Sql } from "../db/sql.ts";
 import { createAuth } from "../http/auth.ts";
 import { bodyLimit } from "../http/body.ts";
 import { errorHandler, notFoundHandler, problem } from "../http/problem.ts";
@@ -29,6 +30,18 @@ export interface AppOptions {
   functions?: readonly FunctionName[];
 }
 
+/** `select 1` within `timeoutMs` (the client's own `ping` where it has one). */
+async function databaseAnswers(sql: Sql, timeoutMs: number): Promise<boolean> {
+  if (sql.ping) return await sql.ping(timeoutMs);
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const silent = new Promise<boolean>((resolve) => (timer = setTimeout(resolve, timeoutMs, false)));
+  try {
+    return await Promise.race([sql`select 1 as ok`.then(() => true), silent]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 export function createApp(deps: AppDeps, options: AppOptions = {}): Hono<AppEnv> {
   const served = options.functions ?? FUNCTIONS;
   const app = new Hono<AppEnv>();
@@ -43,14 +56,19 @@ export function createApp(deps: AppDeps, options: AppOptions = {}): Hono<AppEnv>
   app.notFound(notFoundHandler);
   app.use("*", bodyLimit());
 
+  // Its own short timeout: a load balancer must hear "503" from a frozen
+  // database, not wait on it (the Sql client then fails statements fast).
+  const healthTimeoutMs = deps.config.healthTimeoutMs ?? DEFAULT_HEALTH_TIMEOUT_MS;
   const health = async (c: Context) => {
-    try {
-      await deps.sql(c)`select 1`;
-      return c.json({ status: "ok" });
-    } catch (err) {
+    const ok = await databaseAnswers(deps.sql(c), healthTimeoutMs).catch((err) => {
       deps.log("warn", "health check: database unreachable", { error: String(err) });
-      return problem(c, ApiError.of("unavailable", "the database does not answer"));
-    }
+      return false;
+    });
+    if (ok) return c.json({ status: "ok" });
+    return problem(
+      c,
+      ApiError.of("unavailable", "the database does not answer", [], { retryAfter: 1 }),
+    );
   };
   app.get("/health", health);
   for (const fn of served) app.get(`/${fn}/health`, health);

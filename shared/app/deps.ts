@@ -28,6 +28,8 @@ export interface AppConfig {
   triggerRateLimit?: RateSpec;
   /** `EDGEFLOW_TRIGGER_KEY_RATE_LIMIT` ("600/60"): trigger requests per API key per window. */
   triggerKeyRateLimit?: RateSpec;
+  /** `EDGEFLOW_HEALTH_TIMEOUT_MS`: `/health` answers 503 when the database is silent this long (default 2,000). */
+  healthTimeoutMs?: number;
   /** Seconds an Idempotency-Key is remembered as a retry by the rate limiter (default 86 400). */
   duplicateTtlSeconds?: number;
 }
@@ -51,6 +53,9 @@ export interface AppDeps {
   now?: () => Date;
 }
 
+/** How long `/health` waits for the database before answering 503. */
+export const DEFAULT_HEALTH_TIMEOUT_MS = 2_000;
+
 /** Defaults for everything optional in `AppConfig`. */
 export function configFromEnv(env: Record<string, string | undefined>): AppConfig {
   const num = (v: string | undefined, d: number) => (v && Number.isFinite(+v) && +v > 0 ? +v : d);
@@ -60,6 +65,7 @@ export function configFromEnv(env: Record<string, string | undefined>): AppConfi
     heartbeatSeconds: num(env.EDGEFLOW_HEARTBEAT_SECONDS, 10),
     leaseSeconds: num(env.EDGEFLOW_LEASE_SECONDS, 30),
     publicUrl: env.EDGEFLOW_PUBLIC_URL || undefined,
+    healthTimeoutMs: num(env.EDGEFLOW_HEALTH_TIMEOUT_MS, DEFAULT_HEALTH_TIMEOUT_MS),
     qstash: env.QSTASH_TOKEN
       ? {
         token: env.QSTASH_TOKEN,

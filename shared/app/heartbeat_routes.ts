@@ -2,13 +2,14 @@
 import { Hono } from "hono";
 import type { AppDeps, AppEnv } from "./deps.ts";
 import type { Auth } from "../http/auth.ts";
-import { readJsonAs } from "../http/body.ts";
+import { clientSignal, readJsonAs } from "../http/body.ts";
 import { ApiError } from "../http/problem.ts";
 import { CompleteBody, FailBody, HeartbeatBody, uuidParam } from "../api/schemas.ts";
 import {
   claimTasks,
   completeTask,
   failTask,
+  handBackClaims,
   heartbeat,
   type ResultOutcome,
 } from "../engine/tasks.ts";
@@ -57,31 +58,45 @@ export function heartbeatRoutes(deps: AppDeps, auth: Auth, wakeups: Wakeups): Ho
 
   app.post("/heartbeat", scope, async (c) => {
     const body = await readJsonAs(c, HeartbeatBody);
+    const wait = Math.min(body.wait_seconds, MAX_WAIT_SECONDS);
+    // A heartbeat that may claim watches its connection: a client that gave up
+    // (killed, stopped, timed out) must not be leased tasks it never receives.
+    const gone = body.capacity > 0 ? clientSignal(c) : undefined;
     const result = await heartbeat(deps.sql(c), {
       worker: body.worker,
       pool: body.pool,
       handlers: body.handlers ?? null,
-      capacity: body.capacity,
+      // A client that already left still keeps its leases, but is given nothing new.
+      capacity: gone?.aborted ? 0 : body.capacity,
       // Leases we never issued are reported lost without a database lookup.
       running: body.running.filter((r) => UUID.test(r.lease)),
       heartbeatSeconds: deps.config.heartbeatSeconds,
     });
     const foreign = body.running.filter((r) => !UUID.test(r.lease)).map((r) => r.task);
     // Long poll: no work yet, and the worker is willing to wait for some.
-    const wait = Math.min(body.wait_seconds, MAX_WAIT_SECONDS);
-    if (!result.tasks.length && body.capacity > 0 && wait > 0) {
+    if (gone && wait > 0 && !result.tasks.length && !gone.aborted) {
       const until = Date.now() + wait * 1000;
       while (!result.tasks.length && Date.now() < until) {
-        await wakeups.wait(Math.min(POLL_MS, until - Date.now()));
-        const sql = deps.sql(c);
+        await wakeups.wait(Math.min(POLL_MS, until - Date.now()), gone);
+        // Checked right before each claim: nothing is claimed for a client that left.
+        if (gone.aborted) break;
         result.tasks = await claimTasks(
-          sql,
+          deps.sql(c),
           body.pool,
           body.handlers ?? null,
           body.capacity,
           body.worker,
         );
       }
+    }
+    if (gone?.aborted && result.tasks.length) {
+      // The client left while we claimed: nobody can receive these tasks. Give
+      // them back now rather than let them sit out a lease and burn an attempt.
+      await handBackClaims(
+        deps.sql(c),
+        result.tasks.map((t) => ({ task: t.task, lease: t.lease })),
+      );
+      result.tasks = [];
     }
     return c.json({
       long_poll: true,

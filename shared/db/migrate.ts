@@ -93,7 +93,8 @@ export async function migrate(
   for (const m of migrations) {
     const label = `${String(m.version).padStart(4, "0")}_${m.name}`;
     const outcome = await sql.begin(async (tx) => {
-      await tx.exec(LOCK);
+      // A migration may rewrite a big table: the clients' statement timeout is not for it.
+      await tx.exec(`set local statement_timeout = 0; ${LOCK}`);
       const [done] = await tx<{ checksum: string }>`
         select checksum from edgeflow.schema_migrations where version = ${m.version}`;
       if (done) {

@@ -20,7 +20,27 @@ export interface Sql {
   end(): Promise<void>;
   /** Which driver is underneath. */
   readonly driver: "postgres" | "pglite";
+  /**
+   * Is the database answering? Resolves true or false within `timeoutMs`
+   * (never hangs, never throws). A client that got no answer treats the
+   * database as down: statements fail fast until one gets through again.
+   */
+  ping?(timeoutMs: number): Promise<boolean>;
 }
 
 /** Postgres error codes that mean "the same single statement may simply be run again". */
 export const RETRYABLE_CODES = new Set(["40P01", "40001"]);
+
+/**
+ * The database cannot serve this statement now: it did not answer in time,
+ * or it is known to be down and another statement is already probing it.
+ * Rendered as `503` with `Retry-After`; the client may simply retry.
+ */
+export class DatabaseUnavailableError extends Error {
+  /** Matched by the error classifier like a socket error code. */
+  readonly code = "DATABASE_UNAVAILABLE";
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = "DatabaseUnavailableError";
+  }
+}

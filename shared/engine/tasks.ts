@@ -121,3 +121,18 @@ export async function sweepExpired(
     select edgeflow.sweep_expired(${limit}::int) as r`;
   return row.r;
 }
+
+/**
+ * Give claimed tasks back at once (their response could not be delivered):
+ * queued again and visible now, the attempt not counted. Returns how many
+ * were still current and handed back.
+ */
+export async function handBackClaims(
+  sql: Sql,
+  claims: { task: string; lease: string }[],
+): Promise<number> {
+  if (!claims.length) return 0;
+  const [row] = await sql<{ n: number }>`
+    select edgeflow.hand_back_claims(${JSON.stringify(claims)}::text::jsonb) as n`;
+  return row.n;
+}

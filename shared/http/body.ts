@@ -34,6 +34,8 @@ export const MAX_BODY_BYTES = 1024 * 1024;
 export const MAX_JSON_DEPTH = 64;
 
 const cache = new WeakMap<HonoRequest, Promise<Uint8Array<ArrayBuffer>>>();
+/** Buffered copies of requests → the request the runtime handed us. */
+const originals = new WeakMap<Request, Request>();
 const utf8 = new TextDecoder("utf-8", { fatal: true });
 
 /** The raw body bytes (at most `maxBytes`; 413 `payload_too_large` beyond), read once per request. */
@@ -50,12 +52,25 @@ export function readBody(
       // read its `signal`, which the Deno server warns about on every request.
       if (raw.body) {
         c.req.raw = new Request(raw.url, { method: raw.method, headers: raw.headers, body: read });
+        originals.set(c.req.raw, raw);
       }
       return read;
     });
     cache.set(c.req, bytes);
   }
   return bytes;
+}
+
+/**
+ * The abort signal of the request the runtime handed us: it aborts when the
+ * client disconnects (Deno.serve, Supabase; workerd with the
+ * `enable_request_signal` flag). Read only where needed: Deno prints a
+ * one-time notice about its legacy abort behaviour on first access.
+ */
+export function clientSignal(c: Context): AbortSignal {
+  let request = c.req.raw;
+  for (let up = originals.get(request); up; up = originals.get(request)) request = up;
+  return request.signal;
 }
 
 /** The raw body as text, exactly as sent (400 `invalid_json` if it is not UTF-8). */

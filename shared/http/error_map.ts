@@ -33,6 +33,7 @@ const NETWORK_CODES = new Set([
   "CONNECTION_ENDED",
   "CONNECTION_DESTROYED",
   "CONNECT_TIMEOUT",
+  "DATABASE_UNAVAILABLE",
 ]);
 
 /** Deno's native error class names for the same socket failures, plus AbortSignal.timeout. */

@@ -7,7 +7,7 @@ import type { Context } from "hono";
 import type { AppDeps } from "../app/deps.ts";
 import { configFromEnv } from "../app/deps.ts";
 import { consoleLogger } from "../http/logger.ts";
-import { postgresSql } from "../db/postgres.ts";
+import { postgresSql, postgresTimeoutsFromEnv } from "../db/postgres.ts";
 import type { Sql } from "../db/sql.ts";
 
 export interface WorkerEnv {
@@ -29,7 +29,13 @@ function databaseUrl(env: WorkerEnv): string {
 /** A client for one request or one scheduled event. */
 export function requestSql(env: WorkerEnv): Sql {
   // Hyperdrive pools and caches prepared statements itself; a direct URL may be a pooler.
-  return postgresSql(databaseUrl(env), { max: 2, prepare: !!env.HYPERDRIVE, connectTimeout: 5 });
+  // Poolers may refuse a `statement_timeout` startup parameter: the client bounds statements.
+  return postgresSql(databaseUrl(env), {
+    max: 2,
+    prepare: !!env.HYPERDRIVE,
+    serverStatementTimeout: false,
+    ...postgresTimeoutsFromEnv(env),
+  });
 }
 
 const clients = new WeakMap<Request, Sql>();

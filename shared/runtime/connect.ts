@@ -5,10 +5,10 @@
  * client from the Hyperdrive binding or `DATABASE_URL` directly.
  */
 import type { Sql } from "../db/sql.ts";
-import { postgresSql } from "../db/postgres.ts";
+import { postgresSql, postgresTimeoutsFromEnv } from "../db/postgres.ts";
 
 export async function connectFromEnv(env = Deno.env.toObject()): Promise<Sql> {
-  if (env.DATABASE_URL) return postgresSql(env.DATABASE_URL);
+  if (env.DATABASE_URL) return postgresSql(env.DATABASE_URL, postgresTimeoutsFromEnv(env));
   // Imported lazily: PGlite's wasm is only loaded where it is used.
   const { pgliteSql } = await import("../db/pglite.ts");
   const dir = env.EDGEFLOW_DATA_DIR ?? ".edgeflow/pgdata";

@@ -50,7 +50,7 @@ Deno.test({
   fn: async () => {
     const pg = await server();
     // Built once, like a function's client; never rebuilt below.
-    const sql = postgresSql(pg.url, { max: 8, connectTimeout: 3 });
+    const sql = postgresSql(pg.url, { max: 8, connectTimeoutMs: 3_000 });
     const app = serveApp(sql);
     const { call } = app;
     const workers: WorkerProcess[] = [];

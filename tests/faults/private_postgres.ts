@@ -25,6 +25,10 @@ export interface RestartablePostgres {
   url: string;
   /** Stop and start again; `immediate` is a crash stop (no checkpoint, WAL replay on start). */
   restart(): Promise<void>;
+  /** SIGSTOP every process of the server: it accepts TCP connections (the kernel does) and answers nothing. */
+  freeze(): Promise<void>;
+  /** SIGCONT what `freeze` stopped. */
+  thaw(): Promise<void>;
   /** Wait until the server accepts connections (pg_isready), at most `timeoutMs`. */
   ready(timeoutMs?: number): Promise<void>;
   close(): Promise<void>;
@@ -60,6 +64,31 @@ async function waitReady(bin: string, port: number, timeoutMs: number): Promise<
   }
 }
 
+/** The postmaster and its children (backends, checkpointer, …), by pid from /proc. */
+async function serverPids(data: string): Promise<number[]> {
+  const postmaster = Number((await Deno.readTextFile(`${data}/postmaster.pid`)).split("\n")[0]);
+  const pids = [postmaster];
+  for (const entry of Deno.readDirSync("/proc")) {
+    if (!/^\d+$/.test(entry.name)) continue;
+    try {
+      const stat = Deno.readTextFileSync(`/proc/${entry.name}/stat`);
+      // pid (comm) state ppid …: comm may hold spaces, so split after the last ')'.
+      const ppid = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
+      if (ppid === postmaster) pids.push(Number(entry.name));
+    } catch { /* gone meanwhile */ }
+  }
+  return pids;
+}
+
+/** Send `signal` to the server's processes, the postmaster first (it forks no new ones then). */
+async function signalServer(data: string, signal: Deno.Signal): Promise<void> {
+  for (const pid of await serverPids(data)) {
+    try {
+      Deno.kill(pid, signal);
+    } catch { /* exited meanwhile */ }
+  }
+}
+
 /** initdb + start a private server; `close()` stops it and removes its files. */
 export async function startPrivatePostgres(): Promise<RestartablePostgres> {
   const bin = await bindir();
@@ -84,8 +113,11 @@ export async function startPrivatePostgres(): Promise<RestartablePostgres> {
       await ctl("-m", "immediate", "stop");
       await ctl("-o", opts, "start");
     },
+    freeze: () => signalServer(data, "SIGSTOP"),
+    thaw: () => signalServer(data, "SIGCONT"),
     ready: (timeoutMs = 30_000) => waitReady(bin, port, timeoutMs),
     async close() {
+      await signalServer(data, "SIGCONT").catch(() => {});
       await ctl("-m", "immediate", "stop").catch(() => {});
       await Deno.remove(dir, { recursive: true }).catch(() => {});
     },
@@ -105,6 +137,8 @@ export async function sharedPostgres(url: string): Promise<RestartablePostgres> 
         "pg_ctlcluster",
       );
     },
+    freeze: () => Promise.reject(new Error("freeze needs the private server")),
+    thaw: () => Promise.resolve(),
     ready: (timeoutMs = 30_000) => waitReady(bin, port, timeoutMs),
     close: async () => {},
   };

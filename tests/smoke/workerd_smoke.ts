@@ -146,3 +146,60 @@ Deno.test({
     assert.equal(new Set(times2).size, times2.length, "still one run per fire time");
   },
 });
+
+Deno.test({
+  name:
+    "workerd: a task triggered after a long poll's client left goes to a live worker, attempt 1",
+  ignore: !url,
+  sanitizeResources: false,
+  sanitizeOps: false,
+  fn: async () => {
+    await call("POST", "/register", {
+      name: "smoke-gone",
+      steps: [{ slug: "only", handler: "gone.only", max_attempts: 1 }],
+    });
+    const seen = (await call("GET", "/heartbeat/workers")).body.workers.length;
+    const client = new AbortController();
+    const poll = fetch(`${url}/heartbeat`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${key}`, "content-type": "application/json" },
+      body: JSON.stringify({
+        worker: "smoke-gone",
+        pool: "default",
+        handlers: ["gone.only"],
+        capacity: 1,
+        wait_seconds: 15,
+      }),
+      signal: client.signal,
+    }).then((r) => r.text(), () => "aborted");
+    // Its first statement ran (the worker is registered): the poll is now waiting.
+    await waitFor("the long poll", async () => {
+      const r = await call("GET", "/heartbeat/workers");
+      return r.body.workers.length > seen ? true : undefined;
+    });
+    client.abort();
+    assert.equal(await poll, "aborted");
+    const trig = await call("POST", "/trigger/flows/smoke-gone", {});
+    assert.equal(trig.status, 201);
+    // Whatever the orphaned poll saw, the task is never leased to it for good:
+    // claimed nothing, or handed back at once (request.signal, enable_request_signal).
+    // A smoke test of the flag and the outcome under workerd, not the proof: the
+    // live worker may win the race anyway (tests/faults/long_poll_kill_test.ts
+    // is the deterministic one).
+    const task = await waitFor("the task in a live worker's hands", async () => {
+      const hb = await call("POST", "/heartbeat", {
+        worker: "smoke-live",
+        pool: "default",
+        handlers: ["gone.only"],
+        capacity: 1,
+      });
+      return hb.body.tasks[0];
+    }, 10_000);
+    assert.equal(task.attempt, 1);
+    const done = await call("POST", `/heartbeat/tasks/${task.task}/complete`, {
+      lease: task.lease,
+      output: "ok",
+    });
+    assert.equal(done.status, 200);
+  },
+});

@@ -113,11 +113,18 @@ export function createAuth(options: AuthOptions): Auth {
   const failureLimit = options.failureLimit ?? { limit: 20, windowSeconds: 60 };
   async function recordFailure(c: Context): Promise<void> {
     if (!options.failures) return;
-    const verdict = await options.failures(c).limit(
-      `auth-fail:${clientAddress(c)}`,
-      failureLimit.limit,
-      failureLimit.windowSeconds,
-    );
+    let verdict;
+    try {
+      verdict = await options.failures(c).limit(
+        `auth-fail:${clientAddress(c)}`,
+        failureLimit.limit,
+        failureLimit.windowSeconds,
+      );
+    } catch (err) {
+      // The store being down must not turn a plain 401 into a 500: the refusal stands.
+      log("warn", "could not count a failed authentication", { error: String(err) });
+      return;
+    }
     if (!verdict.ok) {
       throw ApiError.of(
         "rate_limited",

@@ -72,6 +72,8 @@ function errorPage(log: Logger) {
       return c.redirect(`${base}/login?next=${encodeURIComponent(next)}`, 303);
     }
     const doc = problemDocument(apiError);
+    // Retry-After of a 429 (and any other header the error carries) as the API sends it.
+    for (const [name, value] of Object.entries(apiError.headers)) c.header(name, value);
     const ui = { ...uiOf(c, base, c.get("uiNonce") ?? ""), who: null };
     return c.html(
       <ErrorPage

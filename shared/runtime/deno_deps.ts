@@ -1,6 +1,6 @@
 /** AppDeps for Deno (dev server, Supabase Edge Functions, deno serve). */
 import type { AppDeps } from "../app/deps.ts";
-import { configFromEnv, type ConfigContext } from "../app/deps.ts";
+import { type ConfigContext, configFromEnv } from "../app/deps.ts";
 import { consoleLogger } from "../http/logger.ts";
 import { connectFromEnv } from "./connect.ts";
 import type { Sql } from "../db/sql.ts";

@@ -25,7 +25,10 @@ dbTest("20 failed keys a minute from one client, then 429 with Retry-After", asy
   const ok = await call("GET", "/deploy/pools", undefined, { headers: from("203.0.113.7") });
   assert.equal(ok.status, 200);
   // A missing key is not a guess: it stays 401.
-  const none = await call("GET", "/deploy/pools", undefined, { key: null, headers: from("9.9.9.9") });
+  const none = await call("GET", "/deploy/pools", undefined, {
+    key: null,
+    headers: from("9.9.9.9"),
+  });
   assert.equal(none.status, 401);
 });
 

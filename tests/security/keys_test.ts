@@ -118,7 +118,10 @@ dbTest("managing keys needs the admin scope", async (db) => {
     (await call("POST", "/deploy/keys", { name: "x", scopes: ["admin"] }, { key })).status,
     403,
   );
-  assert.equal((await call("DELETE", `/deploy/keys/${admin.body.id}`, undefined, { key })).status, 403);
+  assert.equal(
+    (await call("DELETE", `/deploy/keys/${admin.body.id}`, undefined, { key })).status,
+    403,
+  );
   assert.equal((await call("GET", "/deploy/keys", undefined, { key: admin.body.key })).status, 200);
   assert.equal(
     (await call("DELETE", `/deploy/keys/${deployer.body.id}`, undefined, { key: admin.body.key }))

@@ -54,6 +54,8 @@ Deno.test("a Supabase / deno serve function exits at start with auth disabled", 
     },
     stdout: "piped",
     stderr: "piped",
+    // Only a bound for a regression that would hang connecting; the guard exits at once.
+    signal: AbortSignal.timeout(60_000),
   }).output();
   assert.notEqual(out.code, 0);
   assert.match(new TextDecoder().decode(out.stderr), /EDGEFLOW_AUTH_DISABLED is set/);

@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import { dbTest, type TestDatabase } from "../support/db.ts";
 import { testApp } from "../support/app.ts";
 
-async function setup(db: TestDatabase) {
+function setup(db: TestDatabase) {
   const t = testApp(db);
   const mint = async (name: string, scopes: string[]) =>
     (await t.call("POST", "/deploy/keys", { name, scopes })).body as { id: string; key: string };
@@ -15,7 +15,7 @@ async function setup(db: TestDatabase) {
 }
 
 dbTest("another worker key cannot take over a worker name: 409 worker_name_taken", async (db) => {
-  const { mint, beat, workers } = await setup(db);
+  const { mint, beat, workers } = setup(db);
   const a = await mint("a", ["worker"]);
   const b = await mint("b", ["worker"]);
   assert.equal((await beat("w-1", a.key)).status, 200);
@@ -36,7 +36,7 @@ dbTest("another worker key cannot take over a worker name: 409 worker_name_taken
 });
 
 dbTest("admin keys may heartbeat as any name and bind names they start", async (db) => {
-  const { mint, beat } = await setup(db);
+  const { mint, beat } = setup(db);
   const a = await mint("a", ["worker"]);
   const admin = await mint("ops", ["admin"]);
   assert.equal((await beat("w-1", a.key)).status, 200);
@@ -49,7 +49,7 @@ dbTest("admin keys may heartbeat as any name and bind names they start", async (
 });
 
 dbTest("revoking a key frees the worker names it held", async (db) => {
-  const { mint, beat, call } = await setup(db);
+  const { mint, beat, call } = setup(db);
   const a = await mint("a", ["worker"]);
   const b = await mint("b", ["worker"]);
   assert.equal((await beat("w-1", a.key)).status, 200);
@@ -60,7 +60,7 @@ dbTest("revoking a key frees the worker names it held", async (db) => {
 });
 
 dbTest("two keys racing for a new name: exactly one gets it", async (db, kind) => {
-  const { mint, beat } = await setup(db);
+  const { mint, beat } = setup(db);
   const keys = await Promise.all([0, 1, 2, 3].map((i) => mint(`k${i}`, ["worker"])));
   const results = await Promise.all(keys.map((k) => beat(`race-${kind}`, k.key)));
   assert.deepEqual(results.map((r) => r.status).sort(), [200, 409, 409, 409]);

@@ -97,7 +97,10 @@ export const keysRevokeCommand: Command = {
   summary: "revoke an API key now (needs an admin key); its sessions and worker names end",
   async run(ctx) {
     const id = ctx.positionals[0];
-    const { body } = await ctx.api().call<KeyDoc>("DELETE", `/deploy/keys/${encodeURIComponent(id)}`);
+    const { body } = await ctx.api().call<KeyDoc>(
+      "DELETE",
+      `/deploy/keys/${encodeURIComponent(id)}`,
+    );
     if (ctx.json) ctx.printJson(body);
     else ctx.print(`revoked key ${body.name} (${body.id})`);
     return EXIT.ok;

@@ -63,11 +63,23 @@ export const PoolBody = z.strictObject({
 /** A validated pool body, defaults applied. */
 export type PoolInput = z.output<typeof PoolBody>;
 
-/** The body of `POST /deploy/keys`. The key is returned once and stored hashed. */
+/**
+ * The body of `POST /deploy/keys`. The key is returned once and stored hashed.
+ * Expiry: `expires_at` (an instant) or `expires_in` (seconds from now), not both.
+ */
 export const KeyBody = z.strictObject({
   name: z.string().min(1).max(128),
   scopes: z.array(z.enum(SCOPES)).min(1).transform((s) => [...new Set(s)].sort()),
   expires_at: z.iso.datetime({ offset: true }).nullable().default(null),
+  expires_in: z.number().int().min(1).max(10 * 365 * 86_400).optional(),
+}).superRefine((key, ctx) => {
+  if (key.expires_in !== undefined && key.expires_at !== null) {
+    ctx.addIssue({
+      code: "custom",
+      path: ["expires_in"],
+      message: "give expires_at or expires_in, not both",
+    });
+  }
 });
 /** A validated key body; scopes de-duplicated and sorted. */
 export type KeyInput = z.output<typeof KeyBody>;

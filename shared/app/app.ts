@@ -11,6 +11,7 @@ import { bodyLimit } from "../http/body.ts";
 import { errorHandler, notFoundHandler, problem } from "../http/problem.ts";
 import { ApiError } from "../http/problem.ts";
 import { sqlKeyStore } from "./key_store.ts";
+import { triggerStores } from "../ratelimit/stores.ts";
 import { registerRoutes } from "./register_routes.ts";
 import { deployRoutes } from "./deploy_routes.ts";
 import { triggerRoutes } from "./trigger_routes.ts";
@@ -45,11 +46,16 @@ async function databaseAnswers(sql: Sql, timeoutMs: number): Promise<boolean> {
 export function createApp(deps: AppDeps, options: AppOptions = {}): Hono<AppEnv> {
   const served = options.functions ?? FUNCTIONS;
   const app = new Hono<AppEnv>();
+  const now = deps.now ? () => deps.now!().getTime() : Date.now;
+  // Failed authentications are counted in the trigger path's rate-limit store (Redis or Postgres).
+  const stores = triggerStores({ redis: deps.config.redis, log: deps.log });
   const auth = createAuth({
-    keys: (c) => sqlKeyStore(deps.sql(c)),
+    keys: (c) => sqlKeyStore(deps.sql(c), now),
     adminKey: deps.config.adminKey,
     authDisabled: deps.config.authDisabled,
     log: deps.log,
+    now,
+    failures: (c) => stores(deps.sql(c)).limiter,
   });
 
   app.onError(errorHandler({ log: deps.log }));

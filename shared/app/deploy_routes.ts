@@ -4,8 +4,8 @@ import type { AppDeps, AppEnv } from "./deps.ts";
 import type { Auth } from "../http/auth.ts";
 import { readJsonAs } from "../http/body.ts";
 import { ApiError } from "../http/problem.ts";
-import { DeployBody, KeyBody, PoolBody, VariableBody } from "../api/schemas.ts";
-import { createKey } from "./key_store.ts";
+import { DeployBody, KeyBody, PoolBody, uuidParam, VariableBody } from "../api/schemas.ts";
+import { createKey, listKeys, revokeKey } from "./key_store.ts";
 import { deployWithSchedules } from "../scheduler/deploy_schedules.ts";
 import { assertDeploymentAcyclic } from "./cycle_guard.ts";
 
@@ -85,9 +85,31 @@ export function deployRoutes(deps: AppDeps, auth: Auth): Hono<AppEnv> {
     return c.json(row.p);
   });
 
-  app.post("/deploy/keys", auth.requireScope("admin"), async (c) => {
-    const body = await readJsonAs(c, KeyBody);
-    return c.json(await createKey(deps.sql(c), body), 201);
+  // Key management needs the admin scope: a key that can mint or revoke keys can do anything.
+  const admin = auth.requireScope("admin");
+  app.post("/deploy/keys", admin, async (c) => {
+    const { expires_in, ...body } = await readJsonAs(c, KeyBody);
+    const now = (deps.now ?? (() => new Date()))();
+    const expires_at = expires_in !== undefined
+      ? new Date(now.getTime() + expires_in * 1000).toISOString()
+      : body.expires_at;
+    if (expires_at !== null && new Date(expires_at).getTime() <= now.getTime()) {
+      throw ApiError.of("validation_failed", "the key would be expired already", [
+        { path: "expires_at", message: "must be in the future" },
+      ]);
+    }
+    return c.json(await createKey(deps.sql(c), { ...body, expires_at }), 201);
+  });
+
+  app.get("/deploy/keys", admin, async (c) => {
+    return c.json({ keys: await listKeys(deps.sql(c)) });
+  });
+
+  app.delete("/deploy/keys/:id", admin, async (c) => {
+    const id = uuidParam(c.req.param("id"), "key");
+    const key = await revokeKey(deps.sql(c), id, (deps.now ?? (() => new Date()))());
+    if (!key) throw ApiError.of("not_found", `no key ${id}`);
+    return c.json(key);
   });
 
   app.get("/deploy/variables", scope, async (c) => {

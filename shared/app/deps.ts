@@ -56,12 +56,41 @@ export interface AppDeps {
 /** How long `/health` waits for the database before answering 503. */
 export const DEFAULT_HEALTH_TIMEOUT_MS = 2_000;
 
-/** Defaults for everything optional in `AppConfig`. */
-export function configFromEnv(env: Record<string, string | undefined>): AppConfig {
+/** Shortest `EDGEFLOW_ADMIN_KEY` accepted outside the local dev server. */
+export const MIN_ADMIN_KEY_LENGTH = 24;
+
+/** Where the configuration is read: only the local dev server may run without auth. */
+export interface ConfigContext {
+  /** True for `deno task dev` alone; every deployed runtime leaves it unset. */
+  dev?: boolean;
+}
+
+/**
+ * Defaults for everything optional in `AppConfig`. Throws (so the runtime
+ * refuses to start) when `EDGEFLOW_AUTH_DISABLED` is set outside the dev
+ * server, or when `EDGEFLOW_ADMIN_KEY` is shorter than 24 characters there.
+ */
+export function configFromEnv(
+  env: Record<string, string | undefined>,
+  context: ConfigContext = {},
+): AppConfig {
+  if (!context.dev && env.EDGEFLOW_AUTH_DISABLED) {
+    throw new Error(
+      "EDGEFLOW_AUTH_DISABLED is set: only the local dev server (deno task dev) may run " +
+        "without authentication; unset it to serve edgeflow here",
+    );
+  }
+  const adminKey = env.EDGEFLOW_ADMIN_KEY;
+  if (!context.dev && adminKey && adminKey.length < MIN_ADMIN_KEY_LENGTH) {
+    throw new Error(
+      `EDGEFLOW_ADMIN_KEY is ${adminKey.length} characters long: it must have at least ` +
+        `${MIN_ADMIN_KEY_LENGTH} (e.g. openssl rand -hex 32)`,
+    );
+  }
   const num = (v: string | undefined, d: number) => (v && Number.isFinite(+v) && +v > 0 ? +v : d);
   return {
     adminKey: env.EDGEFLOW_ADMIN_KEY || undefined,
-    authDisabled: env.EDGEFLOW_AUTH_DISABLED === "1",
+    authDisabled: !!context.dev && env.EDGEFLOW_AUTH_DISABLED === "1",
     heartbeatSeconds: num(env.EDGEFLOW_HEARTBEAT_SECONDS, 10),
     leaseSeconds: num(env.EDGEFLOW_LEASE_SECONDS, 30),
     publicUrl: env.EDGEFLOW_PUBLIC_URL || undefined,

@@ -23,7 +23,7 @@ import type { Auth } from "../http/auth.ts";
 import type { Sql } from "../db/sql.ts";
 import { ApiError } from "../http/problem.ts";
 import { uuidParam } from "../api/schemas.ts";
-import { keyFromCookie } from "../ui/session.ts";
+import { sessionFromCookie } from "../ui/session.ts";
 
 /** One recorded state change. */
 export interface RunEvent {
@@ -100,7 +100,8 @@ function pageSize(value: string | undefined): number {
 export function eventsRoutes(deps: AppDeps, auth: Auth): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
 
-  app.get("/trigger/runs/:id/events", keyFromCookie(), auth.requireScope("trigger"), async (c) => {
+  const cookie = sessionFromCookie(deps);
+  app.get("/trigger/runs/:id/events", cookie, auth.requireScope("trigger"), async (c) => {
     const id = uuidParam(c.req.param("id"), "run");
     const lastEventId = c.req.header("Last-Event-ID");
     const after = lastEventId !== undefined

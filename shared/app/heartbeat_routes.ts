@@ -52,6 +52,16 @@ function refused(outcome: ResultOutcome, task: string): never {
   }
 }
 
+/** Another key first used this worker name (migration 0067). */
+function workerNameTaken(worker: string): ApiError {
+  return ApiError.of(
+    "worker_name_taken",
+    `the worker name "${worker}" belongs to another API key; choose another name ` +
+      "(or revoke the key that registered it)",
+    [{ path: "worker", message: "already registered by another API key" }],
+  );
+}
+
 export function heartbeatRoutes(deps: AppDeps, auth: Auth, wakeups: Wakeups): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
   const scope = auth.requireScope("worker");
@@ -62,7 +72,9 @@ export function heartbeatRoutes(deps: AppDeps, auth: Auth, wakeups: Wakeups): Ho
     // A heartbeat that may claim watches its connection: a client that gave up
     // (killed, stopped, timed out) must not be leased tasks it never receives.
     const gone = body.capacity > 0 ? clientSignal(c) : undefined;
-    const result = await heartbeat(deps.sql(c), {
+    const principal = c.get("principal");
+    const beat = await heartbeat(deps.sql(c), {
+      caller: { id: principal.id, admin: principal.scopes.includes("admin") },
       worker: body.worker,
       pool: body.pool,
       handlers: body.handlers ?? null,
@@ -72,6 +84,8 @@ export function heartbeatRoutes(deps: AppDeps, auth: Auth, wakeups: Wakeups): Ho
       running: body.running.filter((r) => UUID.test(r.lease)),
       heartbeatSeconds: deps.config.heartbeatSeconds,
     });
+    if ("error" in beat) throw workerNameTaken(body.worker);
+    const result = beat;
     const foreign = body.running.filter((r) => !UUID.test(r.lease)).map((r) => r.task);
     // Long poll: no work yet, and the worker is willing to wait for some.
     if (gone && wait > 0 && !result.tasks.length && !gone.aborted) {

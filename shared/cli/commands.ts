@@ -13,6 +13,8 @@ import {
 } from "./commands/deployments.ts";
 import {
   keysCreateCommand,
+  keysListCommand,
+  keysRevokeCommand,
   poolsCreateCommand,
   poolsListCommand,
   workersListCommand,
@@ -47,6 +49,8 @@ export const COMMANDS: readonly Command[] = [
   poolsListCommand,
   poolsCreateCommand,
   workersListCommand,
+  keysListCommand,
   keysCreateCommand,
+  keysRevokeCommand,
   workerStartCommand,
 ];

@@ -81,6 +81,11 @@ export interface HeartbeatInput {
   capacity: number;
   running: { task: string; lease: string }[];
   heartbeatSeconds: number;
+  /**
+   * The calling key (migration 0067): a worker name belongs to the key that
+   * first used it. `id` null is the bootstrap admin key; admins may use any name.
+   */
+  caller: { id: string | null; admin: boolean };
 }
 
 export interface HeartbeatResult {
@@ -90,10 +95,14 @@ export interface HeartbeatResult {
   extended: number;
 }
 
-/** Liveness + lease extension + claim, in one statement. */
-export async function heartbeat(sql: Sql, h: HeartbeatInput): Promise<HeartbeatResult> {
-  const [row] = await sql<{ r: HeartbeatResult }>`
-    select edgeflow.heartbeat(${h.worker}, ${h.pool},
+/** Liveness + lease extension + claim, in one statement; refused when the name is another key's. */
+export async function heartbeat(
+  sql: Sql,
+  h: HeartbeatInput,
+): Promise<HeartbeatResult | { error: "worker_name_taken" }> {
+  const [row] = await sql<{ r: HeartbeatResult | { error: "worker_name_taken" } }>`
+    select edgeflow.worker_heartbeat(${h.caller.id}::uuid, ${h.caller.admin},
+                              ${h.worker}, ${h.pool},
                               ${h.handlers ? JSON.stringify(h.handlers) : null}::text::jsonb,
                               ${h.capacity}::int, ${JSON.stringify(h.running)}::text::jsonb,
                               ${h.heartbeatSeconds}::int) as r`;

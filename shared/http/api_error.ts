@@ -20,6 +20,7 @@ export const ERROR_CODES = {
   conflict: { status: 409, title: "Conflict" },
   stale_lease: { status: 409, title: "Stale lease" },
   idempotency_conflict: { status: 409, title: "Idempotency key reused with a different request" },
+  worker_name_taken: { status: 409, title: "Worker name taken" },
   paused: { status: 409, title: "Paused" },
   archived: { status: 409, title: "Archived" },
   rate_limited: { status: 429, title: "Too many requests" },

@@ -9,6 +9,15 @@
  *
  * Missing, unknown, revoked or expired key → 401 with `WWW-Authenticate`;
  * a valid key without the route's scope → 403. Keys are never logged.
+ *
+ * A dashboard request without a key header may carry a signed-in session
+ * instead (`shared/ui/session.ts` sets it as `session`; only dashboard and
+ * event-stream routes look at the cookie, never the JSON API).
+ *
+ * Failed authentication is rate-limited per client (address from
+ * `CF-Connecting-IP`, `X-Forwarded-For`, `X-Real-IP` or the socket): past
+ * the limit (default 20 per minute) wrong keys get 429 with `Retry-After`.
+ * Only failures are counted, so a valid key never pays a rate-limit lookup.
  */
 import type { Context, MiddlewareHandler } from "hono";
 import { ApiError } from "./api_error.ts";
@@ -21,6 +30,7 @@ import {
   timingSafeEqual,
 } from "./api_keys.ts";
 import { consoleLogger, type Logger } from "./logger.ts";
+import type { RateLimiter } from "../ratelimit/types.ts";
 
 /** A key record as the database returns it (looked up by hash). */
 export interface KeyRecord {
@@ -47,7 +57,7 @@ export interface Principal {
 }
 
 /** Hono env fragment for routes behind `requireScope`: `c.get("principal")` is typed. */
-export type AuthEnv = { Variables: { principal: Principal } };
+export type AuthEnv = { Variables: { principal: Principal; session?: Principal } };
 
 /** Dependencies of `createAuth`. */
 export interface AuthOptions {
@@ -61,12 +71,21 @@ export interface AuthOptions {
   log?: Logger;
   /** Clock for key expiry, in ms since the epoch (default `Date.now`). */
   now?: () => number;
+  /** Where failed attempts are counted (the rate-limit store); absent: not limited. */
+  failures?: (c: Context) => RateLimiter;
+  /** Failed attempts allowed per client per window (default 20 per 60 s). */
+  failureLimit?: { limit: number; windowSeconds: number };
 }
 
 /** What `createAuth` returns. */
 export interface Auth {
   /** Middleware admitting only callers whose key allows `scope` for this request's method. */
   requireScope(scope: Scope): MiddlewareHandler<AuthEnv>;
+  /**
+   * Count one failed authentication by this request's client (the dashboard's
+   * sign-in form calls it); throws 429 once the client is past its limit.
+   */
+  recordFailure?(c: Context): Promise<void>;
 }
 
 /** Longer than any key we issue (55 characters), short enough to bound hashing work. */
@@ -91,9 +110,38 @@ export function createAuth(options: AuthOptions): Auth {
     return adminHash.hash;
   };
 
+  const failureLimit = options.failureLimit ?? { limit: 20, windowSeconds: 60 };
+  async function recordFailure(c: Context): Promise<void> {
+    if (!options.failures) return;
+    let verdict;
+    try {
+      verdict = await options.failures(c).limit(
+        `auth-fail:${clientAddress(c)}`,
+        failureLimit.limit,
+        failureLimit.windowSeconds,
+      );
+    } catch (err) {
+      // The store being down must not turn a plain 401 into a 500: the refusal stands.
+      log("warn", "could not count a failed authentication", { error: String(err) });
+      return;
+    }
+    if (!verdict.ok) {
+      throw ApiError.of(
+        "rate_limited",
+        "too many failed authentication attempts from this client; try again later",
+        [],
+        { retryAfter: verdict.retryAfterSeconds },
+      );
+    }
+  }
+
   async function authenticate(c: Context): Promise<Principal> {
     const token = bearerToken(c);
-    if (!token) throw unauthorized("an API key is required", false);
+    if (!token) {
+      const session = c.get("session") as Principal | undefined;
+      if (session) return session;
+      throw unauthorized("an API key is required", false);
+    }
     const hash = await hashKey(token);
     const adminKey = typeof options.adminKey === "function"
       ? options.adminKey(c)
@@ -120,7 +168,16 @@ export function createAuth(options: AuthOptions): Auth {
           c.set("principal", DISABLED);
           return await next();
         }
-        const principal = await authenticate(c);
+        let principal: Principal;
+        try {
+          principal = await authenticate(c);
+        } catch (err) {
+          // A key was presented and refused: count it (a missing key is not a guess).
+          if (err instanceof ApiError && err.code === "unauthorized" && bearerToken(c)) {
+            await recordFailure(c);
+          }
+          throw err;
+        }
         if (!scopeAllows(principal.scopes, scope, c.req.method)) {
           throw ApiError.of("forbidden", `this key lacks the "${scope}" scope`, [], {
             headers: {
@@ -132,6 +189,7 @@ export function createAuth(options: AuthOptions): Auth {
         await next();
       };
     },
+    recordFailure,
   };
 }
 
@@ -146,6 +204,21 @@ function bearerToken(c: Context): string | undefined {
   if (direct) return direct;
   const match = /^Bearer\s+(\S+)\s*$/i.exec(c.req.header("Authorization") ?? "");
   return match?.[1];
+}
+
+/**
+ * The client's address for rate limiting: Cloudflare's `CF-Connecting-IP`
+ * (set by the edge, not the client), then the first `X-Forwarded-For` hop
+ * (Supabase's gateway and most proxies), `X-Real-IP`, then the socket's
+ * address (Deno passes it as the env's `remoteAddr`). Behind no proxy, a
+ * client can choose its `X-Forwarded-For`; the socket is the fallback only.
+ */
+export function clientAddress(c: Context): string {
+  const forwarded = c.req.header("X-Forwarded-For")?.split(",")[0].trim();
+  const remote = (c.env as { remoteAddr?: { hostname?: string } } | undefined)?.remoteAddr
+    ?.hostname;
+  return c.req.header("CF-Connecting-IP")?.trim() || forwarded || c.req.header("X-Real-IP") ||
+    remote || "unknown";
 }
 
 function unauthorized(detail: string, invalidToken: boolean): ApiError {

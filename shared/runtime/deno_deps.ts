@@ -1,15 +1,21 @@
 /** AppDeps for Deno (dev server, Supabase Edge Functions, deno serve). */
 import type { AppDeps } from "../app/deps.ts";
-import { configFromEnv } from "../app/deps.ts";
+import { type ConfigContext, configFromEnv } from "../app/deps.ts";
 import { consoleLogger } from "../http/logger.ts";
 import { connectFromEnv } from "./connect.ts";
 import type { Sql } from "../db/sql.ts";
 
-/** One shared client per process: Deno keeps connections across requests. */
+/**
+ * One shared client per process: Deno keeps connections across requests.
+ * The configuration is checked before connecting, so a refused setting
+ * (auth disabled outside dev, a short admin key) stops the start at once.
+ */
 export async function denoDeps(
   env: Record<string, string | undefined> = Deno.env.toObject(),
   sql?: Sql,
+  context: ConfigContext = {},
 ): Promise<AppDeps & { db: Sql }> {
+  const config = configFromEnv(env, context);
   const db = sql ?? await connectFromEnv(env as Record<string, string>);
-  return { db, sql: () => db, config: configFromEnv(env), log: consoleLogger };
+  return { db, sql: () => db, config, log: consoleLogger };
 }

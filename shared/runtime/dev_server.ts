@@ -27,11 +27,12 @@ export async function startDevServer(
   opts: { quiet?: boolean; exampleRun?: boolean } = {},
 ): Promise<DevServer> {
   const say = opts.quiet ? () => {} : (line: string) => console.log(line);
+  const generated = !env.EDGEFLOW_ADMIN_KEY;
   const adminKey = env.EDGEFLOW_ADMIN_KEY || `dev-${crypto.randomUUID().replaceAll("-", "")}`;
   if (!env.DATABASE_URL) {
     await Deno.mkdir(env.EDGEFLOW_DATA_DIR ?? ".edgeflow", { recursive: true });
   }
-  const deps = await denoDeps({ ...env, EDGEFLOW_ADMIN_KEY: adminKey });
+  const deps = await denoDeps({ ...env, EDGEFLOW_ADMIN_KEY: adminKey }, undefined, { dev: true });
   const migrated = await migrate(deps.db, await loadMigrations(), { pgmq: pgmqMode(env) });
   const where = env.DATABASE_URL
     ? "DATABASE_URL"
@@ -86,9 +87,11 @@ export async function startDevServer(
   say("");
   say(`  edgeflow is running at ${url}`);
   say(`  dashboard:  ${url}/ui`);
-  say(`  admin key:  ${adminKey}`);
+  // A key the user chose is theirs to know; echoing it would put it in terminal logs.
+  const shownKey = generated ? adminKey : "$EDGEFLOW_ADMIN_KEY";
+  say(`  admin key:  ${generated ? adminKey : "EDGEFLOW_ADMIN_KEY (from your environment)"}`);
   say(`  trigger:    curl -X POST ${url}/trigger/hello-daily \\`);
-  say(`                -H 'Authorization: Bearer ${adminKey}' \\`);
+  say(`                -H "Authorization: Bearer ${shownKey}" \\`);
   say(`                -d '{"parameters":{"cities":["Lisbon","Oslo"]}}'`);
   say("");
 

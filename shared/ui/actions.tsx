@@ -78,15 +78,19 @@ export function actionRoutes(deps: AppDeps, auth: Auth, wakeups?: Wakeups): Hono
     const f = await form(c);
     const next = safeNext(f.get("next") ?? undefined, ui.base);
     const key = (f.get("key") ?? "").trim();
-    if (!await checkKey(deps.sql(c), key, deps.config.adminKey)) {
+    const now = (deps.now ?? (() => new Date()))();
+    const sql = deps.sql(c);
+    const who = await checkKey(sql, key, deps.config.adminKey, now.getTime());
+    if (!who) {
+      await auth.recordFailure?.(c); // the sign-in form is rate-limited like the API
       const error = "That key is not valid: unknown, revoked or expired.";
       return c.html(<LoginPage ui={ui} next={next} error={error} />, 401);
     }
-    startSession(c, key);
+    await startSession(c, sql, who, deps.config.adminKey, now);
     return c.redirect(next, 303);
   });
-  ui.post("/logout", (c) => {
-    endSession(c);
+  ui.post("/logout", async (c) => {
+    await endSession(c, deps.sql(c));
     return c.redirect(`${c.get("uiBase")}/login`, 303);
   });
 

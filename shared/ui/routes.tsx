@@ -16,7 +16,7 @@ import { toApiError } from "../http/error_map.ts";
 import { zodIssuesToErrors } from "../http/error_path.ts";
 import { RunsQuery, uuidParam } from "../api/schemas.ts";
 import { decodeCursor, encodeCursor } from "../app/cursor.ts";
-import { keyFromCookie, sameOrigin } from "./session.ts";
+import { sameOrigin, sessionFromCookie } from "./session.ts";
 import { uiOf } from "./layout.tsx";
 import { RunPage, RunsPage } from "./runs_pages.tsx";
 import { RunLive } from "./run_live.tsx";
@@ -32,9 +32,9 @@ export type UiEnv = AppEnv & { Variables: { uiBase: string; uiNonce: string } };
 export const view = (c: Context<UiEnv>) => uiOf(c, c.get("uiBase"), c.get("uiNonce"));
 
 /** Security headers and the request's base path and script nonce. */
-function frame(publicUrl?: string) {
-  const checkOrigin = sameOrigin(publicUrl);
-  const cookie = keyFromCookie();
+function frame(deps: AppDeps) {
+  const checkOrigin = sameOrigin(deps.config.publicUrl);
+  const cookie = sessionFromCookie(deps);
   return async (c: Context<UiEnv>, next: () => Promise<void>) => {
     c.set("uiBase", c.req.path.startsWith("/trigger/ui") ? "/trigger/ui" : "/ui");
     const nonce = crypto.randomUUID().replaceAll("-", "");
@@ -72,6 +72,8 @@ function errorPage(log: Logger) {
       return c.redirect(`${base}/login?next=${encodeURIComponent(next)}`, 303);
     }
     const doc = problemDocument(apiError);
+    // Retry-After of a 429 (and any other header the error carries) as the API sends it.
+    for (const [name, value] of Object.entries(apiError.headers)) c.header(name, value);
     const ui = { ...uiOf(c, base, c.get("uiNonce") ?? ""), who: null };
     return c.html(
       <ErrorPage
@@ -90,7 +92,7 @@ function errorPage(log: Logger) {
 export function uiRoutes(deps: AppDeps, auth: Auth, wakeups?: Wakeups): Hono<AppEnv> {
   const ui = new Hono<UiEnv>();
   ui.onError(errorPage(deps.log));
-  ui.use("*", frame(deps.config.publicUrl));
+  ui.use("*", frame(deps));
   const see = auth.requireScope;
 
   ui.get("/", (c) => c.redirect(`${c.get("uiBase")}/runs`, 303));

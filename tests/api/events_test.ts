@@ -1,7 +1,7 @@
 // deno-lint-ignore-file no-explicit-any
 import assert from "node:assert/strict";
 import { dbTest } from "../support/db.ts";
-import { ADMIN_KEY, testApp } from "../support/app.ts";
+import { ADMIN_KEY, sessionCookie, testApp } from "../support/app.ts";
 import { driveRun, ETL, readSse } from "../ui/support.ts";
 
 async function setup(db: Parameters<Parameters<typeof dbTest>[1]>[0]) {
@@ -192,7 +192,7 @@ dbTest(
     });
     assert.equal(viewer.status, 200);
     const byCookie = await app.request(`/trigger/runs/${runId}/events`, {
-      headers: { cookie: `edgeflow_key=${key.body.key}` },
+      headers: { cookie: await sessionCookie(app, key.body.key) },
     });
     assert.equal(byCookie.status, 200);
     assert.ok((await byCookie.json()).events.length > 0);

@@ -18,11 +18,17 @@ export interface TestApp {
   ): Promise<{ status: number; body: any; headers: Headers }>;
 }
 
-export function testApp(db: TestDatabase, config: Partial<AppConfig> = {}): TestApp {
+/** `now`: the app's clock (key and session expiry, key creation), for tests that move time. */
+export function testApp(
+  db: TestDatabase,
+  config: Partial<AppConfig> = {},
+  options: { now?: () => Date } = {},
+): TestApp {
   const app = createApp({
     sql: () => db.sql,
     config: { adminKey: ADMIN_KEY, heartbeatSeconds: 10, leaseSeconds: 30, ...config },
     log: silentLogger,
+    now: options.now,
   });
   return {
     app,
@@ -44,4 +50,24 @@ export function testApp(db: TestDatabase, config: Partial<AppConfig> = {}): Test
       return { status: res.status, body: parsed, headers: res.headers };
     },
   };
+}
+
+/**
+ * The `cookie` header of a dashboard session signed in with `key` through the
+ * sign-in form; a key the form refuses gives a cookie naming no session.
+ */
+export async function sessionCookie(
+  app: { request(path: string, init: RequestInit): Response | Promise<Response> },
+  key: string,
+): Promise<string> {
+  const res = await app.request("/ui/login", {
+    method: "POST",
+    headers: { "content-type": "application/x-www-form-urlencoded", origin: "http://localhost" },
+    body: new URLSearchParams({ key, next: "/ui/runs" }).toString(),
+    redirect: "manual",
+  });
+  await res.body?.cancel();
+  return res.status === 303
+    ? (res.headers.get("set-cookie") ?? "").split(";")[0]
+    : `edgeflow_session=efs_${"0".repeat(64)}`;
 }

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { dbTest, type TestDatabase } from "../support/db.ts";
-import { ADMIN_KEY, testApp } from "../support/app.ts";
+import { ADMIN_KEY, sessionCookie, testApp } from "../support/app.ts";
 import { driveRun, ETL } from "./support.ts";
 
 /** The app, an ETL deployment with a schedule, one run, and page fetching with a cookie. */
@@ -15,9 +15,14 @@ async function setup(db: TestDatabase) {
   });
   assert.equal(dep.status, 201, JSON.stringify(dep.body));
   const run = await t.call("POST", "/trigger/etl-nightly", { parameters: { day: "d1" } });
+  const cookies = new Map<string, Promise<string>>();
+  const cookieFor = (key: string) => {
+    if (!cookies.has(key)) cookies.set(key, sessionCookie(t.app, key));
+    return cookies.get(key)!;
+  };
   const page = async (path: string, init: RequestInit & { key?: string } = {}) => {
     const headers = new Headers(init.headers);
-    if (init.key !== "") headers.set("cookie", `edgeflow_key=${init.key ?? ADMIN_KEY}`);
+    if (init.key !== "") headers.set("cookie", await cookieFor(init.key ?? ADMIN_KEY));
     const res = await t.app.request(path, { ...init, headers, redirect: "manual" });
     return { status: res.status, headers: res.headers, html: await res.text() };
   };
@@ -57,7 +62,7 @@ dbTest(
     assert.equal(ok.status, 303);
     assert.equal(ok.headers.get("location"), "/ui/flows");
     const cookie = ok.headers.get("set-cookie") ?? "";
-    assert.match(cookie, /^edgeflow_key=/);
+    assert.match(cookie, /^edgeflow_session=efs_/);
     assert.match(cookie, /HttpOnly/);
     assert.match(cookie, /SameSite=Strict/);
     const offsite = await post("/ui/login", { key: ADMIN_KEY, next: "//evil.example/" }, {
@@ -65,7 +70,7 @@ dbTest(
     });
     assert.equal(offsite.headers.get("location"), "/ui/runs", "no open redirect");
     const out = await post("/ui/logout", {});
-    assert.match(out.headers.get("set-cookie") ?? "", /edgeflow_key=;.*Max-Age=0/);
+    assert.match(out.headers.get("set-cookie") ?? "", /edgeflow_session=;.*Max-Age=0/);
   },
 );
 

@@ -1,4 +1,4 @@
-/** `keys create`, `pools ls`, `pools create <name>`, `workers ls`. */
+/** `keys ls|create|revoke`, `pools ls`, `pools create <name>`, `workers ls`. */
 import type { Command } from "../command.ts";
 import { EXIT, usageError } from "../io.ts";
 import { renderFields, renderTable, shortTime } from "../table.ts";
@@ -12,11 +12,12 @@ every GET (and GraphQL queries); "admin" allows everything.
 
 Example:
   edgeflow keys create --name ci --scope register --scope deploy
-  edgeflow keys create --name worker-1 --scope worker --json`,
+  edgeflow keys create --name worker-1 --scope worker --expires-in 2592000 --json`,
   flags: {
     name: { kind: "string", arg: "NAME", help: "what the key is for (shown in listings)" },
     scope: { kind: "list", arg: "SCOPE", help: "a scope the key holds; commas allowed" },
     "expires-at": { kind: "string", arg: "ISO8601", help: "when the key stops working" },
+    "expires-in": { kind: "string", arg: "SECONDS", help: "or: how long from now it works" },
   },
   async run(ctx) {
     const name = ctx.flags.string("name");
@@ -25,10 +26,12 @@ Example:
     if (!name) throw usageError("--name is required", ctx.name);
     if (!scopes.length) throw usageError("at least one --scope is required", ctx.name);
     const expires = ctx.flags.string("expires-at");
+    const expiresIn = ctx.flags.int("expires-in", ctx.name);
     const { body } = await ctx.api().call<Record<string, unknown>>("POST", "/deploy/keys", {
       name,
       scopes,
       ...(expires ? { expires_at: expires } : {}),
+      ...(expiresIn !== undefined ? { expires_in: expiresIn } : {}),
     });
     if (ctx.json) ctx.printJson(body);
     else {
@@ -36,10 +39,70 @@ Example:
         ["id", body.id],
         ["name", body.name],
         ["scopes", body.scopes],
+        ["expires", body.expires_at ?? "never"],
         ["key", body.key],
       ]));
       ctx.note("store the key now: it is shown only once (the server keeps its hash)");
     }
+    return EXIT.ok;
+  },
+};
+
+interface KeyDoc {
+  id: string;
+  name: string;
+  prefix: string;
+  scopes: string[];
+  created_at: string;
+  expires_at: string | null;
+  last_used_at: string | null;
+  revoked: boolean;
+}
+
+/** `edgeflow keys ls` */
+export const keysListCommand: Command = {
+  path: ["keys", "ls"],
+  summary: "list API keys (needs an admin key); secrets are never shown",
+  async run(ctx) {
+    const { body } = await ctx.api().call<{ keys: KeyDoc[] }>("GET", "/deploy/keys");
+    if (ctx.json) ctx.printJson(body);
+    else if (!body.keys.length) ctx.print("no API keys (only EDGEFLOW_ADMIN_KEY)");
+    else {
+      ctx.print(renderTable([
+        { header: "id", value: (k: KeyDoc) => k.id },
+        { header: "name", value: (k) => k.name },
+        { header: "prefix", value: (k) => `${k.prefix}…` },
+        { header: "scopes", value: (k) => k.scopes },
+        { header: "status", value: (k) => keyStatus(k) },
+        { header: "created", value: (k) => shortTime(k.created_at) },
+        { header: "expires", value: (k) => (k.expires_at ? shortTime(k.expires_at) : "never") },
+        { header: "last used", value: (k) => (k.last_used_at ? shortTime(k.last_used_at) : "-") },
+      ], body.keys));
+    }
+    return EXIT.ok;
+  },
+};
+
+function keyStatus(k: KeyDoc): string {
+  if (k.revoked) return "revoked";
+  if (k.expires_at && Date.parse(k.expires_at) <= Date.now()) return "expired";
+  return "active";
+}
+
+/** `edgeflow keys revoke <id>` */
+export const keysRevokeCommand: Command = {
+  path: ["keys", "revoke"],
+  args: "<id>",
+  arity: [1, 1],
+  summary: "revoke an API key now (needs an admin key); its sessions and worker names end",
+  async run(ctx) {
+    const id = ctx.positionals[0];
+    const { body } = await ctx.api().call<KeyDoc>(
+      "DELETE",
+      `/deploy/keys/${encodeURIComponent(id)}`,
+    );
+    if (ctx.json) ctx.printJson(body);
+    else ctx.print(`revoked key ${body.name} (${body.id})`);
     return EXIT.ok;
   },
 };

@@ -15,7 +15,7 @@ import { buildSchema, graphql, GraphQLError } from "graphql";
 import { z } from "zod";
 import type { AppDeps, AppEnv } from "./deps.ts";
 import type { Auth } from "../http/auth.ts";
-import { readJsonAs } from "../http/body.ts";
+import { parseJsonText, readJsonAs } from "../http/body.ts";
 import { ApiError } from "../http/problem.ts";
 import { zodIssuesToErrors } from "../http/error_path.ts";
 import type { Sql } from "../db/sql.ts";
@@ -208,8 +208,9 @@ export function graphqlRoutes(deps: AppDeps, auth: Auth): Hono<AppEnv> {
     const text = c.req.query("variables");
     let variables: unknown = null;
     try {
-      variables = text ? JSON.parse(text) : null;
-    } catch {
+      variables = text ? parseJsonText(text, "variables") : null;
+    } catch (err) {
+      if (!(err instanceof ApiError) || err.code !== "invalid_json") throw err;
       variables = text; // not JSON: the schema below reports it at `variables`
     }
     const parsed = GraphQLBody.safeParse({

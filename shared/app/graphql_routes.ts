@@ -11,7 +11,8 @@
  */
 import { Hono } from "hono";
 import type { Context, MiddlewareHandler } from "hono";
-import { buildSchema, graphql, GraphQLError } from "graphql";
+import { buildSchema, execute as run, GraphQLError } from "graphql";
+import { prepareQuery } from "./graphql_limits.ts";
 import { z } from "zod";
 import type { AppDeps, AppEnv } from "./deps.ts";
 import type { Auth } from "../http/auth.ts";
@@ -182,9 +183,12 @@ export function graphqlRoutes(deps: AppDeps, auth: Auth): Hono<AppEnv> {
   const scope = asRead(auth.requireScope("register"));
 
   const execute = async (c: Context<AppEnv>, body: z.infer<typeof GraphQLBody>) => {
-    const result = await graphql({
+    const prepared = prepareQuery(getSchema(), body.query, body.variables, body.operationName);
+    // Syntax, validation and limit errors: nothing ran, the request was bad (GraphQL over HTTP).
+    if (!prepared.ok) return c.json({ errors: prepared.errors }, 400);
+    const result = await run({
       schema: getSchema(),
-      source: body.query,
+      document: prepared.document,
       rootValue: rootValue(deps.sql(c)),
       variableValues: body.variables ?? undefined,
       operationName: body.operationName ?? undefined,

@@ -175,3 +175,32 @@ dbTest("the QStash 401 is a problem document like every other", async (db) => {
   assert.equal(res.body.code, "invalid_signature");
   assert.deepEqual(res.body.errors, []);
 });
+
+dbTest("catastrophic patterns are refused at register and never run at trigger", async (db) => {
+  const { call } = testApp(db);
+  const evil = {
+    name: "evil",
+    parameters: {
+      type: "object",
+      properties: { s: { type: "string", pattern: "^(a+)+$" } },
+      patternProperties: { "^(a|aa)+$": {} },
+    },
+    steps: [{ slug: "a" }],
+  };
+  refused(await call("POST", "/register", evil), 422, [
+    "parameters.properties.s.pattern",
+    'parameters.patternProperties["^(a|aa)+$"]',
+  ]);
+  // A schema stored before the check existed: the trigger refuses to run it.
+  assert.equal((await call("POST", "/register", { ...evil, parameters: {} })).status, 201);
+  await db.sql`update edgeflow.flow_versions
+                  set definition = jsonb_set(definition, '{parameters}', ${
+    JSON.stringify(evil.parameters)
+  }::jsonb)`;
+  const res = await call("POST", "/trigger/flows/evil", {
+    parameters: { s: "a".repeat(40) + "!" },
+  });
+  refused(res, 422, ["parameters"]);
+  assert.match(res.body.errors[0].message, /unsafe pattern/);
+  assert.equal(await count(db, "runs"), 0);
+});

@@ -10,7 +10,7 @@
  */
 import { z } from "zod";
 import { SCOPES } from "../http/api_keys.ts";
-import { JsonObject, Name, Tag, Text, VersionPin } from "./names.ts";
+import { int4, JsonObject, Name, Tag, Text, VersionPin } from "./names.ts";
 
 /** What a deployment does when its concurrency limit is full (Prefect's collision strategies). */
 export const CollisionStrategy = z.enum(["enqueue", "cancel_new"]);
@@ -35,7 +35,7 @@ export const DeployBody = z.strictObject({
   parameters: JsonObject.default({}),
   tags: z.array(Tag).max(100).default([]),
   schedules: z.array(z.record(z.string(), z.unknown())).max(100).default([]),
-  concurrency_limit: z.number().int().min(1).nullable().default(null),
+  concurrency_limit: int4(1).nullable().default(null),
   collision_strategy: CollisionStrategy.default("enqueue"),
   paused: z.boolean().default(false),
   job_variables: JobVariables.default({}),
@@ -48,7 +48,7 @@ export const PoolBody = z.strictObject({
   name: Name,
   type: z.enum(["pull", "push"]).default("pull"),
   description: Text.nullable().default(null),
-  concurrency_limit: z.number().int().min(1).nullable().default(null),
+  concurrency_limit: int4(1).nullable().default(null),
   paused: z.boolean().default(false),
   url: z.url({ protocol: /^https?$/ }).nullable().default(null),
 }).superRefine((pool, ctx) => {
@@ -87,7 +87,7 @@ export type KeyInput = z.output<typeof KeyBody>;
 /** A tag-based concurrency limit (Prefect's `concurrencyLimitOptions`). */
 export const ConcurrencyLimitBody = z.strictObject({
   tag: Name,
-  limit: z.number().int().min(0),
+  limit: int4(0),
 });
 /** A validated concurrency-limit body. */
 export type ConcurrencyLimitInput = z.output<typeof ConcurrencyLimitBody>;

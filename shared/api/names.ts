@@ -53,8 +53,30 @@ export function seconds(min: number, max: number) {
   return z.number().int("must be whole seconds").min(min).max(max);
 }
 
+/** Largest value of a Postgres `integer` column: larger numbers would be a database error. */
+export const MAX_INT4 = 2_147_483_647;
+
+/** A whole number that fits the `integer` column it is stored in (`min` defaults to 0). */
+export function int4(min = 0) {
+  return z.number().int().min(min).max(MAX_INT4);
+}
+
 /** Version pin: `"latest"` or a version number. */
-export const VersionPin = z.union([z.literal("latest"), z.number().int().min(1)]);
+export const VersionPin = z.union([z.literal("latest"), int4(1)]);
+
+/** Canonical positive integers only: `1e0`, `0x1`, ` 1`, `1.0` and `01` name no version. */
+const CANONICAL_POSITIVE = /^[1-9][0-9]{0,9}$/;
+
+/**
+ * A version number in a path (`/versions/:version`), or null when the text
+ * is not a canonical positive integer within `integer` range. Number() would
+ * read `1e0`, `0x1`, `%201` (" 1") and `1.0` all as 1.
+ */
+export function versionParam(text: string): number | null {
+  if (!CANONICAL_POSITIVE.test(text)) return null;
+  const n = Number(text);
+  return n <= MAX_INT4 ? n : null;
+}
 
 /**
  * Checks a path parameter that must be a UUID. A malformed id cannot name

@@ -11,6 +11,7 @@
 import { dereference, type Schema, type SchemaDraft, Validator } from "@cfworker/json-schema";
 import { ApiError } from "../http/api_error.ts";
 import { type FieldError, formatPath } from "../http/error_path.ts";
+import { boundMatching, unsafePatterns } from "./schema_guard.ts";
 
 /** A JSON Schema object as stored with a flow version. */
 export type JsonSchema = Record<string, unknown>;
@@ -94,6 +95,8 @@ export function checkParameterSchema(schema: JsonSchema, path = "parameters"): F
     }
   };
   walk(copy, []);
+  // Catastrophic backtracking (`^(a+)+$`): one trigger could block the server for minutes.
+  errors.push(...unsafePatterns(schema, path));
   return errors;
 }
 
@@ -107,10 +110,20 @@ export function validateParameters(
   prefix = "parameters",
 ): FieldError[] {
   if (schema === null) return [];
+  // Stored before registration refused them: never run an unsafe pattern.
+  const unsafe = unsafePatterns(schema, prefix);
+  if (unsafe.length > 0) {
+    return [{
+      path: prefix,
+      message: `the flow's parameter schema has an unsafe pattern at ${unsafe[0].path}; ` +
+        "register a new version without it",
+    }];
+  }
+  const bounded = structuredClone(schema);
+  boundMatching(bounded);
   let result;
   try {
-    result = new Validator(structuredClone(schema) as Schema, draftOf(schema), false)
-      .validate(parameters);
+    result = new Validator(bounded as Schema, draftOf(schema), false).validate(parameters);
   } catch (err) {
     // Registration checks schemas, so this means one stored before that check existed.
     return [{

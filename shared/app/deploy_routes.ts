@@ -56,11 +56,12 @@ export function deployRoutes(deps: AppDeps, auth: Auth): Hono<AppEnv> {
     const body = await readJsonAs(c, PoolBody);
     const [row] = await deps.sql(c)<{ created: boolean; p: unknown }>`
       with up as (
-        insert into edgeflow.pools as p (name, type, concurrency_limit, paused, url)
-        values (${body.name}, ${body.type}, ${body.concurrency_limit}::int, ${body.paused},
-                ${body.url})
+        insert into edgeflow.pools as p (name, type, description, concurrency_limit, paused, url)
+        values (${body.name}, ${body.type}, ${body.description}, ${body.concurrency_limit}::int,
+                ${body.paused}, ${body.url})
         on conflict (name) do update
-           set type = excluded.type, concurrency_limit = excluded.concurrency_limit,
+           set type = excluded.type, description = excluded.description,
+               concurrency_limit = excluded.concurrency_limit,
                paused = excluded.paused, url = excluded.url, updated_at = now()
         returning p.name, (p.xmax = 0) as created
       ), q as (

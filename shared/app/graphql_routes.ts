@@ -11,11 +11,12 @@
  */
 import { Hono } from "hono";
 import type { Context, MiddlewareHandler } from "hono";
-import { buildSchema, graphql, GraphQLError } from "graphql";
+import { buildSchema, execute as run, GraphQLError } from "graphql";
+import { prepareQuery } from "./graphql_limits.ts";
 import { z } from "zod";
 import type { AppDeps, AppEnv } from "./deps.ts";
 import type { Auth } from "../http/auth.ts";
-import { readJsonAs } from "../http/body.ts";
+import { parseJsonText, readJsonAs } from "../http/body.ts";
 import { ApiError } from "../http/problem.ts";
 import { zodIssuesToErrors } from "../http/error_path.ts";
 import type { Sql } from "../db/sql.ts";
@@ -182,9 +183,12 @@ export function graphqlRoutes(deps: AppDeps, auth: Auth): Hono<AppEnv> {
   const scope = asRead(auth.requireScope("register"));
 
   const execute = async (c: Context<AppEnv>, body: z.infer<typeof GraphQLBody>) => {
-    const result = await graphql({
+    const prepared = prepareQuery(getSchema(), body.query, body.variables, body.operationName);
+    // Syntax, validation and limit errors: nothing ran, the request was bad (GraphQL over HTTP).
+    if (!prepared.ok) return c.json({ errors: prepared.errors }, 400);
+    const result = await run({
       schema: getSchema(),
-      source: body.query,
+      document: prepared.document,
       rootValue: rootValue(deps.sql(c)),
       variableValues: body.variables ?? undefined,
       operationName: body.operationName ?? undefined,
@@ -208,8 +212,9 @@ export function graphqlRoutes(deps: AppDeps, auth: Auth): Hono<AppEnv> {
     const text = c.req.query("variables");
     let variables: unknown = null;
     try {
-      variables = text ? JSON.parse(text) : null;
-    } catch {
+      variables = text ? parseJsonText(text, "variables") : null;
+    } catch (err) {
+      if (!(err instanceof ApiError) || err.code !== "invalid_json") throw err;
       variables = text; // not JSON: the schema below reports it at `variables`
     }
     const parsed = GraphQLBody.safeParse({

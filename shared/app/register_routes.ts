@@ -1,12 +1,12 @@
 /** `register`: flow versions (register, list, show, archive). */
 import { Hono } from "hono";
-import { z } from "zod";
 import type { AppDeps, AppEnv } from "./deps.ts";
 import type { Auth } from "../http/auth.ts";
 import { readJsonAs } from "../http/body.ts";
 import { ApiError } from "../http/problem.ts";
 import { RegisterBody } from "../api/schemas.ts";
 import { normalizeFlow } from "../api/normalize_flow.ts";
+import { versionParam } from "../api/names.ts";
 import { archiveFlowVersion, registerFlow } from "../engine/flows.ts";
 import { assertFlowVersionAcyclic } from "./cycle_guard.ts";
 
@@ -46,16 +46,11 @@ export function registerRoutes(deps: AppDeps, auth: Auth): Hono<AppEnv> {
   });
 
   app.post("/register/flows/:name/versions/:version/archive", scope, async (c) => {
-    const version = z.coerce.number().int().min(1).max(2_147_483_647).safeParse(
-      c.req.param("version"),
-    );
-    if (!version.success) throw ApiError.of("not_found", "no such version");
-    const result = await archiveFlowVersion(deps.sql(c), c.req.param("name"), version.data);
+    const version = versionParam(c.req.param("version"));
+    if (version === null) throw ApiError.of("not_found", "no such version");
+    const result = await archiveFlowVersion(deps.sql(c), c.req.param("name"), version);
     if (result.error) {
-      throw ApiError.of(
-        "not_found",
-        `no version ${version.data} of flow ${c.req.param("name")}`,
-      );
+      throw ApiError.of("not_found", `no version ${version} of flow ${c.req.param("name")}`);
     }
     return c.json(result);
   });

@@ -20,7 +20,7 @@
 import type { Context, HonoRequest, MiddlewareHandler } from "hono";
 import type { z } from "zod";
 import { ApiError } from "./api_error.ts";
-import { zodIssuesToErrors } from "./error_path.ts";
+import { type FieldError, formatPath, zodIssuesToErrors } from "./error_path.ts";
 
 /** Largest accepted request body: 1 MiB (api.md). */
 export const MAX_BODY_BYTES = 1024 * 1024;
@@ -85,19 +85,80 @@ export async function readText(c: Context): Promise<string> {
 
 /**
  * The body parsed as JSON: `{}` when empty, 400 `invalid_json` when not JSON
- * (or nested deeper than `MAX_JSON_DEPTH`), 413 when too large.
+ * (or nested deeper than `MAX_JSON_DEPTH`), 413 when too large, 422 when it
+ * holds values no part of edgeflow can keep (see `parseJsonText`).
  */
 export async function readJson(c: Context): Promise<unknown> {
   const text = await readText(c);
   if (text.trim() === "") return {};
+  return parseJsonText(text);
+}
+
+/**
+ * JSON text parsed the way every body is: depth-limited (400), and refused
+ * with 422 and the paths when it holds a number JSON.parse turns into
+ * ±Infinity (`1e309`: stored, it would silently become `null`) or a string or
+ * key with a NUL character (Postgres `text` and `jsonb` cannot hold U+0000,
+ * and its error text must not reach the client). Used for bodies and for the
+ * JSON that arrives in query strings (GraphQL `variables`).
+ */
+export function parseJsonText(text: string, prefix = ""): unknown {
   if (jsonDepth(text) > MAX_JSON_DEPTH) {
     throw ApiError.of("invalid_json", `the body is nested deeper than ${MAX_JSON_DEPTH} levels`);
   }
+  let value: unknown;
   try {
-    return JSON.parse(text);
+    value = JSON.parse(text);
   } catch (err) {
     throw ApiError.of("invalid_json", `the body is not valid JSON: ${(err as Error).message}`);
   }
+  const errors = unstorableValues(value, prefix);
+  if (errors.length > 0) {
+    throw ApiError.of("validation_failed", "the body holds values that cannot be stored", errors);
+  }
+  return value;
+}
+
+/** Most unstorable values reported by path; the rest are only counted in the detail. */
+const MAX_VALUE_ERRORS = 50;
+
+/**
+ * Non-finite numbers and NUL characters in `value`, with their paths. An
+ * explicit stack, not recursion: the walk must not be what overflows.
+ */
+export function unstorableValues(value: unknown, prefix = ""): FieldError[] {
+  const errors: FieldError[] = [];
+  const stack: [unknown, PropertyKey[]][] = [[value, []]];
+  while (stack.length > 0 && errors.length < MAX_VALUE_ERRORS) {
+    const [node, segments] = stack.pop()!;
+    if (typeof node === "number") {
+      if (!Number.isFinite(node)) {
+        errors.push({ path: formatPath(segments, prefix), message: "number is out of range" });
+      }
+    } else if (typeof node === "string") {
+      if (node.includes("\u0000")) {
+        errors.push({
+          path: formatPath(segments, prefix),
+          message: "must not contain NUL (\\u0000) characters",
+        });
+      }
+    } else if (Array.isArray(node)) {
+      for (let i = node.length - 1; i >= 0; i--) stack.push([node[i], [...segments, i]]);
+    } else if (node !== null && typeof node === "object") {
+      const entries = Object.entries(node);
+      for (let i = entries.length - 1; i >= 0; i--) {
+        const [key, child] = entries[i];
+        if (key.includes("\u0000")) {
+          errors.push({
+            path: formatPath([...segments, key], prefix),
+            message: "keys must not contain NUL (\\u0000) characters",
+          });
+        }
+        stack.push([child, [...segments, key]]);
+      }
+    }
+  }
+  return errors;
 }
 
 /** The body parsed as JSON and validated by `schema`: 422 `validation_failed` with paths on failure. */

@@ -11,7 +11,7 @@ import { z } from "zod";
 import { HTTPException } from "hono/http-exception";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
 import { ApiError, ERROR_CODES, type ErrorCode } from "./api_error.ts";
-import { zodIssuesToErrors } from "./error_path.ts";
+import { type FieldError, zodIssuesToErrors } from "./error_path.ts";
 
 /** Seconds a client should wait before retrying a 503. */
 const RETRY_AFTER_UNAVAILABLE = 1;
@@ -55,6 +55,35 @@ const NETWORK_NAMES = new Set([
  */
 const NETWORK_MESSAGE =
   /connection (refused|reset|closed|lost|terminated|ended|timed out)|connect ECONNREFUSED|(could not|failed to) connect|network (connection lost|error)|pglite is closed/i;
+
+/** Client-facing words for the data exceptions (SQLSTATE class 22) input can cause. */
+const DATA_EXCEPTIONS: Record<string, string> = {
+  "22001": "a text value is too long",
+  "22003": "a number is out of range",
+  "22007": "a date or time has the wrong form",
+  "22008": "a date or time is out of range",
+  "22021": "a text value contains a character that cannot be stored (NUL)",
+  "22P05": "a text value contains a character that cannot be stored (NUL)",
+  "22P02": "a value has the wrong form",
+  "22023": "a value is not allowed",
+  "22004": "a required value is null",
+  "2200N": "a value is too large or too deeply nested",
+};
+
+/**
+ * Constraints whose violation means one request field names nothing: the
+ * field is reported, not the constraint (e.g. a heartbeat for an unknown pool).
+ */
+const CONSTRAINT_FIELDS: Record<string, FieldError> = {
+  workers_pool_fkey: { path: "pool", message: "no pool of that name exists" },
+};
+
+/** The violated constraint's name (postgres.js: `constraint_name`, PGlite: `constraint`). */
+function constraintOf(err: Error): string {
+  const e = err as { constraint_name?: unknown; constraint?: unknown };
+  const name = e.constraint_name ?? e.constraint;
+  return typeof name === "string" ? name : /constraint "([^"]+)"/.exec(err.message)?.[1] ?? "";
+}
 
 /** A Postgres SQLSTATE: five digits or upper-case letters. */
 const SQLSTATE = /^[0-9A-Z]{5}$/;
@@ -106,8 +135,13 @@ function fromSqlState(code: string, err: Error): ApiError | undefined {
     return unavailable(err);
   }
   if (cls === "22") {
-    // Data-exception messages describe the rejected value ("invalid input syntax for type uuid"), not our schema.
-    return ApiError.of("validation_failed", `invalid value: ${err.message}`, [], { cause: err });
+    // A value the edge schemas should have refused. The database's own words
+    // ("invalid byte sequence for encoding…", the value, the type) stay in the
+    // server log: the client gets what kind of value was wrong.
+    const message = DATA_EXCEPTIONS[code] ?? "a value has the wrong type or form";
+    return ApiError.of("validation_failed", `invalid value: ${message}`, [{ path: "", message }], {
+      cause: err,
+    });
   }
   if (code === "23505" || code === "23P01") {
     return ApiError.of("conflict", "a resource with the same unique key already exists", [], {
@@ -115,6 +149,8 @@ function fromSqlState(code: string, err: Error): ApiError | undefined {
     });
   }
   if (code === "23503") {
+    const field = CONSTRAINT_FIELDS[constraintOf(err)];
+    if (field) return ApiError.of("validation_failed", field.message, [field], { cause: err });
     // The same SQLSTATE covers "refers to a missing row" (insert) and "still referenced" (delete).
     return /update or delete/i.test(err.message)
       ? ApiError.of("conflict", "the resource is still referenced by others", [], { cause: err })

@@ -25,21 +25,41 @@ export interface ProblemDocument {
   detail: string;
   code: ErrorCode;
   errors: FieldError[];
+  /** How many further errors were found but not listed (only when some were left out). */
+  errors_omitted?: number;
 }
+
+/**
+ * At most this many `errors` are listed, each path and message cut to
+ * `MAX_ERROR_TEXT` characters: a body with 90,000 unknown fields once
+ * produced a 4 MB problem document. The first errors say what to fix.
+ */
+export const MAX_LISTED_ERRORS = 50;
+const MAX_ERROR_TEXT = 500;
 
 /** Base of the `type` URI; `<base><code>` names the problem kind. */
 export const PROBLEM_TYPE_BASE = "https://edgeflow.dev/problems/";
 
 /** The problem document for an `ApiError` (pure; useful outside Hono). */
 export function problemDocument(err: ApiError): ProblemDocument {
+  const listed = err.errors.slice(0, MAX_LISTED_ERRORS).map((e) => ({
+    path: clip(e.path),
+    message: clip(e.message),
+  }));
+  const omitted = err.errors.length - listed.length;
   return {
     type: PROBLEM_TYPE_BASE + err.code,
     title: ERROR_CODES[err.code].title,
     status: err.status,
-    detail: err.detail,
+    detail: clip(err.detail) + (omitted > 0 ? ` (${omitted} more errors not listed)` : ""),
     code: err.code,
-    errors: err.errors,
+    errors: listed,
+    ...(omitted > 0 ? { errors_omitted: omitted } : {}),
   };
+}
+
+function clip(text: string): string {
+  return text.length > MAX_ERROR_TEXT ? `${text.slice(0, MAX_ERROR_TEXT)}…` : text;
 }
 
 /**

@@ -12,6 +12,7 @@
 import { Receiver } from "@upstash/qstash";
 import type { Context, MiddlewareHandler } from "hono";
 import { createMiddleware } from "hono/factory";
+import { ApiError, problemDocument } from "../http/problem.ts";
 
 /** The two keys from the QStash console (`QSTASH_CURRENT_SIGNING_KEY`, `QSTASH_NEXT_SIGNING_KEY`). */
 export interface SigningKeys {
@@ -161,13 +162,8 @@ export function qstashVerified(options: QstashVerifiedOptions): MiddlewareHandle
 
 /** The default refusal: an RFC 9457 problem document with code `invalid_signature`. */
 export function invalidSignatureResponse(_c: Context, error: SignatureError): Response {
-  const problem = {
-    type: "/problems/invalid_signature",
-    title: "Invalid QStash signature",
-    status: 401,
-    detail: error.message,
-    code: error.code,
-  };
+  // The same document every other error gets (absolute `type`, `errors`), from the one renderer.
+  const problem = problemDocument(ApiError.of(error.code, error.message));
   return new Response(JSON.stringify(problem), {
     status: 401,
     headers: { "content-type": "application/problem+json" },

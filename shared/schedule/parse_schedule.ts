@@ -10,7 +10,7 @@
 import { z } from "zod";
 import { compileCron, cronNeverFires } from "./cron_times.ts";
 import { inYearRange, MAX_YEAR, MIN_YEAR, parseRRuleText } from "./rrule_text.ts";
-import { rruleNeverFires } from "./rrule_times.ts";
+import { rruleFireProblem } from "./rrule_times.ts";
 import {
   CATCHUP_POLICIES,
   DEFAULT_MAX_LATE_SECONDS,
@@ -159,9 +159,9 @@ export function parseSchedule(
     v.anchor != null ? anchor : undefined,
     options.defaultAnchor,
   );
-  if (rruleNeverFires(spec)) {
-    const message = "the rrule never fires (no fire time within 100 years of DTSTART)";
-    return { ok: false, errors: [{ path: joinPath(path, ["rrule"]), message }] };
+  const problem = rruleFireProblem(spec);
+  if (problem !== null) {
+    return { ok: false, errors: [{ path: joinPath(path, ["rrule"]), message: problem }] };
   }
   return { ok: true, value: spec };
 }

@@ -6,6 +6,7 @@ import assert from "node:assert/strict";
 import { PGlite } from "@electric-sql/pglite";
 import postgres from "postgres";
 import { toApiError } from "../../shared/http/error_map.ts";
+import { problemDocument } from "../../shared/http/problem.ts";
 
 /** The error a promise rejects with. */
 async function rejection(promise: Promise<unknown>): Promise<unknown> {
@@ -57,5 +58,31 @@ Deno.test("a real refused connection from postgres.js is a 503", async () => {
     assert.equal(mapped.code, "unavailable");
   } finally {
     await sql.end({ timeout: 0 });
+  }
+});
+
+Deno.test("data exceptions from PGlite become a 422 that does not quote the database", async () => {
+  const db = new PGlite();
+  try {
+    const cases: [string, unknown[]][] = [
+      [`select $1::int`, ["2147483648"]],
+      [`select $1::text`, ["a\u0000b"]],
+      [`select $1::jsonb`, ['{"a": "\\u0000"}']],
+      [`select $1::uuid`, ["not-a-uuid"]],
+    ];
+    for (const [sql, params] of cases) {
+      const err = await rejection(db.query(sql, params));
+      const mapped = toApiError(err);
+      const shown = JSON.stringify(problemDocument(mapped));
+      assert.equal(mapped.status, 422, shown);
+      assert.ok(!shown.includes((err as Error).message), `${shown} quotes the database`);
+      assert.doesNotMatch(
+        shown,
+        /invalid byte sequence|out of range for type|invalid input syntax/,
+      );
+      assert.equal(mapped.errors.length, 1, "errors is never empty");
+    }
+  } finally {
+    await db.close();
   }
 });

@@ -1,12 +1,16 @@
 import assert from "node:assert/strict";
 import {
   assertValidParameters,
+  checkParameterSchema,
   mergeParameters,
   missingRequiredParameters,
   validateParameters,
   withSchemaDefaults,
 } from "../../shared/api/params.ts";
 import { ApiError } from "../../shared/http/problem.ts";
+import { MAX_MATCHED_LENGTH, SAFE_URL, safeUrl } from "../../shared/api/schema_guard.ts";
+import { unsafePatternReason } from "../../shared/api/safe_regex.ts";
+import { format } from "@cfworker/json-schema";
 
 const SCHEMA = {
   type: "object",
@@ -91,4 +95,70 @@ Deno.test("missingRequiredParameters lists required names nobody supplies", () =
   assert.deepEqual(missingRequiredParameters(SCHEMA, {}), ["day"]);
   assert.deepEqual(missingRequiredParameters(SCHEMA, { day: "today" }), []);
   assert.deepEqual(missingRequiredParameters(null, {}), []);
+});
+
+Deno.test("checkParameterSchema refuses catastrophic patterns, naming the schema path", () => {
+  const errors = checkParameterSchema({
+    type: "object",
+    properties: { s: { type: "string", pattern: "^(a+)+$" }, ok: { pattern: "^[a-z]+$" } },
+    patternProperties: { "^(x|xx)*$": { type: "string" } },
+    $defs: { t: { type: "string", pattern: "(\\w+\\s?)*" } },
+  });
+  assert.deepEqual(errors.map((e) => e.path).sort(), [
+    "parameters.$defs.t.pattern",
+    'parameters.patternProperties["^(x|xx)*$"]',
+    "parameters.properties.s.pattern",
+  ]);
+  assert.match(errors[0].message, /unsafe regular expression/);
+  // Data is not a schema: a default that looks like one is left alone.
+  assert.deepEqual(
+    checkParameterSchema({ properties: { d: { default: { pattern: "(a+)+" } } } }),
+    [],
+  );
+});
+
+Deno.test("a stored schema with an unsafe pattern is not run at trigger time", () => {
+  const stored = { type: "object", properties: { s: { type: "string", pattern: "^(a+)+$" } } };
+  // 24 a's and a "!": ~16M backtracking steps with the pattern; none without it.
+  const errors = validateParameters(stored, { s: "a".repeat(24) + "!" });
+  assert.equal(errors.length, 1);
+  assert.equal(errors[0].path, "parameters");
+  assert.match(errors[0].message, /unsafe pattern at parameters\.properties\.s\.pattern/);
+});
+
+Deno.test("patterns and formats only run on strings of bounded length", () => {
+  const schema = {
+    type: "object",
+    properties: {
+      s: { type: "string", pattern: "^[a-z]+$" },
+      e: { type: "string", format: "email" },
+      n: { type: "string", minLength: 1 },
+    },
+  };
+  const long = "a".repeat(MAX_MATCHED_LENGTH + 1);
+  const errors = validateParameters(schema, { s: long, e: `${long}@x.io`, n: long });
+  assert.deepEqual(errors.map((e) => e.path).sort(), ["parameters.e", "parameters.s"]);
+  assert.match(errors[0].message, /too long/);
+  // At the bound, patterns and formats still decide.
+  const edge = "a".repeat(MAX_MATCHED_LENGTH);
+  assert.deepEqual(validateParameters(schema, { s: edge }), []);
+  assert.deepEqual(
+    validateParameters(schema, { s: "A1", e: "nope" }).map((e) => [e.path, e.message]),
+    [["parameters.s", "String does not match pattern."], [
+      "parameters.e",
+      'String does not match format "email".',
+    ]],
+  );
+});
+
+Deno.test("the url format is linear: 24 letters and a bang answer at once", () => {
+  // @cfworker's own url regex doubles its work per letter here (2^24 steps; 40 would take hours).
+  assert.equal(format.url, safeUrl, "the library's exponential url check is replaced");
+  assert.equal(unsafePatternReason(SAFE_URL.source), null);
+  const schema = { type: "object", properties: { u: { type: "string", format: "url" } } };
+  const errors = validateParameters(schema, { u: `http://${"a".repeat(24)}!` });
+  assert.equal(errors.length, 1);
+  assert.deepEqual(validateParameters(schema, { u: "https://a-b.example.com:8080/x?y" }), []);
+  assert.equal(validateParameters(schema, { u: "https://a--b.example.com" }).length, 1);
+  assert.equal(validateParameters(schema, { u: "https://-a.example.com" }).length, 1);
 });

@@ -1,0 +1,206 @@
+// deno-lint-ignore-file no-explicit-any
+/**
+ * The hostile inputs of issue 10 ("Bad input", items 6–11) sent to the real
+ * app on a real database: each must be a 4xx problem document that names the
+ * field, writes nothing, and carries no database text.
+ */
+import assert from "node:assert/strict";
+import { dbTest, type TestDatabase } from "../support/db.ts";
+import { testApp } from "../support/app.ts";
+
+type Res = { status: number; body: any; headers: Headers };
+
+/** Words of Postgres error messages; none may reach a client. */
+const DB_TEXT =
+  /invalid byte sequence|out of range for type|invalid input syntax|violates|relation "|column "|SQLSTATE|unsupported Unicode|syntax error at/i;
+
+/** Asserts a problem document of `status` whose errors name every path in `paths`. */
+function refused(res: Res, status: number, paths: string[]): void {
+  const text = JSON.stringify(res.body);
+  assert.equal(res.status, status, text);
+  assert.equal(res.headers.get("content-type"), "application/problem+json");
+  assert.ok(Array.isArray(res.body.errors), text);
+  const seen = res.body.errors.map((e: { path: string }) => e.path);
+  for (const path of paths) assert.ok(seen.includes(path), `${path} not in ${text}`);
+  assert.doesNotMatch(text, DB_TEXT);
+}
+
+const flow = {
+  name: "etl",
+  parameters: { type: "object", properties: { n: { type: "integer" }, s: { type: "string" } } },
+  steps: [{ slug: "a" }],
+};
+
+const COUNTS: Record<string, (db: TestDatabase) => Promise<{ n: number }[]>> = {
+  runs: (db) => db.sql`select count(*)::int as n from edgeflow.runs`,
+  deployments: (db) => db.sql`select count(*)::int as n from edgeflow.deployments`,
+  pools: (db) => db.sql`select count(*)::int as n from edgeflow.pools`,
+  workers: (db) => db.sql`select count(*)::int as n from edgeflow.workers`,
+};
+
+async function count(db: TestDatabase, table: keyof typeof COUNTS): Promise<number> {
+  const [{ n }] = await COUNTS[table](db);
+  return n;
+}
+
+dbTest(
+  "1e309 anywhere in a body is a 422 at its path, and nothing is stored as null",
+  async (db) => {
+    const { call } = testApp(db);
+    assert.equal((await call("POST", "/register", flow)).status, 201);
+    assert.equal((await call("POST", "/deploy", { name: "d", flow: "etl" })).status, 201);
+
+    refused(await call("POST", "/trigger/d", '{"parameters":{"n":1e309}}'), 422, ["parameters.n"]);
+    refused(
+      await call("POST", "/trigger/flows/etl", '{"parameters":{"n":[1,-1e309]}}'),
+      422,
+      ["parameters.n[1]"],
+    );
+    refused(
+      await call("POST", "/deploy", '{"name":"d2","flow":"etl","parameters":{"n":1e400}}'),
+      422,
+      ["parameters.n"],
+    );
+    refused(
+      await call(
+        "POST",
+        "/register",
+        JSON.stringify(flow).replace('"slug":"a"', '"slug":"a","args":{"x":1e999}'),
+      ),
+      422,
+      ["steps[0].args.x"],
+    );
+    assert.equal(await count(db, "runs"), 0);
+    assert.equal(await count(db, "deployments"), 1);
+  },
+);
+
+dbTest("a NUL character in any string is a 422 at its path, not a Postgres error", async (db) => {
+  const { call } = testApp(db);
+  assert.equal((await call("POST", "/register", flow)).status, 201);
+  assert.equal((await call("POST", "/deploy", { name: "d", flow: "etl" })).status, 201);
+  refused(await call("POST", "/trigger/d", { parameters: { s: "a\u0000b" } }), 422, [
+    "parameters.s",
+  ]);
+  refused(await call("POST", "/deploy", { name: "d", flow: "etl", description: "x\u0000" }), 422, [
+    "description",
+  ]);
+  refused(await call("POST", "/deploy/pools", { name: "p", description: "\u0000" }), 422, [
+    "description",
+  ]);
+  refused(await call("POST", "/deploy/keys", { name: "k\u0000", scopes: ["read"] }), 422, [
+    "name",
+  ]);
+  refused(await call("POST", "/trigger/d", { parameters: { ["k\u0000"]: 1 } }), 422, [
+    'parameters["k\\u0000"]',
+  ]);
+  assert.equal(await count(db, "runs"), 0);
+  assert.equal(await count(db, "pools"), 1, "only the default pool");
+});
+
+dbTest("integers beyond the integer column are a 422 at their path", async (db) => {
+  const { call } = testApp(db);
+  assert.equal((await call("POST", "/register", flow)).status, 201);
+  const big = 2_147_483_648;
+  refused(await call("POST", "/deploy", { name: "d", flow: "etl", concurrency_limit: big }), 422, [
+    "concurrency_limit",
+  ]);
+  refused(await call("POST", "/deploy", { name: "d", flow: "etl", version: big }), 422, [
+    "version",
+  ]);
+  refused(await call("POST", "/deploy/pools", { name: "p", concurrency_limit: big }), 422, [
+    "concurrency_limit",
+  ]);
+  refused(await call("POST", "/trigger/flows/etl", { version: big }), 422, ["version"]);
+  refused(await call("POST", "/deploy/concurrency-limits", { tag: "t", limit: big }), 422, [
+    "limit",
+  ]);
+  assert.equal(await count(db, "deployments"), 0);
+  assert.equal(await count(db, "runs"), 0);
+});
+
+dbTest("90,000 unknown fields give a small problem document: 50 errors and a count", async (db) => {
+  const { call } = testApp(db);
+  const body: Record<string, unknown> = { ...flow };
+  for (let i = 0; i < 90_000; i++) body[`f${i}`] = 0;
+  const res = await call("POST", "/register", body);
+  refused(res, 422, ["f0"]);
+  assert.equal(res.body.errors.length, 50);
+  assert.equal(res.body.errors_omitted, 90_000 - 50);
+  assert.ok(JSON.stringify(res.body).length < 10_000);
+});
+
+dbTest("version path parameters must be canonical positive integers", async (db) => {
+  const { call } = testApp(db);
+  assert.equal((await call("POST", "/register", flow)).status, 201);
+  for (const v of ["1e0", "0x1", "%201", "1.0", "01", "+1", "0", "-1", "2147483648"]) {
+    const res = await call("POST", `/register/flows/etl/versions/${v}/archive`);
+    refused(res, 404, []);
+  }
+  const [{ archived }] = await db.sql`select archived from edgeflow.flow_versions`;
+  assert.equal(archived, false, "no spelling of 1 archived version 1");
+  assert.equal((await call("POST", "/register/flows/etl/versions/1/archive")).status, 200);
+});
+
+dbTest("a heartbeat naming an unknown pool is a 422 at pool and records no worker", async (db) => {
+  const { call } = testApp(db);
+  const res = await call("POST", "/heartbeat", { worker: "w", pool: "nope", capacity: 1 });
+  refused(res, 422, ["pool"]);
+  assert.equal(await count(db, "workers"), 0);
+  // A pool that exists works as before.
+  assert.equal((await call("POST", "/deploy/pools", { name: "gpu" })).status, 201);
+  const ok = await call("POST", "/heartbeat", { worker: "w", pool: "gpu", capacity: 1 });
+  assert.equal(ok.status, 200, JSON.stringify(ok.body));
+  assert.equal(await count(db, "workers"), 1);
+});
+
+dbTest("a pool's description is stored and returned", async (db) => {
+  const { call } = testApp(db);
+  const made = await call("POST", "/deploy/pools", { name: "gpu", description: "the A100s" });
+  assert.equal(made.status, 201);
+  assert.equal(made.body.description, "the A100s");
+  assert.equal((await call("GET", "/deploy/pools/gpu")).body.description, "the A100s");
+  await call("POST", "/deploy/pools", { name: "gpu" });
+  assert.equal((await call("GET", "/deploy/pools/gpu")).body.description, null);
+});
+
+dbTest("the QStash 401 is a problem document like every other", async (db) => {
+  const { call } = testApp(db);
+  const id = crypto.randomUUID();
+  const res = await call("POST", `/trigger/schedules/${id}/fire`, { schedule_id: id }, {
+    key: null,
+  });
+  refused(res, 401, []);
+  assert.equal(res.body.type, "https://edgeflow.dev/problems/invalid_signature");
+  assert.equal(res.body.code, "invalid_signature");
+  assert.deepEqual(res.body.errors, []);
+});
+
+dbTest("catastrophic patterns are refused at register and never run at trigger", async (db) => {
+  const { call } = testApp(db);
+  const evil = {
+    name: "evil",
+    parameters: {
+      type: "object",
+      properties: { s: { type: "string", pattern: "^(a+)+$" } },
+      patternProperties: { "^(a|aa)+$": {} },
+    },
+    steps: [{ slug: "a" }],
+  };
+  refused(await call("POST", "/register", evil), 422, [
+    "parameters.properties.s.pattern",
+    'parameters.patternProperties["^(a|aa)+$"]',
+  ]);
+  // A schema stored before the check existed: the trigger refuses to run it.
+  assert.equal((await call("POST", "/register", { ...evil, parameters: {} })).status, 201);
+  await db.sql`update edgeflow.flow_versions
+                  set definition = jsonb_set(definition, '{parameters}', ${
+    JSON.stringify(evil.parameters)
+  }::jsonb)`;
+  const res = await call("POST", "/trigger/flows/evil", {
+    parameters: { s: "a".repeat(40) + "!" },
+  });
+  refused(res, 422, ["parameters"]);
+  assert.match(res.body.errors[0].message, /unsafe pattern/);
+  assert.equal(await count(db, "runs"), 0);
+});

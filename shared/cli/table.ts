@@ -55,10 +55,42 @@ export function elapsed(
   return formatDuration((end ? Date.parse(end) : now) - Date.parse(start));
 }
 
-/** An ISO timestamp shortened for tables: `2026-11-22 14:03:07` (UTC, as the API gives it). */
-export function shortTime(iso: string | null | undefined): string {
+/** An ISO timestamp shortened for tables, without its zone: `2026-11-22 14:03:07` (UTC). */
+export function utcTime(iso: string | null | undefined): string {
   if (!iso) return "-";
   return iso.replace("T", " ").replace(/\.\d+/, "").replace(/Z$/, "");
+}
+
+/** An ISO timestamp for people, with its zone: `2026-11-22 14:03:07 UTC`. */
+export function shortTime(iso: string | null | undefined): string {
+  return iso ? `${utcTime(iso)} UTC` : "-";
+}
+
+/**
+ * An instant as wall-clock time in `zone`, named: `2026-11-22 21:00:00 Asia/Kolkata` (a schedule's
+ * next fire time reads in the schedule's own zone).
+ */
+export function zonedTime(iso: string | null | undefined, zone: string | null | undefined): string {
+  if (!iso) return "-";
+  if (!zone || zone === "UTC" || zone === "Etc/UTC") return shortTime(iso);
+  try {
+    const parts = Object.fromEntries(
+      new Intl.DateTimeFormat("en-US", {
+        timeZone: zone,
+        hourCycle: "h23",
+        year: "numeric",
+        month: "2-digit",
+        day: "2-digit",
+        hour: "2-digit",
+        minute: "2-digit",
+        second: "2-digit",
+      }).formatToParts(new Date(iso)).map((p) => [p.type, p.value]),
+    );
+    const { year, month, day, hour, minute, second } = parts;
+    return `${year}-${month}-${day} ${hour}:${minute}:${second} ${zone}`;
+  } catch {
+    return shortTime(iso); // an unknown zone name: UTC, still named
+  }
 }
 
 function width(s: string): number {

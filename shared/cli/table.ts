@@ -4,6 +4,7 @@
  * greppable and pastes cleanly into issues. Our own few lines instead of a
  * table library: the job is padding strings.
  */
+import { wallTime } from "../schedule/zone.ts";
 
 /** One column: its header and how to show a row's value. */
 export interface Column<T> {
@@ -71,26 +72,7 @@ export function shortTime(iso: string | null | undefined): string {
  * next fire time reads in the schedule's own zone).
  */
 export function zonedTime(iso: string | null | undefined, zone: string | null | undefined): string {
-  if (!iso) return "-";
-  if (!zone || zone === "UTC" || zone === "Etc/UTC") return shortTime(iso);
-  try {
-    const parts = Object.fromEntries(
-      new Intl.DateTimeFormat("en-US", {
-        timeZone: zone,
-        hourCycle: "h23",
-        year: "numeric",
-        month: "2-digit",
-        day: "2-digit",
-        hour: "2-digit",
-        minute: "2-digit",
-        second: "2-digit",
-      }).formatToParts(new Date(iso)).map((p) => [p.type, p.value]),
-    );
-    const { year, month, day, hour, minute, second } = parts;
-    return `${year}-${month}-${day} ${hour}:${minute}:${second} ${zone}`;
-  } catch {
-    return shortTime(iso); // an unknown zone name: UTC, still named
-  }
+  return iso ? wallTime(iso, zone) : "-";
 }
 
 function width(s: string): number {

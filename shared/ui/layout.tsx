@@ -116,13 +116,14 @@ export function ErrorText(props: { value: unknown }) {
   }
   const { message, stack, type, ...rest } = v as Record<string, unknown>;
   // A stack usually repeats the message on its first line: show only the frames.
+  const firstLine = String(message).split("\n")[0];
   const frames = typeof stack === "string"
-    ? stack.split("\n").filter((l, i) => i > 0 || !l.includes(String(message))).join("\n")
+    ? stack.split("\n").filter((l, i) => i > 0 || !l.includes(firstLine)).join("\n")
     : "";
   const extra = Object.entries(rest).filter(([, x]) => x !== undefined && x !== null);
   return (
     <div class="err">
-      <pre class="err-msg">{typeof type === "string" ? <b>{type}: </b> : null}{String(message)}</pre>
+      <pre class="err-msg">{typeof type === "string" ? <b>{`${type}: `}</b> : null}{String(message)}</pre>
       {extra.length > 0 && (
         <div class="small muted">
           {extra.map(([k, x]) => `${k}: ${typeof x === "string" ? x : JSON.stringify(x)}`).join(

@@ -70,7 +70,7 @@ svg.dag .node.s-PENDING rect, svg.dag .node.s-QUEUED rect { stroke:#98a2b3; }
   th, td { padding:5px 6px; }
   .filters > div, .filters select { width:100%; }
   h1 { font-size:17px; word-break:break-all; }
-  code { word-break:break-all; }
+  h1 code, p code { word-break:break-all; } td code, td time { white-space:nowrap; }
   table { display:block; overflow-x:auto; }
   svg.dag { max-width:none; }
 }

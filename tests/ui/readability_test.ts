@@ -26,7 +26,7 @@ Deno.test("an error shows its message as text and folds its stack", () => {
   assert.match(html, /<pre class="err-msg"><b>Error: <\/b>disk full\nat \/data<\/pre>/);
   assert.match(
     html,
-    /<details><summary>stack<\/summary><pre class="err-stack">    at w \(h\.ts:1:1\)<\/pre><\/details>/,
+    /<details><summary>stack<\/summary><pre class="err-stack"> {4}at w \(h\.ts:1:1\)<\/pre><\/details>/,
   );
   assert.doesNotMatch(html, /\\n|&quot;message/);
   assert.match(

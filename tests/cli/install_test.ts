@@ -33,15 +33,19 @@ Deno.test("the README's global install gives a working `edgeflow` (Deno 2: -g --
       "edgeflow",
       "--config",
       "deno.json",
+      "--node-modules-dir=manual",
       "functions/cli.ts",
     ], { DENO_INSTALL_ROOT: root });
     assert.equal(install.code, 0, install.stderr);
     // The shim runs `deno`: put this Deno first on PATH, and call it from elsewhere.
     const path = `${root}/bin:${dirname(Deno.execPath())}:${Deno.env.get("PATH") ?? ""}`;
-    const help = await run(`${root}/bin/edgeflow`, ["--help"], { PATH: path }, root);
+    // An empty DENO_DIR: whatever the CLI needs must come from the install, not the network.
+    const env = { PATH: path, DENO_DIR: `${root}/deno_dir` };
+    const help = await run(`${root}/bin/edgeflow`, ["--help"], env, root);
     assert.equal(help.code, 0, help.stderr);
     assert.match(help.stdout, /^Usage: edgeflow <command>/m);
-    const runs = await run(`${root}/bin/edgeflow`, ["runs", "ls", "--help"], { PATH: path }, root);
+    assert.doesNotMatch(help.stderr, /Download/);
+    const runs = await run(`${root}/bin/edgeflow`, ["runs", "ls", "--help"], env, root);
     assert.equal(runs.code, 0, runs.stderr);
     assert.match(runs.stdout, /^Usage: edgeflow runs ls/m);
   } finally {
@@ -50,6 +54,8 @@ Deno.test("the README's global install gives a working `edgeflow` (Deno 2: -g --
 });
 
 Deno.test("a CLI call downloads nothing once `deno install` has run", async () => {
+  // node_modules is installed; the Deno cache is empty (another DENO_DIR, a CI cache miss). With
+  // `nodeModulesDir: auto` every call fetched the npm metadata of yaml and zod again.
   const dir = await Deno.makeTempDir();
   try {
     for (
@@ -59,7 +65,10 @@ Deno.test("a CLI call downloads nothing once `deno install` has run", async () =
         ["import", "yaml", "examples/grepx/stock_pipeline.yaml", "--dry-run"],
       ]
     ) {
-      const out = await run(Deno.execPath(), ["task", "-q", "cli", ...args], { EDGEFLOW_URL: "" });
+      const out = await run(Deno.execPath(), ["task", "-q", "cli", ...args], {
+        EDGEFLOW_URL: "",
+        DENO_DIR: dir,
+      });
       assert.equal(out.code, 0, out.stderr);
       assert.doesNotMatch(out.stderr, /Download/, `edgeflow ${args.join(" ")}: ${out.stderr}`);
     }

@@ -11,11 +11,12 @@
  * EventSource reconnects by itself and resumes from the last event id; `end`
  * means the run is final.
  */
+import { retriesOf } from "../api/step_counts.ts";
+import { ErrorText } from "./layout.tsx";
 import type { RunDocument } from "../engine/runs.ts";
 import { FINAL_RUN_STATES, type RunEvent } from "../app/events_routes.ts";
 import { DagSvg } from "./dag_svg.tsx";
-import { Badge, duration, ErrorText, Json, Sep, Time, type Ui } from "./layout.tsx";
-import { retriesOf } from "../api/step_counts.ts";
+import { Badge, duration, Json, Sep, Time, type Ui } from "./layout.tsx";
 
 /** The script (inlined with the response's CSP nonce). */
 export const RUN_LIVE_JS = `

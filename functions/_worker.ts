@@ -1,9 +1,9 @@
 /** Cloudflare Workers: every route, and the cron tick in `scheduled()`. */
-import { createApp } from "../shared/app/app.ts";
 import { scheduledTick } from "../shared/app/tick.ts";
 import {
   releaseRequest,
   requestSql,
+  workerApp,
   workerDeps,
   type WorkerEnv,
 } from "../shared/runtime/cloudflare.ts";
@@ -15,7 +15,7 @@ interface Ctx {
 export default {
   async fetch(request: Request, env: WorkerEnv, ctx: Ctx): Promise<Response> {
     try {
-      return await createApp(workerDeps(env)).fetch(request, env, ctx as never);
+      return await workerApp(env).fetch(request, env, ctx as never);
     } finally {
       releaseRequest(request, ctx);
     }

@@ -89,7 +89,13 @@ export function createApp(deps: AppDeps, options: AppOptions = {}): Hono<AppEnv>
   for (const fn of served) app.route("/", routes[fn](deps, auth, wakeups));
   if (served.includes("deploy")) app.route("/", limitsRoutes(deps, auth));
   if (served.includes("trigger")) app.route("/", eventsRoutes(deps, auth));
-  if (served.includes("trigger")) app.route("/", uiRoutes(deps, auth, wakeups));
+  if (served.includes("trigger")) {
+    app.route("/", uiRoutes(deps, auth, wakeups));
+    // A visitor opening the server's root meets the dashboard, not a JSON 404. Relative, so that
+    // Supabase's /functions/v1/trigger → /functions/v1/trigger/ui too.
+    app.get("/", (c) => c.redirect("ui", 302));
+    app.get("/trigger", (c) => c.redirect("trigger/ui", 302));
+  }
   if (served.includes("register")) app.route("/", graphqlRoutes(deps, auth));
   app.route("/", scheduleRoutes(deps, auth, served));
   return app;

@@ -5,6 +5,7 @@
  * than a value silently ignored (`--stauts FAILED` listing every run).
  */
 import { usageError } from "./io.ts";
+import { didYouMean } from "./suggest.ts";
 
 /** How a flag takes its value. */
 export type FlagKind = "boolean" | "string" | "list";
@@ -85,7 +86,10 @@ export function parseArgs(
     const eq = token.indexOf("=");
     const name = token.slice(2, eq < 0 ? undefined : eq);
     const spec = specs[name];
-    if (!spec) throw usageError(`unknown flag --${name}`, command);
+    if (!spec) {
+      const hint = didYouMean(name, Object.keys(specs), "--");
+      throw usageError(`unknown flag --${name}${hint}`, command);
+    }
     if (spec.kind === "boolean") {
       if (eq >= 0) throw usageError(`--${name} takes no value`, command);
       add(name, "true");

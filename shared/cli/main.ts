@@ -9,6 +9,7 @@ import { type Command, CommandContext } from "./command.ts";
 import { commandHelp, groupHelp, overviewHelp } from "./help.ts";
 import { CliError, type CliIo, EXIT, usageError } from "./io.ts";
 import { COMMANDS } from "./commands.ts";
+import { didYouMean } from "./suggest.ts";
 
 /** Runs the CLI with `io.args`; resolves with the exit code. */
 export async function main(io: CliIo, commands: readonly Command[] = COMMANDS): Promise<number> {
@@ -42,10 +43,19 @@ async function dispatch(io: CliIo, commands: readonly Command[]): Promise<number
         io.stdout(text);
         return EXIT.ok;
       }
+      const sub = words[1]?.word;
+      if (sub !== undefined) {
+        // `runs lss`: say which word was wrong, and the closest real one, before the group's list.
+        const subs = commands.filter((c) => c.path[0] === first).map((c) => c.path[1]);
+        io.stderr(
+          `error: unknown command "${first} ${sub}"${didYouMean(sub, subs, `${first} `)}\n`,
+        );
+      }
       io.stderr(text);
       return EXIT.usage;
     }
-    throw usageError(`unknown command "${first}"`);
+    const names = new Set(["help", ...commands.map((c) => c.path[0])]);
+    throw usageError(`unknown command "${first}"${didYouMean(first, names)}`);
   }
   const name = command.path.join(" ");
   if (wantsHelp) {

@@ -1,5 +1,6 @@
 /** How a run looks to people: a status line and its steps as a table (`runs show`, `run --watch`). */
 import { cell, elapsed, renderTable } from "./table.ts";
+import { retriesOf } from "../api/step_counts.ts";
 
 /** A run as `GET /trigger/runs/:id` returns it (the fields the CLI reads). */
 export interface RunDoc {
@@ -56,8 +57,8 @@ export function renderRun(run: RunDoc, now: number): string {
     ? renderTable([
       { header: "step", value: (s: StepDoc) => s.slug },
       { header: "status", value: (s) => s.status },
-      { header: "attempts", value: (s) => s.attempts ?? 0 },
       { header: "tasks", value: (s) => s.tasks ?? 0 },
+      { header: "retries", value: (s) => retriesOf(s) },
       { header: "time", value: (s) => elapsed(s.started_at, s.ended_at, now) },
       { header: "error", value: (s) => truncate(errorText(s.error), 60) },
     ], steps)

@@ -4,6 +4,7 @@
  * greppable and pastes cleanly into issues. Our own few lines instead of a
  * table library: the job is padding strings.
  */
+import { wallTime } from "../schedule/zone.ts";
 
 /** One column: its header and how to show a row's value. */
 export interface Column<T> {
@@ -55,10 +56,23 @@ export function elapsed(
   return formatDuration((end ? Date.parse(end) : now) - Date.parse(start));
 }
 
-/** An ISO timestamp shortened for tables: `2026-11-22 14:03:07` (UTC, as the API gives it). */
-export function shortTime(iso: string | null | undefined): string {
+/** An ISO timestamp shortened for tables, without its zone: `2026-11-22 14:03:07` (UTC). */
+export function utcTime(iso: string | null | undefined): string {
   if (!iso) return "-";
   return iso.replace("T", " ").replace(/\.\d+/, "").replace(/Z$/, "");
+}
+
+/** An ISO timestamp for people, with its zone: `2026-11-22 14:03:07 UTC`. */
+export function shortTime(iso: string | null | undefined): string {
+  return iso ? `${utcTime(iso)} UTC` : "-";
+}
+
+/**
+ * An instant as wall-clock time in `zone`, named: `2026-11-22 21:00:00 Asia/Kolkata` (a schedule's
+ * next fire time reads in the schedule's own zone).
+ */
+export function zonedTime(iso: string | null | undefined, zone: string | null | undefined): string {
+  return iso ? wallTime(iso, zone) : "-";
 }
 
 function width(s: string): number {

@@ -3,8 +3,9 @@
  * so each request gets its own postgres.js client (cheap behind Hyperdrive,
  * which pools the real connections), closed once the response is sent.
  */
-import type { Context } from "hono";
-import type { AppDeps } from "../app/deps.ts";
+import type { Context, Hono } from "hono";
+import { createApp } from "../app/app.ts";
+import type { AppDeps, AppEnv } from "../app/deps.ts";
 import { configFromEnv } from "../app/deps.ts";
 import { consoleLogger } from "../http/logger.ts";
 import { postgresSql, postgresTimeoutsFromEnv } from "../db/postgres.ts";
@@ -57,6 +58,22 @@ export function workerDeps(env: WorkerEnv): AppDeps {
     config: configFromEnv(strings),
     log: consoleLogger,
   };
+}
+
+const apps = new WeakMap<WorkerEnv, Hono<AppEnv>>();
+
+/**
+ * The app for an isolate, built on its first request and reused: routing tables, schemas and the
+ * config are built once per `env` binding (the same object for every request of an isolate), and
+ * hold no connection — each request still gets its own client from `workerDeps`.
+ */
+export function workerApp(env: WorkerEnv): Hono<AppEnv> {
+  let app = apps.get(env);
+  if (!app) {
+    app = createApp(workerDeps(env));
+    apps.set(env, app);
+  }
+  return app;
 }
 
 /** Close the request's client after the response has gone out. */

@@ -11,7 +11,9 @@ import { migrate, pgmqMode } from "../db/migrate.ts";
 import { createWorker } from "../worker/mod.ts";
 import { denoDeps } from "./deno_deps.ts";
 import { loadMigrations } from "./migrations_fs.ts";
-import { handlers } from "../../examples/hello/handlers.ts";
+import { devAdminKey } from "./dev_key.ts";
+import * as example from "../../examples/hello/handlers.ts";
+import { handlersOf } from "../cli/commands/worker.ts";
 
 const EXAMPLE = new URL("../../examples/hello/", import.meta.url);
 
@@ -27,11 +29,11 @@ export async function startDevServer(
   opts: { quiet?: boolean; exampleRun?: boolean } = {},
 ): Promise<DevServer> {
   const say = opts.quiet ? () => {} : (line: string) => console.log(line);
+  const dataDir = env.EDGEFLOW_DATA_DIR ?? ".edgeflow";
+  await Deno.mkdir(dataDir, { recursive: true });
+  const { key: adminKey } = await devAdminKey(dataDir, env.EDGEFLOW_ADMIN_KEY || undefined);
+  // A key the dev server made (now or on an earlier start) is printed; the user's own is not.
   const generated = !env.EDGEFLOW_ADMIN_KEY;
-  const adminKey = env.EDGEFLOW_ADMIN_KEY || `dev-${crypto.randomUUID().replaceAll("-", "")}`;
-  if (!env.DATABASE_URL) {
-    await Deno.mkdir(env.EDGEFLOW_DATA_DIR ?? ".edgeflow", { recursive: true });
-  }
   const deps = await denoDeps({ ...env, EDGEFLOW_ADMIN_KEY: adminKey }, undefined, { dev: true });
   const migrated = await migrate(deps.db, await loadMigrations(), { pgmq: pgmqMode(env) });
   const where = env.DATABASE_URL
@@ -79,7 +81,7 @@ export async function startDevServer(
     key: adminKey,
     pool: "default",
     name: "dev-worker",
-    handlers,
+    handlers: handlersOf(example),
     capacity: 4,
   });
   await worker.start();

@@ -124,3 +124,27 @@ export function formatLocal(ms: number, timeZone: string): string {
   const mm = String(minutes % 60).padStart(2, "0");
   return `${formatFloating(ms + offset)}${sign}${hh}:${mm}`;
 }
+
+/**
+ * An instant for people, in `zone` and naming it: `2026-11-22 21:00:00 Asia/Kolkata`;
+ * `2026-11-22 15:30:00 UTC` without a zone (or an unknown one).
+ */
+export function wallTime(iso: string, zone?: string | null): string {
+  const ms = Date.parse(iso);
+  if (!Number.isFinite(ms)) return iso;
+  const utc = () => `${new Date(ms).toISOString().slice(0, 19).replace("T", " ")} UTC`;
+  if (!zone || zone === "UTC" || zone === "Etc/UTC" || !isValidTimeZone(zone)) return utc();
+  const p = Object.fromEntries(
+    new Intl.DateTimeFormat("en-US", {
+      timeZone: zone,
+      hourCycle: "h23",
+      year: "numeric",
+      month: "2-digit",
+      day: "2-digit",
+      hour: "2-digit",
+      minute: "2-digit",
+      second: "2-digit",
+    }).formatToParts(new Date(ms)).map((part) => [part.type, part.value]),
+  );
+  return `${p.year}-${p.month}-${p.day} ${p.hour}:${p.minute}:${p.second} ${zone}`;
+}

@@ -189,9 +189,12 @@ export function DeploymentsPage(props: { ui: Ui; deployments: Doc[] }) {
                         />
                       </td>
                       <td>
-                        {d.paused
-                          ? <span class="muted">paused</span>
-                          : <Time at={s.next_fire_at as string | null} />}
+                        {d.paused ? <span class="muted">paused</span> : (
+                          <Time
+                            at={s.next_fire_at as string | null}
+                            zone={s.timezone as string | null}
+                          />
+                        )}
                       </td>
                     </tr>
                   ))}

@@ -9,6 +9,7 @@ import type { Context } from "hono";
 import { type Scope, scopeAllows } from "../http/api_keys.ts";
 import type { Principal } from "../http/auth.ts";
 import { CSS } from "./style.ts";
+import { wallTime } from "../schedule/zone.ts";
 
 /** What a page needs to know about this request. */
 export interface Ui {
@@ -102,11 +103,51 @@ export function Json(props: { value: unknown; max?: number }) {
   );
 }
 
-/** An ISO timestamp shown as `2026-11-22 08:01:02` UTC, with the full value on hover. */
-export function Time(props: { at: string | null | undefined }) {
+/**
+ * An error as people read it: the message as text (its line breaks kept), the stack folded in a
+ * `<details>`, anything else the worker sent (type, code) beside it; a string as itself.
+ */
+export function ErrorText(props: { value: unknown }) {
+  const v = props.value;
+  if (v === null || v === undefined) return <span class="muted">—</span>;
+  if (typeof v === "string") return <pre class="err-msg">{v}</pre>;
+  if (typeof v !== "object" || typeof (v as { message?: unknown }).message !== "string") {
+    return <Json value={v} max={1500} />;
+  }
+  const { message, stack, type, ...rest } = v as Record<string, unknown>;
+  // A stack usually repeats the message on its first line: show only the frames.
+  const firstLine = String(message).split("\n")[0];
+  const frames = typeof stack === "string"
+    ? stack.split("\n").filter((l, i) => i > 0 || !l.includes(firstLine)).join("\n")
+    : "";
+  const extra = Object.entries(rest).filter(([, x]) => x !== undefined && x !== null);
+  return (
+    <div class="err">
+      <pre class="err-msg">{typeof type === "string" ? <b>{`${type}: `}</b> : null}{String(message)}</pre>
+      {extra.length > 0 && (
+        <div class="small muted">
+          {extra.map(([k, x]) => `${k}: ${typeof x === "string" ? x : JSON.stringify(x)}`).join(
+            " · ",
+          )}
+        </div>
+      )}
+      {frames.trim() && (
+        <details>
+          <summary>stack</summary>
+          <pre class="err-stack">{frames}</pre>
+        </details>
+      )}
+    </div>
+  );
+}
+
+/**
+ * An ISO timestamp shown with its zone: `2026-11-22 08:01:02 UTC`, or in `zone` (a schedule's
+ * next fire time: `2026-11-22 13:31:02 Asia/Kolkata`), the full value on hover.
+ */
+export function Time(props: { at: string | null | undefined; zone?: string | null }) {
   if (!props.at) return <span class="muted">—</span>;
-  return <time datetime={props.at} title={props.at}>{props.at.slice(0, 19).replace("T", " ")}
-  </time>;
+  return <time datetime={props.at} title={props.at}>{wallTime(props.at, props.zone)}</time>;
 }
 
 /** `1.2 s`, `3 min 4 s` between two ISO timestamps (to now when `to` is null). */

@@ -11,6 +11,8 @@
  * EventSource reconnects by itself and resumes from the last event id; `end`
  * means the run is final.
  */
+import { retriesOf } from "../api/step_counts.ts";
+import { ErrorText } from "./layout.tsx";
 import type { RunDocument } from "../engine/runs.ts";
 import { FINAL_RUN_STATES, type RunEvent } from "../app/events_routes.ts";
 import { DagSvg } from "./dag_svg.tsx";
@@ -96,8 +98,8 @@ export function RunLive(props: { ui: Ui; run: RunDocument; events: RunEvent[] })
           <th>Step</th>
           <th>Handler</th>
           <th>Status</th>
-          <th>Attempts</th>
           <th>Tasks</th>
+          <th>Retries</th>
           <th>Started</th>
           <th>Took</th>
           <th>Error</th>
@@ -114,14 +116,14 @@ export function RunLive(props: { ui: Ui; run: RunDocument; events: RunEvent[] })
             <td>
               <Badge state={s.status} />
             </td>
-            <td class="num">{s.attempts}</td>
             <td class="num">{s.tasks}</td>
+            <td class="num">{retriesOf(s)}</td>
             <td>
               <Time at={s.started_at as string | null} />
             </td>
             <td>{duration(s.started_at as string | null, s.ended_at as string | null)}</td>
             <td>
-              <Json value={s.error} max={1500} />
+              <ErrorText value={s.error} />
             </td>
             <td>
               <Json value={s.output} max={1500} />
@@ -133,7 +135,7 @@ export function RunLive(props: { ui: Ui; run: RunDocument; events: RunEvent[] })
         <>
           <h2>Error</h2>
           <div class="card">
-            <Json value={run.error} />
+            <ErrorText value={run.error} />
           </div>
         </>
       )}

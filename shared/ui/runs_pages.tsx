@@ -46,6 +46,43 @@ function Select(props: { name: string; label: string; value?: string; options: s
   );
 }
 
+/** "No FAILED runs of flow etl.", "No runs yet.": what an empty list means, filters included. */
+export function emptyText(filters: RunFilters, paged: boolean): string {
+  const of = [
+    filters.flow ? ` of flow ${filters.flow}` : "",
+    filters.deployment ? ` in deployment ${filters.deployment}` : "",
+  ].join("");
+  const filtered = !!(filters.status || filters.flow || filters.deployment);
+  const tail = paged ? " on this page" : filtered ? "" : " yet";
+  return `No ${filters.status ? `${filters.status} ` : ""}runs${of}${tail}.`;
+}
+
+/**
+ * The first page of the runs list follows new runs and state changes: every few seconds while the
+ * tab is visible it fetches itself and swaps the list in (runs have no shared event stream; one
+ * small GET of an indexed page is cheaper than a stream per run).
+ */
+export const RUNS_LIVE_JS = `
+(() => {
+  const list = document.getElementById("runs-list");
+  if (!list || list.dataset.live !== "true") return;
+  const tick = async () => {
+    if (document.visibilityState === "visible") {
+      try {
+        const res = await fetch(location.href, { credentials: "same-origin" });
+        if (res.ok) {
+          const doc = new DOMParser().parseFromString(await res.text(), "text/html");
+          const fresh = doc.getElementById("runs-list");
+          if (fresh && fresh.innerHTML !== list.innerHTML) list.innerHTML = fresh.innerHTML;
+        }
+      } catch (_) { /* the next tick tries again */ }
+    }
+    setTimeout(tick, Number(list.dataset.every) || 3000);
+  };
+  setTimeout(tick, Number(list.dataset.every) || 3000);
+})();
+`;
+
 /** `/ui/runs`: newest first, filtered, one page at a time (cursor, never offset). */
 export function RunsPage(props: {
   ui: Ui;
@@ -72,46 +109,49 @@ export function RunsPage(props: {
         {filters.limit && <input type="hidden" name="limit" value={filters.limit} />}
         <button type="submit">Filter</button>
       </form>
-      {props.runs.length === 0
-        ? <p class="muted">No runs{props.paged ? " on this page" : " yet"}.</p>
-        : (
-          <table id="runs">
-            <tr>
-              <th>Run</th>
-              <th>Flow</th>
-              <th>Deployment</th>
-              <th>Status</th>
-              <th>Created</th>
-              <th>Duration</th>
-            </tr>
-            {props.runs.map((r) => (
-              <tr data-run={r.id}>
-                <td>
-                  <a href={`${ui.base}/runs/${r.id}`}>
-                    <code>{r.id.slice(0, 8)}</code>
-                  </a>
-                </td>
-                <td>
-                  {r.flow} <span class="muted">v{r.version}</span>
-                </td>
-                <td>{r.deployment ?? <span class="muted">—</span>}</td>
-                <td>
-                  <Badge state={r.status} />
-                </td>
-                <td>
-                  <Time at={r.created_at} />
-                </td>
-                <td>{duration(r.started_at, r.ended_at)}</td>
+      <div id="runs-list" data-live={props.paged ? "false" : "true"}>
+        {props.runs.length === 0
+          ? <p class="muted" id="no-runs">{emptyText(filters, props.paged)}</p>
+          : (
+            <table id="runs">
+              <tr>
+                <th>Run</th>
+                <th>Flow</th>
+                <th>Deployment</th>
+                <th>Status</th>
+                <th>Created</th>
+                <th>Duration</th>
               </tr>
-            ))}
-          </table>
-        )}
+              {props.runs.map((r) => (
+                <tr data-run={r.id}>
+                  <td>
+                    <a href={`${ui.base}/runs/${r.id}`}>
+                      <code>{r.id.slice(0, 8)}</code>
+                    </a>
+                  </td>
+                  <td>
+                    {r.flow} <span class="muted">v{r.version}</span>
+                  </td>
+                  <td>{r.deployment ?? <span class="muted">—</span>}</td>
+                  <td>
+                    <Badge state={r.status} />
+                  </td>
+                  <td>
+                    <Time at={r.created_at} />
+                  </td>
+                  <td>{duration(r.started_at, r.ended_at)}</td>
+                </tr>
+              ))}
+            </table>
+          )}
+      </div>
       <div class="pager">
         {props.paged && <a href={withQuery(here, { ...filters })}>← Newest</a>}
         {props.next && (
           <a id="older" href={withQuery(here, { ...filters, cursor: props.next })}>Older →</a>
         )}
       </div>
+      {!props.paged && <script nonce={ui.nonce}>{raw(RUNS_LIVE_JS)}</script>}
     </Page>
   );
 }

@@ -1,12 +1,40 @@
 /**
  * The dashboard's stylesheet, inlined into every page: one small response
  * per page and nothing to build or serve separately. State colours are
- * shared by badges and DAG nodes (`s-<STATE>` classes).
+ * shared by badges and DAG nodes (`s-<STATE>` classes); each state has its
+ * background and the text colour drawn on it, chosen for WCAG AA (contrast
+ * ≥ 4.5:1, checked by tests/ui/contrast_test.ts). States not yet started
+ * (pending, queued) are light with dark text, so a DAG reads at a glance.
  */
+
+/** Background and text colour of each state's badge and DAG node. */
+export const STATE_COLORS: Record<string, { bg: string; fg: string }> = {
+  PENDING: { bg: "#eaecf0", fg: "#344054" },
+  QUEUED: { bg: "#d1e9ff", fg: "#1849a9" },
+  SCHEDULED: { bg: "#6938ef", fg: "#ffffff" },
+  RUNNING: { bg: "#3056d3", fg: "#ffffff" },
+  COMPLETED: { bg: "#067647", fg: "#ffffff" },
+  FAILED: { bg: "#b42318", fg: "#ffffff" },
+  CRASHED: { bg: "#b93815", fg: "#ffffff" },
+  CANCELLING: { bg: "#475467", fg: "#ffffff" },
+  CANCELLED: { bg: "#475467", fg: "#ffffff" },
+  STEP: { bg: "#475467", fg: "#ffffff" },
+  ONLINE: { bg: "#067647", fg: "#ffffff" },
+  ACTIVE: { bg: "#067647", fg: "#ffffff" },
+  PAUSED: { bg: "#b93815", fg: "#ffffff" },
+  OFFLINE: { bg: "#eaecf0", fg: "#344054" },
+  INACTIVE: { bg: "#eaecf0", fg: "#344054" },
+  ARCHIVED: { bg: "#eaecf0", fg: "#344054" },
+};
+
+const stateRules = Object.entries(STATE_COLORS).map(([state, { bg, fg }]) =>
+  `.s-${state}{background:${bg};color:${fg}} ` +
+  `svg.dag .node.s-${state} rect{fill:${bg}} svg.dag .node.s-${state} text{fill:${fg}}`
+).join("\n");
+
 export const CSS = `
 :root { --fg:#1d2330; --muted:#667085; --line:#e4e7ec; --bg:#f8f9fb; --card:#fff; --accent:#3056d3;
-  --pending:#98a2b3; --queued:#7cb4f5; --running:#3056d3; --completed:#12a150; --failed:#d92d20;
-  --cancelled:#475467; --crashed:#e8590c; --scheduled:#7a5af8; }
+  --failed:${STATE_COLORS.FAILED.bg}; }
 * { box-sizing: border-box; }
 body { margin:0; font:14px/1.45 system-ui,-apple-system,"Segoe UI",sans-serif; color:var(--fg); background:var(--bg); }
 header.top { display:flex; gap:18px; align-items:center; padding:10px 24px; background:#101828; color:#fff; }
@@ -24,20 +52,28 @@ code, pre { font:12px/1.4 ui-monospace,SFMono-Regular,Menlo,monospace; }
 pre { margin:0; white-space:pre-wrap; word-break:break-word; max-height:220px; overflow:auto; }
 .card { background:var(--card); border:1px solid var(--line); border-radius:8px; padding:14px; margin-bottom:14px; }
 .muted { color:var(--muted); } .sep { margin:0 .45em; color:var(--muted); } .small { font-size:12px; }
-.badge { display:inline-block; padding:1px 8px; border-radius:10px; font-size:12px; font-weight:600; color:#fff; background:var(--pending); }
-.s-PENDING{background:var(--pending)} .s-QUEUED{background:var(--queued)} .s-RUNNING{background:var(--running)}
-.s-COMPLETED{background:var(--completed)} .s-FAILED{background:var(--failed)} .s-CRASHED{background:var(--crashed)}
-.s-CANCELLED,.s-CANCELLING{background:var(--cancelled)} .s-SCHEDULED{background:var(--scheduled)}
-.s-ONLINE{background:var(--completed)} .s-OFFLINE,.s-INACTIVE,.s-ARCHIVED{background:var(--pending)} .s-PAUSED{background:var(--crashed)} .s-ACTIVE{background:var(--completed)}
+.badge { display:inline-block; padding:1px 8px; border-radius:10px; font-size:12px; font-weight:600; color:#344054; background:#eaecf0; }
+${stateRules}
 svg.dag { background:var(--card); border:1px solid var(--line); border-radius:8px; max-width:100%; height:auto; }
 svg.dag .edge { fill:none; stroke:#98a2b3; stroke-width:1.5; }
 svg.dag .node rect { stroke:rgba(0,0,0,.15); stroke-width:1; transition:fill .3s; }
-svg.dag .node text { fill:#fff; font-size:12px; } svg.dag .node .sub { font-size:10px; opacity:.9; }
-svg.dag .node.s-PENDING rect{fill:var(--pending)} svg.dag .node.s-QUEUED rect{fill:var(--queued)}
-svg.dag .node.s-RUNNING rect{fill:var(--running)} svg.dag .node.s-COMPLETED rect{fill:var(--completed)}
-svg.dag .node.s-FAILED rect{fill:var(--failed)} svg.dag .node.s-CANCELLED rect{fill:var(--cancelled)}
-svg.dag .node.s-STEP rect{fill:#475467}
-svg.dag .node { background:none; }
+svg.dag .node text { font-size:12px; } svg.dag .node .sub { font-size:10px; }
+svg.dag .node.s-PENDING rect, svg.dag .node.s-QUEUED rect { stroke:#98a2b3; }
+.err-msg { color:#7a271a; } .err details summary { cursor:pointer; color:var(--muted); font-size:12px; }
+.err-stack { color:var(--muted); font-size:11px; }
+.table-wrap { overflow-x:auto; -webkit-overflow-scrolling:touch; }
+.dag-wrap { overflow-x:auto; }
+@media (max-width: 640px) {
+  header.top { flex-wrap:wrap; gap:10px 14px; padding:10px 12px; }
+  header.top .who { margin-left:0; width:100%; flex-wrap:wrap; }
+  main { padding:14px 12px; }
+  th, td { padding:5px 6px; }
+  .filters > div, .filters select { width:100%; }
+  h1 { font-size:17px; word-break:break-all; }
+  h1 code, p code { word-break:break-all; } td code, td time { white-space:nowrap; }
+  table { display:block; overflow-x:auto; }
+  svg.dag { max-width:none; }
+}
 form.inline { display:inline; margin:0; } .gap { margin-left:8px; }
 button, .button { font:inherit; padding:4px 12px; border-radius:6px; border:1px solid var(--line); background:#fff; cursor:pointer; color:var(--fg); text-decoration:none; }
 button.primary { background:var(--accent); color:#fff; border-color:var(--accent); }

@@ -76,6 +76,30 @@ export class WorkerStartError extends Error {
 }
 
 /**
+ * The server refused the worker's key after it had started (revoked, expired, or a dev server
+ * restarted with another key): no retry will fix it, so the worker stops itself.
+ */
+export class KeyRefusedError extends Error {
+  /** 401 (unknown key) or 403 (the key lacks scope worker). */
+  readonly status: number;
+
+  /** `url`'s server answered `cause` (an HttpError of 401 or 403). */
+  constructor(url: string, cause: HttpError) {
+    const why = cause.status === 401
+      ? "no longer knows the key"
+      : "says the key lacks scope worker";
+    super(`edgeflow at ${url} ${why} (${cause.message}); the worker stopped`, { cause });
+    this.name = "KeyRefusedError";
+    this.status = cause.status;
+  }
+}
+
+/** Whether `err` is the server refusing the key (401/403). */
+export function isKeyRefused(err: unknown): err is HttpError {
+  return err instanceof HttpError && (err.status === 401 || err.status === 403);
+}
+
+/**
  * Whether a request may be tried again: the network failed, the request
  * timed out, or the server was overloaded or broken (408, 429, 5xx). Other
  * 4xx answers will not change on a retry.

@@ -7,7 +7,7 @@
  */
 import type { ClaimedTask, ReportOutcome } from "./client.ts";
 import type { Logger } from "./deps.ts";
-import type { AbortReason, ReportedError } from "./errors.ts";
+import type { AbortReason, KeyRefusedError, ReportedError } from "./errors.ts";
 
 /** Event names and their payloads. */
 export interface WorkerEvents {
@@ -19,6 +19,8 @@ export interface WorkerEvents {
   "task:failed": { task: ClaimedTask; error: ReportedError; report: ReportOutcome };
   /** The task's signal was aborted: cancelled run, lost lease or `stop()` timeout. */
   "task:aborted": { task: ClaimedTask; reason: AbortReason };
+  /** The server refused the key mid-run: the worker stopped itself and will not retry. */
+  "fatal": { error: KeyRefusedError };
   /** Something failed that the worker recovers from by itself (a heartbeat, mostly). */
   "error": { error: unknown; during: "heartbeat" | "listener" };
 }

@@ -21,6 +21,7 @@ export type { Listener, WorkerEvents } from "./events.ts";
 export {
   type AbortReason,
   HttpError,
+  KeyRefusedError,
   NonRetryableError,
   type ReportedError,
   TaskAbortedError,

@@ -12,7 +12,13 @@
 import { backoffMs, type HeartbeatRequest, ProtocolClient } from "./client.ts";
 import { BeatTimer } from "./beat_timer.ts";
 import { sleep } from "./deps.ts";
-import { startFailure, WorkerStartError } from "./errors.ts";
+import {
+  type HttpError,
+  isKeyRefused,
+  KeyRefusedError,
+  startFailure,
+  WorkerStartError,
+} from "./errors.ts";
 import { type Listener, WorkerEmitter, type WorkerEvents } from "./events.ts";
 import { type ResolvedOptions, resolveOptions, type WorkerOptions } from "./options.ts";
 import { leaseBoundMs, nextBeatDelay, SOON_MS } from "./schedule.ts";
@@ -272,6 +278,7 @@ class PollingWorker implements Worker {
       this.#timer.settle(this.#nextDelay(got));
     } catch (error) {
       if (this.#stopping && this.#pollAbort?.signal.aborted) return this.#timer.settle(null);
+      if (isKeyRefused(error)) return this.#refused(error);
       // Keep going: handlers still run, and retries within half a lease keep
       // the leases alive if the server comes back in time.
       this.#failures++;
@@ -282,6 +289,15 @@ class PollingWorker implements Worker {
         next === null ? null : Math.min(next, backoffMs(this.#o.retry, this.#failures)),
       );
     }
+  }
+
+  /** The key was refused mid-run: say so once, and stop instead of retrying forever. */
+  #refused(cause: HttpError): void {
+    this.#timer.settle(null);
+    const error = new KeyRefusedError(this.#o.url, cause);
+    this.#o.logger("error", error.message, { worker: this.name });
+    this.#events.emit("fatal", { error });
+    void this.stop({ timeoutMs: 0 });
   }
 
   /** When the next beat is due after one that brought `got` tasks (null: none needed). */

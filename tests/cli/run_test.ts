@@ -59,9 +59,9 @@ dbTest(
       const frames = run.stdout.split(/^(?=run )/m);
       const last = frames[frames.length - 1];
       assert.match(last, /^run [0-9a-f-]{36}\s+etl v1\s+deployment etl-nightly\s+COMPLETED\s/);
-      assert.match(last, /^STEP\s+STATUS\s+ATTEMPTS\s+TASKS\s+TIME\s+ERROR$/m);
-      assert.match(last, /^extract\s+COMPLETED\s+1\s+1\s/m);
-      assert.match(last, /^report\s+COMPLETED\s+1\s+1\s/m);
+      assert.match(last, /^STEP\s+STATUS\s+TASKS\s+RETRIES\s+TIME\s+ERROR$/m);
+      assert.match(last, /^extract\s+COMPLETED\s+1\s+0\s/m);
+      assert.match(last, /^report\s+COMPLETED\s+1\s+0\s/m);
 
       const runs = json(await server.cli(["runs", "ls", "--json", "--limit", "5"]));
       assert.equal(runs.runs.length, 1);
@@ -80,7 +80,7 @@ dbTest(
 
       const failed = await server.cli(["run", "fragile", "--watch", "--timeout", "60"]);
       assert.equal(failed.code, 1, failed.stdout);
-      assert.match(failed.stdout, /^write\s+FAILED\s+1\s+1\s+\S+\s+the disk is full$/m);
+      assert.match(failed.stdout, /^write\s+FAILED\s+1\s+0\s+\S+\s+the disk is full$/m);
       assert.match(failed.stderr, /^run FAILED/m);
 
       const filtered = json(await server.cli(["runs", "ls", "--status", "failed", "--json"]));

@@ -203,3 +203,47 @@ Deno.test({
     assert.equal(done.status, 200);
   },
 });
+
+Deno.test({
+  name: "workerd: the dashboard signs in and renders the runs page and a run page (JSX bundled)",
+  ignore: !url,
+  sanitizeResources: false,
+  sanitizeOps: false,
+  fn: async () => {
+    await call("POST", "/register", {
+      name: "smoke-ui",
+      steps: [{ slug: "a" }, { slug: "b", depends_on: ["a"] }],
+    });
+    const trig = await call("POST", "/trigger/flows/smoke-ui", {});
+    assert.equal(trig.status, 201, JSON.stringify(trig.body));
+
+    const root = await fetch(`${url}/`, { redirect: "manual" });
+    await root.body?.cancel();
+    assert.equal(new URL(root.headers.get("location") ?? "", url).pathname, "/ui");
+
+    const form = new URLSearchParams({ key, next: "/ui/runs" });
+    const login = await fetch(`${url}/ui/login`, {
+      method: "POST",
+      redirect: "manual",
+      headers: { "content-type": "application/x-www-form-urlencoded", origin: url! },
+      body: form,
+    });
+    await login.body?.cancel();
+    assert.equal(login.status, 303, "signed in");
+    const cookie = (login.headers.get("set-cookie") ?? "").split(";")[0];
+    assert.ok(cookie.includes("="), "a session cookie");
+
+    const page = async (path: string) => {
+      const res = await fetch(url + path, { headers: { cookie }, redirect: "manual" });
+      return { status: res.status, html: await res.text() };
+    };
+    const runs = await page("/ui/runs");
+    assert.equal(runs.status, 200, runs.html.slice(0, 500));
+    assert.match(runs.html, /^<!DOCTYPE html>|<html/i);
+    assert.ok(runs.html.includes(trig.body.run_id), "the run is listed");
+    const run = await page(`/ui/runs/${trig.body.run_id}`);
+    assert.equal(run.status, 200, run.html.slice(0, 500));
+    assert.match(run.html, /<svg/, "the DAG is drawn");
+    assert.match(run.html, /smoke-ui/);
+  },
+});

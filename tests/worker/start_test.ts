@@ -4,9 +4,9 @@
  * server that fails for a moment.
  */
 import assert from "node:assert/strict";
-import { createWorker, WorkerStartError } from "../../shared/worker/mod.ts";
+import { createWorker, KeyRefusedError, WorkerStartError } from "../../shared/worker/mod.ts";
 import { startFakeServer } from "./fake_server.ts";
-import { testWorker } from "./helpers.ts";
+import { testWorker, waitFor } from "./helpers.ts";
 
 const handlers = { noop: () => null };
 
@@ -71,3 +71,22 @@ Deno.test("createWorker refuses options that cannot work", () => {
   );
   assert.match(createWorker(base).name, /^w-[0-9a-f]{8}$/);
 });
+
+for (const status of [401, 403]) {
+  Deno.test(`a key refused mid-run (${status}) stops the worker, once, instead of retrying`, async () => {
+    await using server = startFakeServer();
+    const { worker, logs } = testWorker(server, { handlers, pollSeconds: 0.01 });
+    const fatal: Error[] = [];
+    worker.on("fatal", ({ error }) => fatal.push(error));
+    await worker.start();
+    server.inject("heartbeat", status);
+    await waitFor(() => worker.state === "stopped", "the worker to stop itself");
+    assert.equal(fatal.length, 1);
+    assert.ok(fatal[0] instanceof KeyRefusedError);
+    assert.equal((fatal[0] as KeyRefusedError).status, status);
+    assert.match(fatal[0].message, status === 401 ? /no longer knows the key/ : /lacks scope/);
+    assert.ok(logs.some((l) => l.level === "error" && /the worker stopped/.test(l.message)));
+    const refusedBeats = server.requests.filter((r) => r.status === status).length;
+    assert.equal(refusedBeats, 1, "not retried");
+  });
+}

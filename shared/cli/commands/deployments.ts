@@ -2,7 +2,7 @@
 import type { Command, CommandContext } from "../command.ts";
 import { seg } from "../command.ts";
 import { CliError, EXIT } from "../io.ts";
-import { cell, renderFields, renderTable, shortTime } from "../table.ts";
+import { cell, renderFields, renderTable, shortTime, zonedTime } from "../table.ts";
 
 type Schedule = Record<string, unknown>;
 
@@ -86,7 +86,10 @@ export const deploymentsShowCommand: Command = {
       ctx.print(renderTable([
         { header: "schedule id", value: (s: Schedule) => s.id },
         { header: "schedule", value: (s) => describeSchedule(s) },
-        { header: "next fire", value: (s) => shortTime(s.next_fire_at as string) },
+        {
+          header: "next fire",
+          value: (s) => zonedTime(s.next_fire_at as string, s.timezone as string | undefined),
+        },
         { header: "parameters", value: (s) => cell(s.parameters) },
       ], schedules));
     }

@@ -79,7 +79,7 @@ export const flowsShowCommand: Command = {
         { header: "handler", value: (s) => s.handler },
         { header: "depends on", value: (s) => s.depends_on },
         { header: "map", value: (s) => s.map },
-        { header: "attempts", value: (s) => s.max_attempts },
+        { header: "max attempts", value: (s) => s.max_attempts },
         { header: "timeout", value: (s) => (s.timeout ? `${s.timeout}s` : "-") },
       ], f.steps));
     }

@@ -5,8 +5,8 @@
  */
 import type { Command, CommandContext } from "../command.ts";
 import { seg } from "../command.ts";
-import { EXIT } from "../io.ts";
-import { renderTable, shortTime } from "../table.ts";
+import { CliError, EXIT } from "../io.ts";
+import { renderTable, utcTime, zonedTime } from "../table.ts";
 
 /** One previewed fire time: the instant and the wall-clock time in the schedule's zone. */
 interface FireTime {
@@ -34,7 +34,11 @@ function toggle(action: "pause" | "resume"): Command {
       );
       if (ctx.json) ctx.printJson(body);
       else {
-        const next = body.next_fire_at ? `; next fire ${shortTime(String(body.next_fire_at))}` : "";
+        const next = body.next_fire_at
+          ? `; next fire ${
+            zonedTime(String(body.next_fire_at), body.timezone as string | undefined)
+          }`
+          : "";
         ctx.print(`schedule ${ctx.positionals[1]} is ${body.active ? "active" : "paused"}${next}`);
       }
       return EXIT.ok;
@@ -48,25 +52,45 @@ export const schedulesPauseCommand: Command = toggle("pause");
 /** `edgeflow schedules resume <deployment> <id>` */
 export const schedulesResumeCommand: Command = toggle("resume");
 
-/** `edgeflow schedules preview <deployment> <id> [--count N]` */
+/** The schedule to preview: the one named, or the deployment's only one. */
+async function onlySchedule(ctx: CommandContext): Promise<string> {
+  const [deployment, id] = ctx.positionals;
+  if (id !== undefined) return id;
+  const { body } = await ctx.api().call<{ schedules?: { id: string; cron?: string }[] }>(
+    "GET",
+    `/deploy/deployments/${seg(deployment)}`,
+  );
+  const schedules = body.schedules ?? [];
+  if (schedules.length === 1) return schedules[0].id;
+  if (!schedules.length) throw new CliError(`deployment ${deployment} has no schedules`);
+  throw new CliError(
+    `deployment ${deployment} has ${schedules.length} schedules: name one`,
+    schedules.map((s) => `edgeflow schedules preview ${deployment} ${s.id}`),
+    EXIT.usage,
+  );
+}
+
+/** `edgeflow schedules preview <deployment> [<id>] [--count N]` */
 export const schedulesPreviewCommand: Command = {
   path: ["schedules", "preview"],
-  args: "<deployment> <schedule-id>",
-  arity: [2, 2],
-  summary: "show a schedule's next fire times",
+  args: "<deployment> [<schedule-id>]",
+  arity: [1, 2],
+  summary: "show a schedule's next fire times (the id may be left out when there is one)",
   flags: { count: { kind: "string", arg: "N", help: "how many fire times (default 10)" } },
   async run(ctx) {
     const count = ctx.flags.int("count", ctx.name);
     const qs = count === undefined ? "" : `?count=${count}`;
+    const id = await onlySchedule(ctx);
+    const path = `/deploy/deployments/${seg(ctx.positionals[0])}/schedules/${seg(id)}`;
     const { body } = await ctx.api().call<{ timezone?: string; fire_times: FireTime[] }>(
       "GET",
-      `${schedulePath(ctx)}/preview${qs}`,
+      `${path}/preview${qs}`,
     );
     if (ctx.json) ctx.printJson(body);
     else {
       ctx.print(renderTable([
-        { header: "fire time (UTC)", value: (t: FireTime) => shortTime(t.utc) },
-        { header: "local time", value: (t) => t.local },
+        { header: "fire time (UTC)", value: (t: FireTime) => utcTime(t.utc) },
+        { header: `local time (${body.timezone ?? "UTC"})`, value: (t) => t.local },
       ], body.fire_times));
     }
     return EXIT.ok;

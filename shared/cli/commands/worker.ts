@@ -142,6 +142,14 @@ Example:
       ctx.print(`failed  ${task.handler}  run ${task.run_id} step ${task.step}: ${error.message}`);
       started.delete(task.task);
     });
+    // A key refused mid-run (revoked; a dev server restarted with another key): the SDK stopped.
+    let refused: Error | undefined;
+    const fatal = new Promise<void>((resolve) =>
+      worker.on("fatal", ({ error }) => {
+        refused = error;
+        resolve();
+      })
+    );
     // Ctrl-C also ends a start that is still retrying an unreachable server.
     const stopping = new Promise<void>((resolve) => {
       const stop = () => resolve(worker.stop({ timeoutMs: grace * 1000 }));
@@ -159,10 +167,19 @@ Example:
       `worker ${worker.name} polling pool ${pool} at ${api.base} for ` +
         `${Object.keys(handlers).sort().join(", ")} (Ctrl-C stops)`,
     );
-    await new Promise<void>((resolve) => {
-      if (ctx.io.shutdown.aborted) resolve();
-      else ctx.io.shutdown.addEventListener("abort", () => resolve(), { once: true });
-    });
+    await Promise.race([
+      fatal,
+      new Promise<void>((resolve) => {
+        if (ctx.io.shutdown.aborted) resolve();
+        else ctx.io.shutdown.addEventListener("abort", () => resolve(), { once: true });
+      }),
+    ]);
+    if (refused) {
+      await worker.stop({ timeoutMs: 0 });
+      throw new CliError(refused.message, [
+        "check --key / EDGEFLOW_KEY (deno task dev keeps its key in .edgeflow/dev_admin_key)",
+      ]);
+    }
     ctx.note(`stopping worker ${worker.name}: waiting up to ${grace} s for running tasks`);
     await stopping;
     return EXIT.ok;

@@ -3,7 +3,7 @@
 
 select pgmq.create('ef_subflows');
 
-insert into edgeflow.pools (name, type, concurrency_limit, paused, url) values ('default', 'pull', NULL, 'false', NULL);
+insert into edgeflow.pools (name, type, concurrency_limit, paused, url, description) values ('default', 'pull', NULL, 'false', NULL, NULL);
 
 insert into edgeflow.pool_queues (pool, name, priority, concurrency_limit, paused) values ('default', 'default', '0', NULL, 'false');
 

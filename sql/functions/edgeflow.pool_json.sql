@@ -5,7 +5,8 @@ CREATE OR REPLACE FUNCTION edgeflow.pool_json(p_name text)
  SET search_path TO ''
 AS $function$
   select jsonb_build_object(
-    'name', p.name, 'type', p.type, 'concurrency_limit', p.concurrency_limit,
+    'name', p.name, 'type', p.type, 'description', p.description,
+    'concurrency_limit', p.concurrency_limit,
     'paused', p.paused, 'url', p.url,
     'queues', coalesce((select jsonb_agg(jsonb_build_object(
                  'name', q.name, 'priority', q.priority,

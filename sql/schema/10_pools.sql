@@ -8,6 +8,7 @@ create table edgeflow.pools (
   url text,
   created_at timestamp with time zone default now() not null,
   updated_at timestamp with time zone default now() not null,
+  description text,
   constraint pools_pkey PRIMARY KEY (name),
   constraint pools_concurrency_limit_check CHECK ((concurrency_limit >= 0)),
   constraint pools_type_check CHECK ((type = ANY (ARRAY['pull'::text, 'push'::text])))
@@ -38,6 +39,23 @@ create table edgeflow.handler_queues (
   constraint handler_queues_pool_queue_fkey FOREIGN KEY (pool, queue) REFERENCES edgeflow.pool_queues(pool, name)
 );
 
+-- A worker name belongs to the key that first sent a heartbeat with it, so
+-- one `worker` key cannot overwrite (or claim tasks as) another key's worker.
+-- `key_id` null: the bootstrap EDGEFLOW_ADMIN_KEY (or auth disabled in dev).
+-- Admin keys may heartbeat as any name (they can do everything anyway) and
+-- never rebind it. Revoking a key (DELETE /deploy/keys/:id) frees its names.
+--
+-- Kept apart from edgeflow.workers so the check wraps edgeflow.heartbeat
+-- instead of redefining it: still one statement, one round trip. A name
+-- already bound costs one primary-key probe; the first heartbeat one insert.
+create table edgeflow.worker_owners (
+  worker text not null,
+  key_id uuid,
+  bound_at timestamp with time zone default now() not null,
+  constraint worker_owners_pkey PRIMARY KEY (worker)
+);
+CREATE INDEX worker_owners_key_id ON edgeflow.worker_owners USING btree (key_id);
+
 create table edgeflow.workers (
   name text not null,
   pool text not null,
@@ -48,3 +66,4 @@ create table edgeflow.workers (
   last_heartbeat_at timestamp with time zone default now() not null,
   constraint workers_pkey PRIMARY KEY (name)
 );
+alter table edgeflow.workers add constraint workers_pool_fkey FOREIGN KEY (pool) REFERENCES edgeflow.pools(name) NOT VALID;

@@ -76,8 +76,10 @@ for (const signal of ["SIGKILL", "SIGTERM"] as const) {
   dbTest(`an SDK worker ${signal}ed in a long poll is never handed the next task`, async (db) => {
     const beats = new Map<string, number>();
     const sql = spied(db.sql, (text, values) => {
-      if (text.includes("edgeflow.heartbeat(")) {
-        const name = String(values[0]);
+      // The worker's name: the first argument of heartbeat, the third of
+      // worker_heartbeat (key id and admin flag come first).
+      if (text.includes("edgeflow.worker_heartbeat(") || text.includes("edgeflow.heartbeat(")) {
+        const name = String(values[text.includes("worker_heartbeat(") ? 2 : 0]);
         beats.set(name, (beats.get(name) ?? 0) + 1);
       }
     });

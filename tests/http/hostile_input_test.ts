@@ -196,7 +196,7 @@ dbTest("catastrophic patterns are refused at register and never run at trigger",
   await db.sql`update edgeflow.flow_versions
                   set definition = jsonb_set(definition, '{parameters}', ${
     JSON.stringify(evil.parameters)
-  }::jsonb)`;
+  }::text::jsonb)`;
   const res = await call("POST", "/trigger/flows/evil", {
     parameters: { s: "a".repeat(40) + "!" },
   });

@@ -8,7 +8,7 @@
 import assert from "node:assert/strict";
 import { chromium } from "playwright-core";
 import { dbTest } from "../support/db.ts";
-import { ADMIN_KEY, testApp } from "../support/app.ts";
+import { ADMIN_KEY, sessionCookie, testApp } from "../support/app.ts";
 import { driveRun, ETL } from "./support.ts";
 
 const CHROMIUM = "/usr/bin/chromium";
@@ -46,7 +46,8 @@ if (!hasChromium) {
       const run = await call("POST", "/trigger/flows/etl", { parameters: { day: "d1" } });
       assert.equal(run.status, 201);
       const context = await browser.newContext({ viewport: { width: 1280, height: 860 } });
-      await context.addCookies([{ name: "edgeflow_key", value: ADMIN_KEY, url: base }]);
+      const [name, value] = (await sessionCookie(app, ADMIN_KEY)).split("=");
+      await context.addCookies([{ name, value, url: base }]);
       const page = await context.newPage();
       await page.goto(`${base}/ui/runs/${run.body.run_id}`);
       const notice = page.locator('#waiting li[data-waiting-step="extract"]');

@@ -4,7 +4,7 @@
  */
 import assert from "node:assert/strict";
 import { dbTest } from "../support/db.ts";
-import { ADMIN_KEY, testApp } from "../support/app.ts";
+import { ADMIN_KEY, sessionCookie, testApp } from "../support/app.ts";
 import { ETL } from "./support.ts";
 
 dbTest("the run page shows a notice per waiting step, and none once it can run", async (db) => {
@@ -12,8 +12,9 @@ dbTest("the run page shows a notice per waiting step, and none once it can run",
   assert.equal((await t.call("POST", "/register", ETL)).status, 201);
   const run = await t.call("POST", "/trigger/flows/etl", { parameters: { day: "d1" } });
   assert.equal(run.status, 201, JSON.stringify(run.body));
+  const cookie = await sessionCookie(t.app, ADMIN_KEY);
   const page = async (path: string) => {
-    const res = await t.app.request(path, { headers: { cookie: `edgeflow_key=${ADMIN_KEY}` } });
+    const res = await t.app.request(path, { headers: { cookie } });
     assert.equal(res.status, 200);
     return await res.text();
   };

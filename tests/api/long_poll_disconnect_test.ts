@@ -55,7 +55,7 @@ dbTest("a long poll whose client left claims nothing when work arrives", async (
   let waiting!: () => void;
   const polling = new Promise<void>((resolve) => (waiting = resolve));
   const app = appOver(db.sql, (text) => {
-    if (text.includes("edgeflow.heartbeat(")) waiting();
+    if (/edgeflow\.(worker_)?heartbeat\(/.test(text)) waiting();
   });
   const client = new AbortController();
   const poll = longPoll(app, "w-gone", client.signal);
@@ -98,7 +98,7 @@ dbTest("a claim made while the client left is handed back, attempt not counted",
   const client = new AbortController();
   let claimed = 0;
   const app = appOver(db.sql, (text, rows) => {
-    if (text.includes("edgeflow.heartbeat(")) waiting();
+    if (/edgeflow\.(worker_)?heartbeat\(/.test(text)) waiting();
     // The client disconnects while the claim statement runs: the claim
     // commits, but its answer can no longer be delivered.
     if (text.includes("edgeflow.claim_tasks(") && (rows[0].r as unknown[]).length > 0) {
@@ -150,7 +150,7 @@ dbTest(
     // The client's own timeout fires while the claiming heartbeat runs (a slow database).
     const app = appOver(db.sql, (text, rows) => {
       const r = rows[0]?.r as { tasks?: unknown[] } | undefined;
-      if (text.includes("edgeflow.heartbeat(") && r?.tasks?.length) client.abort();
+      if (/edgeflow\.(worker_)?heartbeat\(/.test(text) && r?.tasks?.length) client.abort();
     });
     const res = await app.request("/heartbeat", {
       method: "POST",

@@ -68,6 +68,10 @@ if (!hasChromium) {
         undefined,
         { timeout: 15_000 },
       );
+      // The status and the notice arrive in separate live updates: wait for both.
+      await page.waitForFunction(() => document.getElementById("waiting") === null, undefined, {
+        timeout: 15_000,
+      });
       assert.equal(await page.locator("#waiting").count(), 0);
     } finally {
       await browser.close();

@@ -63,7 +63,7 @@ export function readBody(
 
 /**
  * The abort signal of the request the runtime handed us: it aborts when the
- * client disconnects (Deno.serve, Supabase; workerd with the
+ * client disconnects (Deno's serve, Supabase; workerd with the
  * `enable_request_signal` flag). Read only where needed: Deno prints a
  * one-time notice about its legacy abort behaviour on first access.
  */

@@ -83,7 +83,13 @@ dbTest(
       await until("all 20 runs to complete", async () => {
         // Now and then kill a random worker, one with a task in hand when
         // there is one (killing idle workers proves little), and start a fresh one.
-        if (rand() < 0.35) {
+        // Until a task has been seen to run again, a busy worker is killed on
+        // every round: the random schedule alone sometimes killed only idle
+        // workers or ones whose result had already landed (CI saw it once).
+        const [{ again }] = await db.sql<{ again: number }>`
+        select count(*)::int as again from edgeflow.tasks where attempts > 1`;
+        const busyNow = workers.some(holdsTask);
+        if (rand() < 0.35 || (again === 0 && busyNow)) {
           const busy = workers.filter(holdsTask);
           const pool = busy.length ? busy : workers;
           const victim = pool[Math.floor(rand() * pool.length)];

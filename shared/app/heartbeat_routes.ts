@@ -14,6 +14,7 @@ import {
   type ResultOutcome,
 } from "../engine/tasks.ts";
 import type { Wakeups } from "./wakeups.ts";
+import { refusal, resultBatchRoutes } from "./task_results.ts";
 
 /** Longest a heartbeat may wait for work (seconds): well inside any proxy's idle timeout. */
 export const MAX_WAIT_SECONDS = 20;
@@ -39,17 +40,7 @@ export interface QueuedHandler {
 }
 
 function refused(outcome: ResultOutcome, task: string): never {
-  switch ("error" in outcome ? outcome.error : undefined) {
-    case "not_found":
-      throw ApiError.of("not_found", `no task ${task}`);
-    case "run_not_running":
-      throw ApiError.of(
-        "conflict",
-        `the run is ${"status" in outcome ? outcome.status : "over"}: the result was not accepted`,
-      );
-    default:
-      throw ApiError.of("stale_lease", "this lease is not the task's current one; nothing changed");
-  }
+  throw refusal(outcome, task);
 }
 
 /** Another key first used this worker name (migration 0067). */
@@ -121,6 +112,9 @@ export function heartbeatRoutes(deps: AppDeps, auth: Auth, wakeups: Wakeups): Ho
       lost: [...result.lost, ...foreign],
     });
   });
+
+  // Many results in one call (task_results.ts).
+  app.route("/", resultBatchRoutes(deps, scope, wakeups));
 
   app.post("/heartbeat/tasks/:task/complete", scope, async (c) => {
     const task = uuidParam(c.req.param("task"), "task");

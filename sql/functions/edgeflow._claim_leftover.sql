@@ -27,7 +27,7 @@ begin
   if v_run_status not in ('PENDING', 'SCHEDULED', 'RUNNING') then
     perform pgmq.delete(p_queue, p_msg_id);
     update edgeflow.tasks set status = 'CANCELLED', lease = null, lease_expires_at = null,
-                              ended_at = now() where id = t.id;
+                              ended_at = edgeflow.now() where id = t.id;
     return;
   end if;
   if t.status = 'RUNNING' and t.attempts >= t.max_attempts then

@@ -72,8 +72,8 @@ begin
       update edgeflow.tasks t
          set status = 'RUNNING', attempts = t.attempts + 1, lease = gen_random_uuid(),
              lease_expires_at = case when c.heartbeat
-                                     then now() + make_interval(secs => c.timeout) end,
-             worker = p_worker, started_at = coalesce(t.started_at, now()),
+                                     then edgeflow.now() + make_interval(secs => c.timeout) end,
+             worker = p_worker, started_at = coalesce(t.started_at, edgeflow.now()),
              holds_slots = false
         from cand c
        where t.id = c.id
@@ -83,11 +83,11 @@ begin
       -- A re-claimed expired lease whose limit was lifted meanwhile.
       delete from edgeflow.slots s using leased l where l.holds_slots and s.holder = l.id
     ), started_steps as (
-      update edgeflow.step_states ss set status = 'RUNNING', started_at = now()
+      update edgeflow.step_states ss set status = 'RUNNING', started_at = edgeflow.now()
         from (select distinct run_id, slug from leased) l
        where ss.run_id = l.run_id and ss.slug = l.slug and ss.status = 'QUEUED'
     ), started_runs as (
-      update edgeflow.runs r set status = 'RUNNING', started_at = coalesce(r.started_at, now())
+      update edgeflow.runs r set status = 'RUNNING', started_at = coalesce(r.started_at, edgeflow.now())
        where r.id in (select run_id from leased where run_status <> 'RUNNING')
          and r.status in ('PENDING', 'SCHEDULED')
     )

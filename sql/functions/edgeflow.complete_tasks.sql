@@ -97,7 +97,7 @@ begin
     select id, run_id, queue_name, msg_id into v_late_task from edgeflow.tasks where id = v_task;
     perform pgmq.delete(v_late_task.queue_name, v_late_task.msg_id);
     update edgeflow.tasks set status = 'CANCELLED', lease = null, lease_expires_at = null,
-                              ended_at = now() where id = v_task;
+                              ended_at = edgeflow.now() where id = v_task;
     perform edgeflow._settle_cancelling(v_late_task.run_id);
   end loop;
 
@@ -107,7 +107,7 @@ begin
               where id = any(v_ok) and msg_id is not null group by queue_name) m;
     update edgeflow.tasks t
        set status = 'COMPLETED', output = o.output, lease = null, lease_expires_at = null,
-           ended_at = now()
+           ended_at = edgeflow.now()
       from unnest(v_ok, v_ok_out) as o(id, output)
      where t.id = o.id;
     with n as (
@@ -127,7 +127,7 @@ begin
   if v_done_runs is not null then
     -- Finished steps: a map step's output is its tasks' outputs in order.
     update edgeflow.step_states ss
-       set status = 'COMPLETED', ended_at = now(),
+       set status = 'COMPLETED', ended_at = edgeflow.now(),
            output = case when fs.map_from is null
                          then (select tk.output from edgeflow.tasks tk
                                 where tk.run_id = ss.run_id and tk.slug = ss.slug
@@ -170,7 +170,7 @@ begin
       from counted c;
     if v_finished is not null then
       update edgeflow.runs r
-         set status = 'COMPLETED', ended_at = now(),
+         set status = 'COMPLETED', ended_at = edgeflow.now(),
              output = (select coalesce(jsonb_object_agg(ss.slug, ss.output), '{}')
                          from edgeflow.step_states ss
                          join edgeflow.flow_steps fs
@@ -205,7 +205,7 @@ begin
         from (select d.run_id, d.slug, d.ord, fs.max_attempts,
                      edgeflow.ensure_handler_queue(r.pool, r.queue, fs.handler, fs.timeout)
                        as queue_name,
-                     greatest(now() + make_interval(secs => fs.start_delay),
+                     greatest(edgeflow.now() + make_interval(secs => fs.start_delay),
                               coalesce(r.scheduled_time, '-infinity')) as at
                 from unnest(v_fast_runs, v_fast_slugs) with ordinality as d(run_id, slug, ord)
                 join edgeflow.runs r on r.id = d.run_id
@@ -228,7 +228,7 @@ begin
     end loop;
     if v_fast_runs is not null then
       update edgeflow.step_states ss
-         set status = 'QUEUED', remaining_tasks = 1, total_tasks = 1, queued_at = now()
+         set status = 'QUEUED', remaining_tasks = 1, total_tasks = 1, queued_at = edgeflow.now()
         from unnest(v_fast_runs, v_fast_slugs) as d(run_id, slug)
        where ss.run_id = d.run_id and ss.slug = d.slug;
     end if;

@@ -26,6 +26,8 @@ declare
   v_vt_secs integer[];
   v_leftover bigint[];
   v_leftover_tasks uuid[];
+  v_msgs bigint[];
+  v_tasks uuid[];
 begin
   if v_left = 0 then
     return v_out;
@@ -55,9 +57,16 @@ begin
      order by q.priority desc, random()
   loop
     exit when v_left <= 0;
-    with msgs as materialized (
-      select m.msg_id, (m.message ->> 'task')::uuid as task_id
-        from pgmq.read(hq.queue_name, hq.vt_seconds, v_left) m
+    -- The messages first, into arrays: a join on pgmq.read (estimated 1,000
+    -- rows) was planned as a hash join over a sequential scan of tasks; unnest
+    -- of an array (estimated 10) keeps it on the primary key.
+    select coalesce(array_agg(m.msg_id order by m.msg_id), '{}'),
+           coalesce(array_agg((m.message ->> 'task')::uuid order by m.msg_id), '{}')
+      into v_msgs, v_tasks
+      from pgmq.read(hq.queue_name, hq.vt_seconds, v_left) m;
+    continue when cardinality(v_msgs) = 0;
+    with msgs as (
+      select mm.msg_id, mm.task_id from unnest(v_msgs, v_tasks) as mm(msg_id, task_id)
     ), cand as (
       select t.id, t.run_id, t.slug, t.holds_slots, mm.msg_id, r.status as run_status,
              r.heartbeat, fs.timeout

@@ -24,6 +24,9 @@ CREATE OR REPLACE FUNCTION edgeflow.complete_tasks(p_results jsonb)
  SET search_path TO ''
 AS $function$
 declare
+  v_tasks uuid[];
+  v_leases uuid[];
+  v_outputs jsonb[];
   v_verdicts jsonb[];
   v_runs uuid[];
   v_ok uuid[];
@@ -50,18 +53,25 @@ begin
     return '[]';
   end if;
 
+  -- The entries into arrays first: joins on jsonb_array_elements (estimated
+  -- 100 rows) were planned as hash joins over a sequential scan of tasks;
+  -- unnest of an array (estimated 10) keeps them on the primary key.
+  select array_agg((x.value ->> 'task')::uuid order by x.ord),
+         array_agg((x.value ->> 'lease')::uuid order by x.ord),
+         array_agg(coalesce(x.value -> 'output', 'null') order by x.ord)
+    into v_tasks, v_leases, v_outputs
+    from jsonb_array_elements(p_results) with ordinality as x(value, ord);
+
   perform 1 from edgeflow.runs r
-   where r.id in (select t.run_id from jsonb_array_elements(p_results) x
-                    join edgeflow.tasks t on t.id = (x ->> 'task')::uuid)
+   where r.id in (select t.run_id from edgeflow.tasks t where t.id = any(v_tasks))
    order by r.id
      for update of r;
 
   -- The verdict of each entry, in order: 'ok', or the refusal.
   with e as (
-    select x.ord, (x.value ->> 'task')::uuid as task, (x.value ->> 'lease')::uuid as lease,
-           coalesce(x.value -> 'output', 'null') as output,
-           row_number() over (partition by x.value ->> 'task' order by x.ord) = 1 as first
-      from jsonb_array_elements(p_results) with ordinality as x(value, ord)
+    select x.ord, x.task, x.lease, x.output,
+           row_number() over (partition by x.task order by x.ord) = 1 as first
+      from unnest(v_tasks, v_leases, v_outputs) with ordinality as x(task, lease, output, ord)
   ), lk as (
     select t.id, t.status, t.lease from edgeflow.tasks t
      where t.id in (select task from e where first)
@@ -246,16 +256,13 @@ begin
   -- A task named twice: the second entry sees what the first left.
   return (select jsonb_agg(
             case when v.verdict = '{}'
-                 then jsonb_build_object('ok', true, 'task', (x.value ->> 'task')::uuid,
-                                         'run_status',
+                 then jsonb_build_object('ok', true, 'task', v.task, 'run_status',
                                          (select status from edgeflow.runs where id = v.run_id))
                  when v.verdict ? 'again'
                  then jsonb_build_object('error', 'stale_lease', 'status',
-                        (select status from edgeflow.tasks where id = (x.value ->> 'task')::uuid))
+                        (select status from edgeflow.tasks where id = v.task))
                  else v.verdict end
-            order by x.ord)
-            from jsonb_array_elements(p_results) with ordinality as x(value, ord)
-            join unnest(v_verdicts, v_runs) with ordinality as v(verdict, run_id, ord)
-              on v.ord = x.ord);
+            order by v.ord)
+            from unnest(v_tasks, v_verdicts, v_runs) with ordinality as v(task, verdict, run_id, ord));
 end
 $function$;

@@ -120,12 +120,28 @@ begin
            ended_at = edgeflow.now()
       from unnest(v_ok, v_ok_out) as o(id, output)
      where t.id = o.id;
+    -- Their steps count down and, at zero, complete with their output (a map
+    -- step's: its tasks' outputs in order), in one update.
     with n as (
       select run_id, slug, count(*)::integer as c from edgeflow.tasks
        where id = any(v_ok) group by run_id, slug
     ), counted as (
-      update edgeflow.step_states ss set remaining_tasks = ss.remaining_tasks - n.c
-        from n where ss.run_id = n.run_id and ss.slug = n.slug
+      update edgeflow.step_states ss
+         set remaining_tasks = ss.remaining_tasks - n.c,
+             status = case when ss.remaining_tasks = n.c then 'COMPLETED' else ss.status end,
+             ended_at = case when ss.remaining_tasks = n.c then edgeflow.now() else ss.ended_at end,
+             output = case when ss.remaining_tasks <> n.c then ss.output
+                           when fs.map_from is null
+                           then (select tk.output from edgeflow.tasks tk
+                                  where tk.run_id = ss.run_id and tk.slug = ss.slug
+                                  order by tk.task_index limit 1)
+                           else (select coalesce(jsonb_agg(tk.output order by tk.task_index), '[]')
+                                   from edgeflow.tasks tk
+                                  where tk.run_id = ss.run_id and tk.slug = ss.slug) end
+        from n
+        join edgeflow.runs r on r.id = n.run_id
+        join edgeflow.flow_steps fs on fs.flow_version_id = r.flow_version_id and fs.slug = n.slug
+       where ss.run_id = n.run_id and ss.slug = n.slug
       returning ss.run_id, ss.slug, ss.remaining_tasks
     )
     select array_agg(c.run_id order by c.run_id, c.slug) filter (where c.remaining_tasks = 0),
@@ -135,21 +151,6 @@ begin
   end if;
 
   if v_done_runs is not null then
-    -- Finished steps: a map step's output is its tasks' outputs in order.
-    update edgeflow.step_states ss
-       set status = 'COMPLETED', ended_at = edgeflow.now(),
-           output = case when fs.map_from is null
-                         then (select tk.output from edgeflow.tasks tk
-                                where tk.run_id = ss.run_id and tk.slug = ss.slug
-                                order by tk.task_index limit 1)
-                         else (select coalesce(jsonb_agg(tk.output order by tk.task_index), '[]')
-                                 from edgeflow.tasks tk
-                                where tk.run_id = ss.run_id and tk.slug = ss.slug) end
-      from unnest(v_done_runs, v_done_slugs) as d(run_id, slug)
-      join edgeflow.runs r on r.id = d.run_id
-      join edgeflow.flow_steps fs on fs.flow_version_id = r.flow_version_id and fs.slug = d.slug
-     where ss.run_id = d.run_id and ss.slug = d.slug;
-
     -- Their dependents count down; those at zero are ready, in declaration order.
     with deps as (
       select d.run_id, dep.slug, count(*)::integer as c

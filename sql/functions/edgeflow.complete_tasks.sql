@@ -12,12 +12,20 @@
 -- every result path does, so two batches over the same runs cannot deadlock.
 --
 -- Then, for the accepted entries, one statement each: delete their messages
--- (one pgmq.delete per queue), complete the tasks, count down their steps;
--- for the steps that finished: store their outputs, count down their
--- dependents and runs, complete the runs that have no step left, and start
--- the dependents that became ready with one pgmq.send_batch per queue. Map
--- and subflow steps (fan-out, empty maps, child runs) start through
--- _start_steps as before. Figure: FIGURE_COMPLETE.
+-- (one pgmq.delete per queue), complete the tasks, update their steps once
+-- (count down; at zero, completed with their output); for the steps that
+-- finished: count down their dependents and runs, complete the runs that have
+-- no step left, and start the dependents that became ready with one
+-- pgmq.send_batch per queue. Map and subflow steps (fan-out, empty maps,
+-- child runs) start through _start_steps as before.
+--
+-- Figure that decided it: batches of 50 through the per-entry loop over
+-- complete_task spent ~1.8 ms of SQL per task (tests/bench/profile.ts); this
+-- call spends ~0.5 ms per task (25 ms per batch of 50), and chains in batches
+-- of 50 ran 2.3-2.5 x faster in the same runs (see claim_tasks). A single
+-- completion through it costs about what the one-task function did (14-18 ms
+-- against 13-15 ms per call on that loaded machine, commit included), so
+-- complete_task is this with one entry: one code path.
 CREATE OR REPLACE FUNCTION edgeflow.complete_tasks(p_results jsonb)
  RETURNS jsonb
  LANGUAGE plpgsql

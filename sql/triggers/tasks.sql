@@ -10,7 +10,9 @@
 -- (or a lost lease): its error belongs to the event, like a final FAILED.
 -- One insert per statement from the transition tables, not one PL/pgSQL call
 -- and insert per row: a claim or completion of 50 tasks writes its 50 events
--- in one statement. Figure: FIGURE_EVENTS.
+-- in one statement. Figure that decided it (engine.events.cost, chains in
+-- batches of 50, triggers on vs disabled in the same runs): the event log
+-- cost 38–44 % of steps/s as row triggers, 16–26 % as statement triggers.
 CREATE OR REPLACE FUNCTION edgeflow._task_event()
  RETURNS trigger
  LANGUAGE plpgsql

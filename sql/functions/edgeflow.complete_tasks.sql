@@ -1,5 +1,5 @@
 -- Complete many tasks in one call, set-based: one worker's batch of results
--- (or one result: complete_task is this with one entry) in one transaction.
+-- in one transaction (one result alone: complete_task, see its figure).
 --
 -- Fencing and refusals are those of a single completion, per entry: a task
 -- that does not exist is `not_found`; one locked by another transition, not
@@ -22,10 +22,7 @@
 -- Figure that decided it: batches of 50 through the per-entry loop over
 -- complete_task spent ~1.8 ms of SQL per task (tests/bench/profile.ts); this
 -- call spends ~0.5 ms per task (25 ms per batch of 50), and chains in batches
--- of 50 ran 2.3-2.5 x faster in the same runs (see claim_tasks). A single
--- completion through it costs about what the one-task function did (14-18 ms
--- against 13-15 ms per call on that loaded machine, commit included), so
--- complete_task is this with one entry: one code path.
+-- of 50 ran 2.3-2.5 x faster in the same runs (see claim_tasks).
 CREATE OR REPLACE FUNCTION edgeflow.complete_tasks(p_results jsonb)
  RETURNS jsonb
  LANGUAGE plpgsql

@@ -16,8 +16,8 @@ export interface HeartbeatRequest {
   worker: string;
   /** The work pool to claim from. */
   pool: string;
-  /** Handlers the worker implements: it gets only their tasks. */
-  handlers: string[];
+  /** Handlers the worker implements: it gets only their tasks (omitted: every handler). */
+  handlers?: string[];
   /** Free slots: how many new tasks the worker wants now. */
   capacity: number;
   /** Leases the worker holds and wants extended. */

@@ -20,6 +20,7 @@ import importlib.util
 import inspect
 import json
 import os
+import signal
 import sys
 
 RESULT_MARKER = "::edgeflow-result::"
@@ -60,6 +61,9 @@ def accepted(fn, parameters):
 
 
 def main(argv):
+    # As a container's PID 1, SIGTERM would be ignored and `docker stop`
+    # would wait its whole timeout before killing: exit on it instead.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(128 + signal.SIGTERM))
     raw = sys.stdin.read()
     doc = json.loads(raw) if raw.strip() else {}
     entrypoint = argv[1] if len(argv) > 1 and argv[1] else doc.get("entrypoint", "")

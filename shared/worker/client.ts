@@ -4,7 +4,7 @@
  * `reportResult`, whose retry policy is the protocol's: results must not be
  * lost while the lease lives, but a `409` is final.
  */
-import type { ClaimedTask } from "../engine/tasks.ts";
+import type { ClaimedTask } from "../api/claimed_task.ts";
 import { type Clock, sleep } from "./deps.ts";
 import { HttpError, isTransient } from "./errors.ts";
 

@@ -102,7 +102,7 @@ export function resolveOptions(o: WorkerOptions): ResolvedOptions {
     url: o.url,
     key: o.key,
     pool: o.pool ?? "default",
-    name: o.name ?? `w-${crypto.randomUUID().slice(0, 8)}`,
+    name: o.name ?? `w-${randomHex8()}`,
     // A Map, not the object: a task naming "constructor" must not find Object's.
     handlers: new Map(names.map((name) => [name, o.handlers[name]])),
     fallback: o.fallback ?? null,
@@ -120,4 +120,11 @@ export function resolveOptions(o: WorkerOptions): ResolvedOptions {
     clock: o.clock ?? systemClock,
     logger: o.logger ?? consoleLogger,
   };
+}
+
+/** 8 random hex digits; Node 18 has no global `crypto` without a flag. */
+function randomHex8(): string {
+  const c = (globalThis as { crypto?: { randomUUID?: () => string } }).crypto;
+  if (c?.randomUUID) return c.randomUUID().slice(0, 8);
+  return Math.floor(Math.random() * 0x1_0000_0000).toString(16).padStart(8, "0");
 }

@@ -56,7 +56,7 @@ async function celeryWorker(db: number) {
   ], { cwd: FIXTURES, env: { EDGEFLOW_TEST_REDIS: redis, EDGEFLOW_TEST_DIR: scratch } });
   await waitFor(
     "the celery worker to be ready",
-    async () => /ready\./.test(proc.output()) ? true : undefined,
+    () => Promise.resolve(/ready\./.test(proc.output()) ? true : undefined),
   );
   return {
     redis,
@@ -88,7 +88,10 @@ test("grepx's pipeline from its YAML runs on a real Celery worker to COMPLETED",
       "2",
     ]);
     try {
-      await waitFor("the worker", async () => /polling/.test(worker.output()) || undefined);
+      await waitFor(
+        "the worker",
+        () => Promise.resolve(/polling/.test(worker.output()) || undefined),
+      );
       const run = (await api(server, "POST", "/trigger/stock_data_pipeline_daily", {})).body;
       const done = await runReaches(server, run.run_id, ["COMPLETED", "FAILED", "CRASHED"]);
       assert.equal(done.status, "COMPLETED", JSON.stringify(done.steps));

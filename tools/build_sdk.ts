@@ -78,13 +78,20 @@ await Deno.stderr.write(tsc.stderr);
 if (!tsc.success) Deno.exit(1);
 await Deno.remove(`${DIST}tsconfig.json`);
 
-// Declarations keep the `.ts` specifiers as written; Node's resolver wants `.js`.
+// Declarations keep the `.ts` specifiers as written; Node's resolver wants
+// `.js`. Each module names its declarations for Deno (`@ts-self-types`),
+// which does not look for a `.d.ts` beside a `.js` by itself.
 for (const dir of ["", "worker/", "api/"]) {
   for await (const e of Deno.readDir(`${DIST}esm/${dir}`)) {
-    if (!e.name.endsWith(".d.ts")) continue;
+    if (!e.isFile) continue;
     const path = `${DIST}esm/${dir}${e.name}`;
     const text = await Deno.readTextFile(path);
-    await Deno.writeTextFile(path, text.replace(/(from "\.{1,2}\/[^"]+)\.ts"/g, '$1.js"'));
+    if (e.name.endsWith(".d.ts")) {
+      await Deno.writeTextFile(path, text.replace(/(from "\.{1,2}\/[^"]+)\.ts"/g, '$1.js"'));
+    } else if (e.name.endsWith(".js")) {
+      const types = `./${e.name.replace(/\.js$/, ".d.ts")}`;
+      await Deno.writeTextFile(path, `// @ts-self-types="${types}"\n${text}`);
+    }
   }
 }
 

@@ -55,6 +55,35 @@ dbTest("the built package runs a worker and a client under node --test", async (
     const text = new TextDecoder().decode(out.stdout) + new TextDecoder().decode(out.stderr);
     assert.equal(out.code, 0, text);
     assert.match(text, /# pass 1/);
+
+    // The .d.ts types, as a TypeScript user of the npm package sees them.
+    await Deno.copyFile(`${ROOT}sdk/ts/test/consumer.ts`, `${dir}/consumer.ts`);
+    await Deno.writeTextFile(
+      `${dir}/tsconfig.json`,
+      JSON.stringify({
+        compilerOptions: {
+          strict: true,
+          noEmit: true,
+          module: "nodenext",
+          moduleResolution: "nodenext",
+          target: "es2022",
+          lib: ["es2022", "dom"],
+          types: [],
+        },
+        files: ["consumer.ts"],
+      }),
+    );
+    const tsc = await new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", "npm:typescript@5.9.3/tsc", "-p", "."],
+      cwd: dir,
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    assert.equal(
+      tsc.code,
+      0,
+      new TextDecoder().decode(tsc.stdout) + new TextDecoder().decode(tsc.stderr),
+    );
   } finally {
     await Deno.remove(dir, { recursive: true });
     await server.close();
@@ -65,6 +94,25 @@ dbTest("the built package's ESM runs a worker and a client on Deno", async (db) 
   await build();
   const server = serveApp(db);
   try {
+    // Deno finds the .d.ts through each module's @ts-self-types: a wrong option is a type error.
+    const consumer = await Deno.makeTempFile({ suffix: ".ts" });
+    await Deno.writeTextFile(
+      consumer,
+      `import { createWorker } from "${DIST}esm/mod.js";\n` +
+        `createWorker({ url: "http://x", key: "k", handlers: {}, capacity: "4" });\n`,
+    );
+    const check = await new Deno.Command(Deno.execPath(), {
+      args: ["check", consumer],
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    await Deno.remove(consumer);
+    assert.equal(check.code, 1);
+    assert.match(
+      new TextDecoder().decode(check.stderr),
+      /TS2322.*'string' is not assignable to type 'number'/s,
+    );
+
     const sdk: any = await import(`${DIST}esm/mod.js`);
     const client = sdk.createClient({ url: server.url, key: ADMIN_KEY });
     await client.register({ name: "deno-chain", steps: [{ slug: "only", handler: "deno.only" }] });

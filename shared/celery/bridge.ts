@@ -86,6 +86,7 @@ export async function celeryBridge(o: CeleryBridgeOptions): Promise<CeleryBridge
       if (ctx.signal.aborted) resolve("aborted");
       ctx.signal.addEventListener("abort", () => resolve("aborted"), { once: true });
     });
+    const sentAt = Date.now();
     try {
       await sub.command("SUBSCRIBE", key);
       await send.command(
@@ -110,6 +111,9 @@ export async function celeryBridge(o: CeleryBridgeOptions): Promise<CeleryBridge
         });
         throw ctx.signal.reason;
       }
+      // How long Celery took, as the bridge saw it (send to result): the figure
+      // to compare with the step's duration when a pipeline feels slow.
+      ctx.log.info(`celery task ${meta.status}`, { celery_id: id, celery_ms: Date.now() - sentAt });
       if (meta.status === "SUCCESS") return meta.result;
       if (meta.status === "REVOKED") {
         throw new Error(`celery task ${ctx.handler} ${id} was revoked`);

@@ -1,4 +1,3 @@
-// deno-lint-ignore-file no-explicit-any
 /**
  * The Celery bridge's overhead per task: a chain of N steps run twice on one
  * served edgeflow, once by TypeScript handlers in the worker, once sent to
@@ -19,6 +18,10 @@ import {
   startWorker,
   waitFor,
 } from "../executors/helpers.ts";
+
+import { parseRedisUrl, RedisConnection } from "../../shared/celery/resp.ts";
+import { resultKey, taskEnvelope } from "../../shared/celery/message.ts";
+import { denoConnect } from "../../shared/runtime/tcp.ts";
 
 const N = Number(Deno.args[0] ?? 50);
 const REDIS = "redis://127.0.0.1:6379/14";
@@ -81,13 +84,54 @@ const bridge = startWorker(server, [
 await waitFor("bridge worker", () => Promise.resolve(/polling/.test(bridge.output()) || undefined));
 await timeRun("celery-chain"); // warm-up (Celery imports lazily)
 const celeryMs = Math.min(await timeRun("celery-chain"), await timeRun("celery-chain"));
-await bridge.stop();
+const bridgeLog = (await bridge.stop()).stderr;
+const celeryMsOf = [...bridgeLog.matchAll(/celery task SUCCESS .*celery_ms=(\d+)/g)].map((m) =>
+  Number(m[1])
+);
+const inHandler = celeryMsOf.slice(-N).reduce((a, b) => a + b, 0) / Math.min(N, celeryMsOf.length);
+
+// The same Celery round trip without edgeflow: LPUSH, wait for the PUBLISHed result.
+const send = await RedisConnection.open(denoConnect, parseRedisUrl(REDIS));
+const sub = await RedisConnection.open(denoConnect, parseRedisUrl(REDIS));
+let direct = Infinity;
+for (let round = 0; round < 2; round++) {
+  const t0 = performance.now();
+  for (let i = 0; i < N; i++) {
+    const id = crypto.randomUUID();
+    const got = new Promise<void>((resolve) => (sub.onMessage = (_c, d) => {
+      if (JSON.parse(d).status === "SUCCESS") resolve();
+    }));
+    await sub.command("SUBSCRIBE", resultKey(id));
+    await send.command(
+      "LPUSH",
+      "celery",
+      taskEnvelope({
+        task: "bench.noop",
+        id,
+        kwargs: { i },
+        queue: "celery",
+        origin: "bench",
+      }),
+    );
+    await got;
+    await sub.command("UNSUBSCRIBE", resultKey(id));
+  }
+  direct = Math.min(direct, (performance.now() - t0) / N);
+}
+send.close();
+sub.close();
 await celery.stop();
 await server.close();
 await db.close();
 await Deno.remove(dir, { recursive: true });
 console.log(
   `chain of ${N}: ${tsMs.toFixed(1)} ms/step with TS handlers, ${celeryMs.toFixed(1)} ms/step ` +
-    `through Celery: the bridge adds ${(celeryMs - tsMs).toFixed(1)} ms per Celery task`,
+    `through Celery: the bridge adds ${
+      (celeryMs - tsMs).toFixed(1)
+    } ms per Celery task, of which ` +
+    `${
+      direct.toFixed(1)
+    } ms is Celery's own round trip (LPUSH to PUBLISHed result, no edgeflow); ` +
+    `the bridge waited ${inHandler.toFixed(1)} ms per task from LPUSH to result`,
 );
 Deno.exit(0);

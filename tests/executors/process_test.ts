@@ -12,10 +12,29 @@ import { api, ROOT, runReaches, startWorker, waitFor, works } from "./helpers.ts
 const HAVE_PYTHON = works("python3", ["--version"]);
 if (!HAVE_PYTHON) console.warn("SKIPPED process_test: no python3 on PATH");
 
+/** The pid of a running `edgeflow_run.py flows/sync.py:run`, if any. */
+async function flowPid(): Promise<string | undefined> {
+  const ps = await new Deno.Command("pgrep", {
+    args: ["-f", "edgeflow_run.py flows/sync.py:run"],
+    stdout: "piped",
+  }).output();
+  return new TextDecoder().decode(ps.stdout).split("\n").filter(Boolean)[0];
+}
+
+/** True once process `pid` has ended. */
+async function gone(pid: string): Promise<true | undefined> {
+  try {
+    await Deno.stat(`/proc/${pid}`);
+    return undefined;
+  } catch {
+    return true;
+  }
+}
+
 const test = (name: string, fn: (db: any) => Promise<void>) =>
   HAVE_PYTHON ? dbTest(name, fn, { only: "pglite" }) : Deno.test({ name, ignore: true, fn() {} });
 
-test("the process executor runs trex's flows as Python processes; a cancel ends one", async (db) => {
+test("the process executor runs trex's flows as Python processes; a cancel or a lost lease ends one", async (db) => {
   const server = serveApp(db);
   try {
     const imported = await server.cli(["import", "trex", "examples/trex/package.json"], {
@@ -52,23 +71,19 @@ test("the process executor runs trex's flows as Python processes; a cancel ends 
       const slow = (await api(server, "POST", "/trigger/data-sync", {
         parameters: { sleep_seconds: 300 },
       })).body;
-      const pid = await waitFor("the flow's process", async () => {
-        const ps = await new Deno.Command("pgrep", {
-          args: ["-f", `edgeflow_run.py flows/sync.py:run`],
-          stdout: "piped",
-        }).output();
-        const pids = new TextDecoder().decode(ps.stdout).split("\n").filter(Boolean);
-        return pids.length ? pids[0] : undefined;
-      });
+      const pid = await waitFor("the flow's process", () => flowPid());
       assert.equal((await api(server, "POST", `/trigger/runs/${slow.run_id}/cancel`)).status, 202);
-      await waitFor("the process to end", async () => {
-        try {
-          await Deno.stat(`/proc/${pid}`);
-          return undefined;
-        } catch {
-          return true;
-        }
-      });
+      await waitFor("the process to end", () => gone(pid));
+
+      // A lost lease (the task was handed to another worker: its lease is no
+      // longer ours) ends the process too, on the worker's next heartbeat.
+      const lost = (await api(server, "POST", "/trigger/data-sync", {
+        parameters: { sleep_seconds: 300, rows: 1 },
+      })).body;
+      const pid2 = await waitFor("the second flow's process", () => flowPid());
+      await db.sql`update edgeflow.tasks set lease = gen_random_uuid()
+                    where run_id = ${lost.run_id}::uuid and status = 'RUNNING'`;
+      await waitFor("the process to end after its lease was lost", () => gone(pid2));
     } finally {
       await worker.stop();
     }

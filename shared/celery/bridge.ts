@@ -57,16 +57,20 @@ export async function celeryBridge(o: CeleryBridgeOptions): Promise<CeleryBridge
   const backend: RedisTarget = o.backend ? parseRedisUrl(o.backend) : broker;
   const queue = o.queue ?? "celery";
   const pollMs = o.pollMs ?? 2_000;
-  const send = await RedisConnection.open(o.connect, broker);
-  const same = JSON.stringify(broker) === JSON.stringify(backend);
-  const read = same ? send : await RedisConnection.open(o.connect, backend);
-  const sub = await RedisConnection.open(o.connect, backend);
-  await send.command("PING");
   const waiting = new Map<string, (meta: TaskMeta) => void>();
-  sub.onMessage = (channel, data) => {
+  const onMessage = (channel: string, data: string) => {
     const meta = parseMeta(data);
     if (meta && READY_STATES.has(meta.status)) waiting.get(channel)?.(meta);
   };
+  const same = JSON.stringify(broker) === JSON.stringify(backend);
+  const sendConn = reconnecting(o.connect, broker);
+  const readConn = same ? sendConn : reconnecting(o.connect, backend);
+  const subConn = reconnecting(o.connect, backend, onMessage);
+  const send = (...args: (string | number)[]) => sendConn.get().then((c) => c.command(...args));
+  const read = (...args: (string | number)[]) => readConn.get().then((c) => c.command(...args));
+  const sub = (...args: (string | number)[]) => subConn.get().then((c) => c.command(...args));
+  await send("PING");
+  await sub("PING");
 
   const handler: Handler = async (ctx) => {
     const id = crypto.randomUUID();
@@ -88,15 +92,15 @@ export async function celeryBridge(o: CeleryBridgeOptions): Promise<CeleryBridge
     });
     const sentAt = Date.now();
     try {
-      await sub.command("SUBSCRIBE", key);
-      await send.command(
+      await sub("SUBSCRIBE", key);
+      await send(
         "LPUSH",
         queue,
         taskEnvelope({ task: ctx.handler, id, kwargs, queue, origin: o.origin }),
       );
       ctx.log.info("sent to celery", { celery_task: ctx.handler, celery_id: id, queue });
       poll = setInterval(() => {
-        read.command("GET", key).then((v) => {
+        read("GET", key).then((v) => {
           const meta = parseMeta(typeof v === "string" ? v : null);
           if (meta && READY_STATES.has(meta.status)) settle(meta);
         }, () => {});
@@ -104,7 +108,7 @@ export async function celeryBridge(o: CeleryBridgeOptions): Promise<CeleryBridge
       const meta = await Promise.race([done, aborted]);
       if (meta === "aborted") {
         const revoke = revokeBroadcast([id], broker.db, { terminate: o.terminate ?? true });
-        await send.command("PUBLISH", revoke.channel, revoke.payload);
+        await send("PUBLISH", revoke.channel, revoke.payload);
         ctx.log.info("revoked the celery task", {
           celery_id: id,
           reason: String(ctx.signal.reason),
@@ -122,14 +126,49 @@ export async function celeryBridge(o: CeleryBridgeOptions): Promise<CeleryBridge
     } finally {
       clearInterval(poll);
       waiting.delete(key);
-      sub.command("UNSUBSCRIBE", key).catch(() => {});
+      sub("UNSUBSCRIBE", key).catch(() => {});
     }
   };
 
   return {
     handler,
     close: () => {
-      for (const c of new Set([send, read, sub])) c.close();
+      for (const c of new Set([sendConn, readConn, subConn])) c.close();
+    },
+  };
+}
+
+/** The bridge's connections in Redis's CLIENT LIST. */
+export const CLIENT_NAME = "edgeflow-celery-bridge";
+
+/**
+ * A connection that is opened again on the next use after it dropped
+ * (Redis restarted, a network blip): a task in flight then still gets its
+ * result through the poll, and the next task finds a live connection.
+ */
+function reconnecting(
+  connect: Connect,
+  target: RedisTarget,
+  onMessage?: (channel: string, data: string) => void,
+) {
+  let current: Promise<RedisConnection> | null = null;
+  let stopped = false;
+  return {
+    get(): Promise<RedisConnection> {
+      if (stopped) return Promise.reject(new Error("the Celery bridge is closed"));
+      current ??= RedisConnection.open(connect, target, CLIENT_NAME).then((c) => {
+        if (onMessage) c.onMessage = onMessage;
+        void c.closed.then(() => (current = null));
+        return c;
+      }, (err) => {
+        current = null;
+        throw err;
+      });
+      return current;
+    },
+    close(): void {
+      stopped = true;
+      void current?.then((c) => c.close(), () => {});
     },
   };
 }

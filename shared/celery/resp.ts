@@ -109,6 +109,9 @@ export class RedisConnection {
   readonly #writer: WritableStreamDefaultWriter<Uint8Array>;
   readonly #pending: { resolve: (v: RespValue) => void; reject: (e: Error) => void }[] = [];
   #closed: Error | null = null;
+  #onClosed!: (err: Error) => void;
+  /** Resolves with the reason once the connection is gone (closed, reset, Redis restarted). */
+  readonly closed: Promise<Error> = new Promise((resolve) => (this.#onClosed = resolve));
   /** Pub/sub messages (`["message", channel, data]`) go here, not to a command. */
   onMessage: ((channel: string, data: string) => void) | null = null;
 
@@ -118,11 +121,16 @@ export class RedisConnection {
     void this.#read();
   }
 
-  /** Connects, authenticates and selects the URL's database. */
-  static async open(connect: Connect, target: RedisTarget): Promise<RedisConnection> {
+  /** Connects, authenticates, selects the URL's database and names itself (CLIENT LIST shows it). */
+  static async open(
+    connect: Connect,
+    target: RedisTarget,
+    name?: string,
+  ): Promise<RedisConnection> {
     const c = new RedisConnection(await connect(target.host, target.port));
     if (target.password) await c.command("AUTH", target.password);
     if (target.db) await c.command("SELECT", target.db);
+    if (name) await c.command("CLIENT", "SETNAME", name);
     return c;
   }
 
@@ -149,6 +157,7 @@ export class RedisConnection {
   }
 
   #fail(err: Error): void {
+    if (!this.#closed) this.#onClosed(err);
     this.#closed ??= err;
     for (const p of this.#pending.splice(0)) p.reject(this.#closed);
   }

@@ -7,6 +7,9 @@
  */
 import assert from "node:assert/strict";
 import { dbTest } from "../support/db.ts";
+import { CLIENT_NAME } from "../../shared/celery/bridge.ts";
+import { parseRedisUrl, RedisConnection } from "../../shared/celery/resp.ts";
+import { denoConnect } from "../../shared/runtime/tcp.ts";
 import { serveApp } from "../cli/harness.ts";
 import {
   api,
@@ -67,6 +70,20 @@ async function celeryWorker(db: number) {
       await Deno.remove(scratch, { recursive: true });
     },
   };
+}
+
+/** Kills the bridge's Redis connections (by their CLIENT SETNAME); returns how many. */
+async function killBridgeConnections(): Promise<number> {
+  const c = await RedisConnection.open(denoConnect, parseRedisUrl("redis://127.0.0.1:6379"));
+  try {
+    const list = String(await c.command("CLIENT", "LIST"));
+    const ids = [...list.matchAll(/^id=(\d+) .* name=(\S+)/gm)]
+      .filter((m) => m[2] === CLIENT_NAME).map((m) => m[1]);
+    for (const id of ids) await c.command("CLIENT", "KILL", "ID", id);
+    return ids.length;
+  } finally {
+    c.close();
+  }
 }
 
 const test = (name: string, fn: (db: any) => Promise<void>) =>
@@ -145,6 +162,12 @@ test("a failing Celery task is retried by edgeflow's policy; its exception fails
     assert.equal(imported.code, 0, imported.stderr);
     const worker = startWorker(server, ["--pool", "celery-pool", "--celery", celery.redis]);
     try {
+      await waitFor(
+        "the worker",
+        () => Promise.resolve(/polling/.test(worker.output()) || undefined),
+      );
+      // Redis drops the bridge's connections (a restart, a blip): it connects again.
+      assert.ok(await killBridgeConnections() >= 2);
       const run = (await api(server, "POST", "/trigger/flaky", {})).body;
       const done = await runReaches(server, run.run_id, ["COMPLETED", "FAILED", "CRASHED"]);
       assert.equal(done.status, "FAILED");

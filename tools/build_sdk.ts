@@ -14,6 +14,7 @@
 const ROOT = new URL("../", import.meta.url).pathname;
 const SDK = `${ROOT}sdk/ts/`;
 const DIST = `${SDK}dist/`;
+// The version is pinned in deno.json's imports (so `deno install` caches it).
 const TSC = "npm:typescript@5.9.3/tsc";
 
 async function copyTree(from: string, to: string, rewrite: (text: string) => string) {

@@ -56,7 +56,6 @@ dbTest(
       await server.shutdown();
     }
   },
-  { only: "pglite" },
 );
 
 Deno.test("createWorker needs a handler or a fallback", () => {

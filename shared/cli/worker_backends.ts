@@ -59,7 +59,12 @@ export interface Backend {
 export async function backendOf(ctx: CommandContext, url: string, key: string) {
   const celery = ctx.flags.string("celery");
   const executor = ctx.flags.string("executor");
-  if (!celery && !executor) return null;
+  if (!celery && !executor) {
+    if (ctx.flags.string("handlers") !== undefined) {
+      throw usageError("--handlers goes with --celery or --executor", ctx.name);
+    }
+    return null;
+  }
   if (celery && executor) throw usageError("choose --celery or --executor, not both", ctx.name);
   const only = ctx.flags.string("handlers")?.split(",").map((h) => h.trim()).filter(Boolean) ??
     null;

@@ -50,7 +50,7 @@ await Deno.writeTextFile(
   `${dir}/h.ts`,
   `export const bench = { ts_noop: (ctx) => ctx.input.args.i };`,
 );
-const ts = startWorker(server, ["--pool", "default", "--handlers", "x", `${dir}/h.ts`]);
+const ts = startWorker(server, ["--pool", "default", `${dir}/h.ts`]);
 await waitFor("ts worker", () => Promise.resolve(/polling/.test(ts.output()) || undefined));
 await timeRun("ts-chain"); // warm-up
 const tsMs = Math.min(await timeRun("ts-chain"), await timeRun("ts-chain"));

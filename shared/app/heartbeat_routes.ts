@@ -37,6 +37,17 @@ export interface QueuedHandler {
   served: boolean;
 }
 
+/** `GET /heartbeat/runs/:run/job`: how to start a run's tasks outside the worker. */
+export interface RunJob {
+  run_id: string;
+  flow: string;
+  version: number;
+  deployment: string | null;
+  entrypoint: string | null;
+  image: string | null;
+  job_variables: Record<string, unknown>;
+}
+
 function refused(outcome: ResultOutcome, task: string): never {
   switch ("error" in outcome ? outcome.error : undefined) {
     case "not_found":
@@ -153,6 +164,22 @@ export function heartbeatRoutes(deps: AppDeps, auth: Auth, wakeups: Wakeups): Ho
              edgeflow.pool_queued_handlers(${pool}) as handlers`;
     if (!row.known) throw ApiError.of("not_found", `no pool named ${pool}`);
     return c.json({ pool, handlers: row.handlers });
+  });
+
+  // What an executor needs to start a task's container or process (issue 14):
+  // the deployment's job variables and the flow's entrypoint and image.
+  app.get("/heartbeat/runs/:run/job", scope, async (c) => {
+    const run = uuidParam(c.req.param("run"), "run");
+    const [row] = await deps.sql(c)<RunJob[]>`
+      select r.id::text as run_id, r.flow_name as flow, r.version, d.name as deployment,
+             fv.definition->>'entrypoint' as entrypoint, fv.definition->>'image' as image,
+             coalesce(d.job_variables, '{}'::jsonb) as job_variables
+        from edgeflow.runs r
+        join edgeflow.flow_versions fv on fv.id = r.flow_version_id
+        left join edgeflow.deployments d on d.id = r.deployment_id
+       where r.id = ${run}::uuid`;
+    if (!row) throw ApiError.of("not_found", `no run ${run}`);
+    return c.json({ ...row });
   });
 
   app.get("/heartbeat/workers", scope, async (c) => {

@@ -4,7 +4,7 @@
  * `reportResult`, whose retry policy is the protocol's: results must not be
  * lost while the lease lives, but a `409` is final.
  */
-import type { ClaimedTask } from "../engine/tasks.ts";
+import type { ClaimedTask } from "../api/claimed_task.ts";
 import { type Clock, sleep } from "./deps.ts";
 import { HttpError, isTransient } from "./errors.ts";
 
@@ -16,8 +16,8 @@ export interface HeartbeatRequest {
   worker: string;
   /** The work pool to claim from. */
   pool: string;
-  /** Handlers the worker implements: it gets only their tasks. */
-  handlers: string[];
+  /** Handlers the worker implements: it gets only their tasks (omitted: every handler). */
+  handlers?: string[];
   /** Free slots: how many new tasks the worker wants now. */
   capacity: number;
   /** Leases the worker holds and wants extended. */

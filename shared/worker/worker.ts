@@ -70,7 +70,8 @@ class PollingWorker implements Worker {
   readonly #client: ProtocolClient;
   readonly #events: WorkerEmitter;
   readonly #slots: TaskSlots;
-  readonly #handlerNames: string[];
+  /** Null: a fallback runs any handler, so the heartbeat names none and gets all. */
+  readonly #handlerNames: string[] | null;
   #state: WorkerState = "idle";
   #heartbeatMs: number;
   #leaseSeconds = 0;
@@ -91,7 +92,7 @@ class PollingWorker implements Worker {
   constructor(o: ResolvedOptions) {
     this.#o = o;
     this.#heartbeatMs = o.heartbeatMs;
-    this.#handlerNames = [...o.handlers.keys()];
+    this.#handlerNames = o.fallback ? null : [...o.handlers.keys()];
     this.#client = new ProtocolClient(o);
     this.#events = new WorkerEmitter(o.logger);
     this.#timer = new BeatTimer(o.clock, () => void this.#tick());
@@ -215,10 +216,10 @@ class PollingWorker implements Worker {
     const req: HeartbeatRequest = {
       worker: o.name,
       pool: o.pool,
-      handlers: this.#handlerNames,
       capacity,
       running,
     };
+    if (this.#handlerNames) req.handlers = this.#handlerNames;
     if (wait > 0) req.wait_seconds = wait;
     return req;
   }

@@ -16,6 +16,6 @@ export async function denoDeps(
   context: ConfigContext = {},
 ): Promise<AppDeps & { db: Sql }> {
   const config = configFromEnv(env, context);
-  const db = sql ?? await connectFromEnv(env as Record<string, string>);
+  const db = sql ?? await connectFromEnv(env, { local: !!context.dev });
   return { db, sql: () => db, config, log: consoleLogger };
 }

@@ -41,6 +41,11 @@ export interface AppConfig {
   pathPrefix?: string;
   /** `EDGEFLOW_LONG_POLL_MAX_SECONDS`: the longest a heartbeat may wait for work (default 20). */
   longPollMaxSeconds?: number;
+  /**
+   * `EDGEFLOW_PLAN_TOPUP_MINUTES`: how often a process plans schedules' fire
+   * times for the SQL tick after a request (default 10 on Supabase, else 0: off).
+   */
+  planTopUpMinutes?: number;
 }
 
 /** `QSTASH_TOKEN`, `QSTASH_URL`, `QSTASH_CURRENT_SIGNING_KEY`, `QSTASH_NEXT_SIGNING_KEY`. */
@@ -60,6 +65,8 @@ export interface AppDeps {
   log: Logger;
   /** Wall clock (tests move it). */
   now?: () => Date;
+  /** Run work after the response (`EdgeRuntime.waitUntil`); absent: the caller awaits it. */
+  background?: (work: Promise<unknown>) => void;
 }
 
 /** How long `/health` waits for the database before answering 503. */
@@ -107,6 +114,11 @@ export function configFromEnv(
     pathPrefix: (env.EDGEFLOW_PATH_PREFIX ?? (env.SUPABASE_URL ? "/functions/v1" : ""))
       .replace(/\/+$/, "") || undefined,
     longPollMaxSeconds: longPollCeiling(env.EDGEFLOW_LONG_POLL_MAX_SECONDS),
+    planTopUpMinutes: env.EDGEFLOW_PLAN_TOPUP_MINUTES !== undefined
+      ? Math.max(0, Number(env.EDGEFLOW_PLAN_TOPUP_MINUTES) || 0)
+      : env.SUPABASE_URL
+      ? 10
+      : 0,
     qstash: env.QSTASH_TOKEN
       ? {
         token: env.QSTASH_TOKEN,

@@ -4,6 +4,7 @@ import { type ConfigContext, configFromEnv } from "../app/deps.ts";
 import { consoleLogger } from "../http/logger.ts";
 import { connectFromEnv } from "./connect.ts";
 import type { Sql } from "../db/sql.ts";
+import { edgeWaitUntil } from "./background.ts";
 
 /**
  * One shared client per process: Deno keeps connections across requests.
@@ -17,5 +18,5 @@ export async function denoDeps(
 ): Promise<AppDeps & { db: Sql }> {
   const config = configFromEnv(env, context);
   const db = sql ?? await connectFromEnv(env, { local: !!context.dev });
-  return { db, sql: () => db, config, log: consoleLogger };
+  return { db, sql: () => db, config, log: consoleLogger, background: edgeWaitUntil() };
 }

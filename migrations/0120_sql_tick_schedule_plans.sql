@@ -138,7 +138,12 @@ CREATE OR REPLACE FUNCTION edgeflow.save_schedule_plans(p_items jsonb)
  LANGUAGE sql
  SET search_path TO ''
 AS $function$
-  with saved as (
+  with live as (
+    select s.id from edgeflow.schedules s
+     where s.id in (select (i ->> 'id')::uuid from jsonb_array_elements(p_items) i)
+     order by s.id
+       for key share),
+  saved as (
     insert into edgeflow.schedule_plans as p
            (schedule_id, spec, timezone, parameters, version_id, times, planned_until, final)
     select (i ->> 'id')::uuid, i -> 'spec', i ->> 'timezone', i -> 'parameters',
@@ -146,7 +151,7 @@ AS $function$
            array(select jsonb_array_elements_text(i -> 'times')::timestamptz),
            (i ->> 'until')::timestamptz, (i ->> 'final')::boolean
       from jsonb_array_elements(p_items) i
-     where exists (select 1 from edgeflow.schedules s where s.id = (i ->> 'id')::uuid)
+     where (i ->> 'id')::uuid in (select id from live)
     on conflict (schedule_id) do update
        set spec = excluded.spec, timezone = excluded.timezone, parameters = excluded.parameters,
            version_id = excluded.version_id, times = excluded.times,
@@ -157,11 +162,13 @@ $function$;
 
 -- from sql/functions/edgeflow.schedules_to_plan.sql
 -- Schedules whose plan (edgeflow.schedule_plans) is missing, stale (spec,
--- timezone, parameters or flow version changed since) or ends before
--- p_until, with what planning needs (as edgeflow.due_schedules gives it).
+-- timezone, parameters or flow version changed since) or past half its span
+-- (it ends within half the time it covered, at most p_refill ahead of
+-- p_now: a per-minute plan of 16 h is made again after 8 h, not every tick),
+-- with what planning needs (as edgeflow.due_schedules gives it).
 -- A scan of the active schedules: run by the HTTP tick and the functions'
 -- background top-up, not per request.
-CREATE OR REPLACE FUNCTION edgeflow.schedules_to_plan(p_until timestamp with time zone, p_limit integer)
+CREATE OR REPLACE FUNCTION edgeflow.schedules_to_plan(p_now timestamp with time zone, p_refill interval, p_limit integer)
  RETURNS jsonb
  LANGUAGE sql
  STABLE
@@ -188,6 +195,7 @@ AS $function$
           or p.parameters <> d.parameters || s.parameters
           or p.version_id is distinct from v.id
           or s.next_fire_at < p.times[1]
-          or (not p.final and p.planned_until < p_until))
+          or (not p.final and p.planned_until
+                < p_now + least(p_refill, (p.planned_until - p.times[1]) / 2)))
    limit p_limit;
 $function$;

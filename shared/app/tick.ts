@@ -81,7 +81,13 @@ export async function runTick(deps: AppDeps, c: Context): Promise<TickResult> {
     await sql`select edgeflow.prune_qstash_deliveries()`;
   }
   // Fire times ahead for pg_cron's SQL tick, which cannot compute them.
-  const planned = await planAhead(sql, (deps.now ?? (() => new Date()))());
+  // A failure here (a racing deploy) costs nothing: the next tick plans again.
+  const planned = await planAhead(sql, (deps.now ?? (() => new Date()))()).catch((err) => {
+    deps.log("warn", "planning schedules ahead failed; the next tick plans them", {
+      error: String(err),
+    });
+    return 0;
+  });
   return { ...scheduled, pushed, ...sweep, subflows, planned };
 }
 

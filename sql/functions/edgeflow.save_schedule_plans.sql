@@ -7,7 +7,12 @@ CREATE OR REPLACE FUNCTION edgeflow.save_schedule_plans(p_items jsonb)
  LANGUAGE sql
  SET search_path TO ''
 AS $function$
-  with saved as (
+  with live as (
+    select s.id from edgeflow.schedules s
+     where s.id in (select (i ->> 'id')::uuid from jsonb_array_elements(p_items) i)
+     order by s.id
+       for key share),
+  saved as (
     insert into edgeflow.schedule_plans as p
            (schedule_id, spec, timezone, parameters, version_id, times, planned_until, final)
     select (i ->> 'id')::uuid, i -> 'spec', i ->> 'timezone', i -> 'parameters',
@@ -15,7 +20,7 @@ AS $function$
            array(select jsonb_array_elements_text(i -> 'times')::timestamptz),
            (i ->> 'until')::timestamptz, (i ->> 'final')::boolean
       from jsonb_array_elements(p_items) i
-     where exists (select 1 from edgeflow.schedules s where s.id = (i ->> 'id')::uuid)
+     where (i ->> 'id')::uuid in (select id from live)
     on conflict (schedule_id) do update
        set spec = excluded.spec, timezone = excluded.timezone, parameters = excluded.parameters,
            version_id = excluded.version_id, times = excluded.times,

@@ -1,9 +1,11 @@
 -- Schedules whose plan (edgeflow.schedule_plans) is missing, stale (spec,
--- timezone, parameters or flow version changed since) or ends before
--- p_until, with what planning needs (as edgeflow.due_schedules gives it).
+-- timezone, parameters or flow version changed since) or past half its span
+-- (it ends within half the time it covered, at most p_refill ahead of
+-- p_now: a per-minute plan of 16 h is made again after 8 h, not every tick),
+-- with what planning needs (as edgeflow.due_schedules gives it).
 -- A scan of the active schedules: run by the HTTP tick and the functions'
 -- background top-up, not per request.
-CREATE OR REPLACE FUNCTION edgeflow.schedules_to_plan(p_until timestamp with time zone, p_limit integer)
+CREATE OR REPLACE FUNCTION edgeflow.schedules_to_plan(p_now timestamp with time zone, p_refill interval, p_limit integer)
  RETURNS jsonb
  LANGUAGE sql
  STABLE
@@ -30,6 +32,7 @@ AS $function$
           or p.parameters <> d.parameters || s.parameters
           or p.version_id is distinct from v.id
           or s.next_fire_at < p.times[1]
-          or (not p.final and p.planned_until < p_until))
+          or (not p.final and p.planned_until
+                < p_now + least(p_refill, (p.planned_until - p.times[1]) / 2)))
    limit p_limit;
 $function$;

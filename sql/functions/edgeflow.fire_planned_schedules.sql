@@ -16,7 +16,7 @@ CREATE OR REPLACE FUNCTION edgeflow.fire_planned_schedules(p_limit integer DEFAU
  SET search_path TO ''
 AS $function$
 declare
-  v_now timestamptz := now();
+  v_now timestamptz := edgeflow.now();
   v_end timestamptz := v_now + interval '90 seconds';
   v_late timestamptz;
   v_from timestamptz;

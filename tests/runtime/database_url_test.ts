@@ -8,6 +8,7 @@ import { classifyUrl, functionsDatabase, migrationDatabase } from "../../shared/
 import { connectFromEnv } from "../../shared/runtime/connect.ts";
 import { denoDeps } from "../../shared/runtime/deno_deps.ts";
 import { configFromEnv } from "../../shared/app/deps.ts";
+import { edgeWaitUntil } from "../../shared/runtime/background.ts";
 
 const DIRECT = "postgres://postgres:pw@db.abc.supabase.co:5432/postgres";
 const POOLER = "postgres://postgres.abc:pw@aws-0-eu-central-1.pooler.supabase.com:6543/postgres";
@@ -95,4 +96,18 @@ Deno.test("on Supabase (SUPABASE_URL set) dashboard links carry /functions/v1", 
   );
   assert.equal(configFromEnv({ EDGEFLOW_PATH_PREFIX: "/api/" }).pathPrefix, "/api");
   assert.equal(configFromEnv({}).pathPrefix, undefined);
+});
+
+Deno.test("background work goes to EdgeRuntime.waitUntil where the runtime has it", async () => {
+  assert.equal(edgeWaitUntil(), undefined, "plain Deno: the caller awaits");
+  const kept: Promise<unknown>[] = [];
+  const g = globalThis as { EdgeRuntime?: unknown };
+  g.EdgeRuntime = { waitUntil: (p: Promise<unknown>) => void kept.push(p) };
+  try {
+    edgeWaitUntil()!(Promise.resolve(7));
+    assert.equal(kept.length, 1);
+    assert.equal(await kept[0], 7);
+  } finally {
+    delete g.EdgeRuntime;
+  }
 });

@@ -9,7 +9,10 @@
  */
 import assert from "node:assert/strict";
 import { dbTest } from "../support/db.ts";
-import { testApp } from "../support/app.ts";
+import { ADMIN_KEY, testApp } from "../support/app.ts";
+import { createApp } from "../../shared/app/app.ts";
+import { configFromEnv } from "../../shared/app/deps.ts";
+import { silentLogger } from "../../shared/http/logger.ts";
 import { testClock } from "../support/clock.ts";
 import { dueFireTimes, nextFireTime } from "../../shared/schedule/mod.ts";
 import { storedSpec } from "../../shared/scheduler/stored_spec.ts";
@@ -148,5 +151,46 @@ dbTest(
     await clock.advance(HOUR);
     const later = await sqlTick(db.sql);
     assert.deepEqual([later.created, later.unplanned], [1, 0]);
+  },
+);
+
+dbTest(
+  "on Supabase a function request tops plans up in the background (EdgeRuntime.waitUntil)",
+  async (db) => {
+    const clock = testClock(db.sql);
+    const { call } = testApp(db, {}, { now: clock.now });
+    assert.equal(
+      (await call("POST", "/register", { name: "f", steps: [{ slug: "a" }] })).status,
+      201,
+    );
+    assert.equal(
+      (await call("POST", "/deploy", { name: "d", flow: "f", schedules: [{ interval: HOUR }] }))
+        .status,
+      201,
+    );
+    await db.sql`delete from edgeflow.schedule_plans`;
+    // The app as a Supabase function builds it: the runtime's waitUntil and the top-up's default.
+    const handed: Promise<unknown>[] = [];
+    const app = createApp({
+      sql: () => db.sql,
+      config: configFromEnv({
+        SUPABASE_URL: "https://ref.supabase.co",
+        EDGEFLOW_ADMIN_KEY: ADMIN_KEY,
+      }),
+      log: silentLogger,
+      now: clock.now,
+      background: (work) => handed.push(work),
+    });
+    const res = await app.request("/heartbeat/health");
+    assert.equal(res.status, 200);
+    assert.equal(handed.length, 1, "the planning went to waitUntil, after the response");
+    await Promise.all(handed);
+    const [plan] = await db.sql<
+      { n: number }
+    >`select count(*)::int as n from edgeflow.schedule_plans`;
+    assert.equal(plan.n, 1);
+    // At most once per 10 minutes per process.
+    await (await app.request("/heartbeat/health")).body?.cancel();
+    assert.equal(handed.length, 1);
   },
 );

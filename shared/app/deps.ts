@@ -67,6 +67,12 @@ export interface AppDeps {
   now?: () => Date;
   /** Run work after the response (`EdgeRuntime.waitUntil`); absent: the caller awaits it. */
   background?: (work: Promise<unknown>) => void;
+  /**
+   * Set where the runtime sees a client leave only while an answer streams
+   * (Workers): long polls then stream their answer (shared/app/long_poll.ts),
+   * and `keepUntil` holds the request's resources until `work` settles.
+   */
+  keepUntil?: (c: Context, work: Promise<unknown>) => void;
 }
 
 /** How long `/health` waits for the database before answering 503. */

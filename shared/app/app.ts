@@ -22,6 +22,7 @@ import { eventsRoutes } from "./events_routes.ts";
 import { uiRoutes } from "../ui/routes.tsx";
 import { graphqlRoutes } from "./graphql_routes.ts";
 import { scheduleRoutes } from "./schedule_routes.ts";
+import { planTopUp } from "./plan_topup.ts";
 
 export const FUNCTIONS = ["register", "deploy", "trigger", "heartbeat"] as const;
 export type FunctionName = typeof FUNCTIONS[number];
@@ -61,6 +62,8 @@ export function createApp(deps: AppDeps, options: AppOptions = {}): Hono<AppEnv>
   app.onError(errorHandler({ log: deps.log }));
   app.notFound(notFoundHandler);
   app.use("*", bodyLimit());
+  // Off unless configured (default on Supabase): fire-time plans of the SQL tick.
+  if (deps.config.planTopUpMinutes) app.use("*", planTopUp(deps));
 
   // Its own short timeout: a load balancer must hear "503" from a frozen
   // database, not wait on it (the Sql client then fails statements fast).

@@ -78,7 +78,7 @@ export function heartbeatRoutes(deps: AppDeps, auth: Auth, wakeups: Wakeups): Ho
 
   app.post("/heartbeat", scope, async (c) => {
     const body = await readJsonAs(c, HeartbeatBody);
-    const wait = Math.min(body.wait_seconds, MAX_WAIT_SECONDS);
+    const wait = Math.min(body.wait_seconds, deps.config.longPollMaxSeconds ?? MAX_WAIT_SECONDS);
     // A heartbeat that may claim watches its connection: a client that gave up
     // (killed, stopped, timed out) must not be leased tasks it never receives.
     const gone = body.capacity > 0 ? clientSignal(c) : undefined;

@@ -12,7 +12,7 @@
 import type { AppConfig } from "../../shared/app/deps.ts";
 import { databaseKinds, type TestDatabase } from "../support/db.ts";
 import { ADMIN_KEY, sleep, ticker, until } from "../faults/harness.ts";
-import { serveEdgeflow, type ServedEdgeflow } from "./server.ts";
+import { type ServedEdgeflow, serveEdgeflow } from "./server.ts";
 
 export { ADMIN_KEY, until };
 

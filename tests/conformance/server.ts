@@ -27,6 +27,8 @@ export interface Exchange {
   status: number | null;
   // deno-lint-ignore no-explicit-any
   response?: any;
+  /** When it arrived (Date.now()). */
+  at: number;
 }
 
 /** A fault: answer `status` instead of serving, for matching requests, `times` times. */
@@ -56,7 +58,7 @@ export function serveEdgeflow(sql: Sql, config: Partial<AppConfig> = {}) {
     try {
       body = text ? JSON.parse(text) : null;
     } catch { /* not JSON: the app answers 400 */ }
-    const x: Exchange = { method: req.method, path: pathname, body, status: null };
+    const x: Exchange = { method: req.method, path: pathname, body, status: null, at: Date.now() };
     if (pathname.startsWith("/heartbeat")) exchanges.push(x);
     const rule = rules.find((r) =>
       r.left > 0 && r.path.test(pathname) && (!r.method || r.method === req.method) &&
@@ -98,7 +100,11 @@ export function serveEdgeflow(sql: Sql, config: Partial<AppConfig> = {}) {
     async call(method: string, path: string, body?: unknown, headers: Record<string, string> = {}) {
       const res = await app.request(path, {
         method,
-        headers: { authorization: `Bearer ${ADMIN_KEY}`, "content-type": "application/json", ...headers },
+        headers: {
+          authorization: `Bearer ${ADMIN_KEY}`,
+          "content-type": "application/json",
+          ...headers,
+        },
         body: body === undefined ? undefined : JSON.stringify(body),
       });
       const text = await res.text();

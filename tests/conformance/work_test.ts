@@ -5,7 +5,7 @@
  * heartbeat and on the result, and give up on a refused key.
  */
 import assert from "node:assert/strict";
-import { conformance, heartbeatsOf, resultsOf } from "./harness.ts";
+import { conformance, heartbeatsOf, resultsOf, until } from "./harness.ts";
 
 conformance("claims a chain's tasks and completes them with their outputs", async (c) => {
   const name = await c.flow([
@@ -79,10 +79,37 @@ conformance("503s with Retry-After on heartbeats and results are retried", async
   assert.deepEqual(beats.slice(0, 3), [503, 503, 200]);
 });
 
+conformance("an idle worker backs off while heartbeats fail, honouring Retry-After", async (c) => {
+  const name = await c.flow([{ slug: "one", handler: "echo" }]);
+  const w = await c.start(name);
+  const worker = w.events[0].worker;
+  const lift = c.served.fault({
+    path: /^\/heartbeat$/,
+    retryAfter: 1,
+    when: (b) => b?.worker === worker,
+  });
+  const failed = () => heartbeatsOf(c.served, worker).filter((x) => x.status === 503);
+  await until("three refused heartbeats", () => failed().length >= 3);
+  lift();
+  // A lower bound, so load cannot break it: each retry waited for the
+  // Retry-After (1 s), not merely the SDK's first backoff (250 ms) — or none.
+  const at = failed().map((x) => x.at);
+  for (let i = 1; i < at.length; i++) {
+    assert.ok(at[i] - at[i - 1] >= 900, `retry ${i} came ${at[i] - at[i - 1]} ms after the last`);
+  }
+  // And it recovers by itself once the server does.
+  const run = await c.waitRun(await c.trigger(name));
+  assert.equal(run.status, "COMPLETED");
+});
+
 conformance("a refused key ends the worker at start, claiming nothing", async (c) => {
   const name = await c.flow([{ slug: "one", handler: "echo" }]);
   const { spawnAdapter } = await import("./harness.ts");
-  const p = spawnAdapter(c.adapter, c.served.url, { pool: name, worker: "nokey", key: "wrong-key" });
+  const p = spawnAdapter(c.adapter, c.served.url, {
+    pool: name,
+    worker: "nokey",
+    key: "wrong-key",
+  });
   const status = await p.status;
   assert.equal(status.code, 2, p.stderr);
   assert.deepEqual(p.events.map((e) => [e.event, e.status]), [["start_failed", 401]]);

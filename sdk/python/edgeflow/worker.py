@@ -100,7 +100,7 @@ class Worker:
         return register
 
     def on(self, event: str, fn: Callable[[Dict[str, Any]], None]) -> None:
-        """Listens to ``task:start``, ``task:done``, ``task:failed``, ``task:aborted``,
+        """Listens to ``started``, ``task:start``, ``task:done``, ``task:failed``, ``task:aborted``,
         ``error`` or ``fatal``; ``fn`` gets a dict (a listener that raises is logged)."""
         self._listeners.setdefault(event, []).append(fn)
 
@@ -164,6 +164,7 @@ class Worker:
         self._thread = threading.Thread(target=self._loop, name=f"edgeflow-{self.name}", daemon=True)
         self._thread.start()
         log.info("worker %s started (pool %s, capacity %d)", self.name, self.pool, self.capacity)
+        self._emit("started", {"worker": self.name})
 
     def run(self, drain_timeout: Optional[float] = None, install_signals: bool = True) -> None:
         """Starts and blocks until stopped. SIGTERM/SIGINT drain: no more claims, the
@@ -262,9 +263,13 @@ class Worker:
                 log.warning("heartbeat failed: %s", err)
                 self._emit("error", {"error": err, "during": "heartbeat"})
                 with self._cv:
-                    if self._next_delay(0) is not None:
-                        bound = self._lease_bound()
-                        self._plan(max(MIN_BEAT, _delay(err, self._failures, bound)))
+                    # No long poll until the server answers again (its "ask again
+                    # at once" would spin on a failing server); the backoff honours
+                    # Retry-After, but the interval and half a lease come first.
+                    self._long_poll = False
+                    nxt = self._next_delay(0)
+                    if nxt is not None:
+                        self._plan(max(MIN_BEAT, min(nxt, _delay(err, self._failures))))
 
     def _refused(self, err: HttpError) -> None:
         """The key was refused mid-run: say so once and stop instead of retrying forever."""
@@ -408,10 +413,9 @@ class Worker:
         self._cv.notify_all()
 
 
-def _delay(err: BaseException, attempt: int, bound: float = math.inf) -> float:
-    """Backoff for a failed heartbeat, at least the server's ``Retry-After`` — but the
-    leases come first: never later than ``bound`` (half the shortest lease left)."""
+def _delay(err: BaseException, attempt: int) -> float:
+    """Backoff for a failed heartbeat, at least the server's ``Retry-After``."""
     delay = backoff_seconds(attempt)
     if isinstance(err, HttpError) and err.retry_after is not None:
         delay = max(delay, err.retry_after)
-    return min(delay, bound)
+    return delay

@@ -151,9 +151,11 @@ class Worker:
                 if status in (401, 403):
                     why = "does not know the key" if status == 401 else "says the key lacks scope worker"
                     self.state = "idle"
+                    self.transport.close()
                     raise WorkerStartError(f"edgeflow at {self.url} {why} ({err})", status) from err
                 if not is_transient(err) or n == self._start_attempts:
                     self.state = "idle"
+                    self.transport.close()
                     what = "refused the heartbeat" if status else "is unreachable"
                     raise WorkerStartError(f"edgeflow at {self.url} {what}: {err}", status) from err
                 log.warning("first heartbeat failed (%s); retrying", err)

@@ -18,8 +18,9 @@ import time
 import uuid
 from typing import Any, Callable, Dict, List, Optional
 
-from ._http import Abort, Aborted, Transport, backoff_seconds, is_transient
-from ._tasks import HeldTask, run_task
+from ._http import Abort, Aborted, Transport, is_transient, retry_delay
+from ._slots import Slots
+from ._tasks import HeldTask
 from .context import TaskContext
 from .errors import HttpError, KeyRefusedError, WorkerStartError
 
@@ -27,8 +28,6 @@ __all__ = ["Worker"]
 
 log = logging.getLogger("edgeflow.worker")
 
-#: A freed slot asks for a beat this soon: finishes within the window share one beat.
-SOON = 0.002
 #: Never beat more often than this, even for a lease about to expire.
 MIN_BEAT = 0.05
 #: Longest long poll the worker asks for (the server caps it at 20 s too).
@@ -37,7 +36,7 @@ MAX_WAIT = 20
 Handler = Callable[[TaskContext], Any]
 
 
-class Worker:
+class Worker(Slots):
     """Runs task handlers of one pool against an edgeflow control plane.
 
     ``url`` and ``key`` default to ``$EDGEFLOW_URL`` and ``$EDGEFLOW_API_KEY``;
@@ -159,7 +158,7 @@ class Worker:
                     what = "refused the heartbeat" if status else "is unreachable"
                     raise WorkerStartError(f"edgeflow at {self.url} {what}: {err}", status) from err
                 log.warning("first heartbeat failed (%s); retrying", err)
-                time.sleep(_delay(err, n))
+                time.sleep(retry_delay(err, n))
         self.state = "running"
         with self._cv:
             self._plan(self._next_delay(got))
@@ -271,7 +270,7 @@ class Worker:
                     self._long_poll = False
                     nxt = self._next_delay(0)
                     if nxt is not None:
-                        self._plan(max(MIN_BEAT, min(nxt, _delay(err, self._failures))))
+                        self._plan(max(MIN_BEAT, min(nxt, retry_delay(err, self._failures))))
 
     def _refused(self, err: HttpError) -> None:
         """The key was refused mid-run: say so once and stop instead of retrying forever."""
@@ -279,12 +278,6 @@ class Worker:
         log.error("%s", self._fatal)
         self._emit("fatal", {"error": self._fatal})
         threading.Thread(target=self.stop, kwargs={"timeout": 0}, daemon=True).start()
-
-    def _free(self) -> int:
-        return 0 if self._stopping else max(0, self.capacity - len(self._held))
-
-    def _kept(self) -> List[HeldTask]:
-        return [h for h in self._held if not h.dropped]
 
     def _lease_bound(self) -> float:
         """Half the shortest remaining lease (at least MIN_BEAT); inf without leases."""
@@ -367,57 +360,3 @@ class Worker:
             "POST", "/heartbeat", body, timeout=self._timeout + wait, abort=abort
         )
         return res if isinstance(res, dict) else {}
-
-    # -- slots --------------------------------------------------------------
-
-    def _drop(self, h: HeldTask, reason: str) -> None:
-        """Aborts a task: its result will not be reported and its lease is no longer
-        sent. It keeps its slot until its handler returns. Call with the lock held."""
-        if h.dropped:
-            return
-        h.dropped = True
-        log.info("task %s %s", h.id, reason, extra={"task": h.id, "run": h.task.get("run_id")})
-        h.ctx._abort(reason)
-        self._emit("task:aborted", {"task": h.task, "reason": reason})
-        if h.phase == "queued":
-            self._release(h)
-
-    def _pump(self) -> None:
-        """Starts queued tasks while fewer than ``capacity`` run. Lock held."""
-        active = sum(1 for h in self._held if h.phase != "queued")
-        for h in self._held:
-            if active >= self.capacity:
-                return
-            if h.phase != "queued" or h.dropped:
-                continue
-            h.phase = "active"
-            active += 1
-            threading.Thread(target=self._run, args=(h,), name=f"edgeflow-task-{h.id[:8]}",
-                             daemon=True).start()
-
-    def _run(self, h: HeldTask) -> None:
-        try:
-            run_task(h, self.handlers.get(h.task.get("handler", "")), self.transport, self._emit)
-        except Exception:  # noqa: BLE001 - run_task catches handler errors; this is an SDK bug
-            log.exception("task %s crashed", h.id)
-        finally:
-            with self._cv:
-                self._release(h)
-
-    def _release(self, h: HeldTask) -> None:
-        if h not in self._held:
-            return
-        self._held.remove(h)
-        self._pump()
-        # A free slot: ask for the next task (often the dependent step just enqueued).
-        if not self._stopping:
-            self._plan(SOON)
-        self._cv.notify_all()
-
-
-def _delay(err: BaseException, attempt: int) -> float:
-    """Backoff for a failed heartbeat, at least the server's ``Retry-After``."""
-    delay = backoff_seconds(attempt)
-    if isinstance(err, HttpError) and err.retry_after is not None:
-        delay = max(delay, err.retry_after)
-    return delay

@@ -49,7 +49,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     w = sub.add_parser("worker", help="run the handlers of a Worker until SIGTERM/SIGINT")
     w.add_argument("target", help="module:attribute naming an edgeflow.Worker")
     w.add_argument("--url", help="control plane URL (default $EDGEFLOW_URL)")
-    w.add_argument("--key", help="API key with scope worker (default $EDGEFLOW_API_KEY)")
+    w.add_argument("--key", help="API key with scope worker (default $EDGEFLOW_KEY)")
     w.add_argument("--pool", help="work pool (default: the Worker's)")
     w.add_argument("--capacity", type=int, help="handlers running at once")
     w.add_argument("--name", help="worker name shown in GET /heartbeat/workers")
@@ -63,7 +63,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     if args.url:
         os.environ["EDGEFLOW_URL"] = args.url
     if args.key:
-        os.environ["EDGEFLOW_API_KEY"] = args.key
+        os.environ["EDGEFLOW_KEY"] = args.key
     worker = load_worker(args.target)
     worker.url = args.url or worker.url
     worker.key = args.key or worker.key

@@ -20,7 +20,7 @@ def _q(name: str) -> str:
 
 class Client:
     """A client of one edgeflow. ``url``/``key`` default to ``$EDGEFLOW_URL`` and
-    ``$EDGEFLOW_API_KEY``. Non-2xx answers raise ``HttpError`` (``status``,
+    ``$EDGEFLOW_KEY``. Non-2xx answers raise ``HttpError`` (``status``,
     ``code``, ``detail``, ``errors``); transient ones (429, 5xx, network) are
     retried ``retries`` times with backoff, honouring ``Retry-After``."""
 
@@ -33,7 +33,7 @@ class Client:
         retries: int = 4,
     ) -> None:
         url = url or os.environ.get("EDGEFLOW_URL", "")
-        key = key or os.environ.get("EDGEFLOW_API_KEY", "")
+        key = key or os.environ.get("EDGEFLOW_KEY", "")
         self.transport = Transport(url, key, timeout)
         self.retries = retries
 

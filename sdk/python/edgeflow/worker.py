@@ -39,7 +39,7 @@ Handler = Callable[[TaskContext], Any]
 class Worker(Slots):
     """Runs task handlers of one pool against an edgeflow control plane.
 
-    ``url`` and ``key`` default to ``$EDGEFLOW_URL`` and ``$EDGEFLOW_API_KEY``;
+    ``url`` and ``key`` default to ``$EDGEFLOW_URL`` and ``$EDGEFLOW_KEY``;
     ``capacity`` is how many handlers run at once; ``poll_seconds`` the idle
     poll interval (default: the server's ``heartbeat_seconds``)."""
 
@@ -115,10 +115,10 @@ class Worker(Slots):
         """The HTTP client (made at first use from ``url``/``key`` or the environment)."""
         if self._transport is None:
             url = self.url or os.environ.get("EDGEFLOW_URL") or "http://127.0.0.1:8000"
-            key = self.key or os.environ.get("EDGEFLOW_API_KEY", "")
+            key = self.key or os.environ.get("EDGEFLOW_KEY", "")
             if not key:
                 raise ValueError("Worker: key must be an API key with scope worker "
-                                 "(or set EDGEFLOW_API_KEY)")
+                                 "(or set EDGEFLOW_KEY)")
             self._transport = Transport(url, key, self._timeout)
             self.url = self._transport.url
         return self._transport

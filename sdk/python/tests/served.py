@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import shutil
 import subprocess
 import sys
@@ -28,11 +29,12 @@ class Served:
     """One server process; ``client`` holds its admin key."""
 
     def __init__(self) -> None:
-        deno = os.environ.get("EDGEFLOW_DENO") or shutil.which("deno")
+        # EDGEFLOW_DENO: the command that runs deno (e.g. "npx -y deno@2.9.6").
+        deno = shlex.split(os.environ.get("EDGEFLOW_DENO") or shutil.which("deno") or "")
         if not deno:
             raise unittest.SkipTest("SKIPPED: deno is not on PATH; these tests need a served edgeflow")
         self.proc = subprocess.Popen(
-            [deno, "run", "-A", "--no-check", SERVER],
+            [*deno, "run", "-A", "--no-check", SERVER],
             cwd=REPO,
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,

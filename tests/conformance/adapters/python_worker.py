@@ -9,6 +9,7 @@ import asyncio
 import json
 import os
 import sys
+import threading
 import time
 import uuid
 
@@ -25,8 +26,15 @@ p.add_argument("--capacity", type=int, default=1)
 o = p.parse_args()
 
 
+_out = threading.Lock()
+
+
 def say(event, **fields):
-    print(json.dumps({"event": event, "worker": o.worker, **fields}), flush=True)
+    # One write per line, under a lock: print() from task threads interleaves.
+    line = json.dumps({"event": event, "worker": o.worker, **fields}) + "\n"
+    with _out:
+        sys.stdout.write(line)
+        sys.stdout.flush()
 
 
 worker = Worker(url=o.url, key=o.key, pool=o.pool, capacity=o.capacity, name=o.worker)

@@ -29,6 +29,8 @@ export interface Exchange {
   response?: any;
   /** When it arrived (Date.now()). */
   at: number;
+  /** When it was answered. */
+  endedAt?: number;
 }
 
 /** A fault: answer `status` instead of serving, for matching requests, `times` times. */
@@ -76,6 +78,7 @@ export function serveEdgeflow(sql: Sql, config: Partial<AppConfig> = {}) {
     }
     const res = await app.fetch(req);
     x.status = res.status;
+    x.endedAt = Date.now();
     if (pathname.startsWith("/heartbeat")) {
       const out = await res.clone().text();
       try {

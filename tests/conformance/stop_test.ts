@@ -8,7 +8,7 @@ import assert from "node:assert/strict";
 import { conformance, heartbeatsOf, until } from "./harness.ts";
 
 conformance("SIGTERM drains: the running task finishes, nothing new is claimed", async (c) => {
-  const name = await c.flow([{ slug: "work", handler: "sleep", timeout: 5, args: { seconds: 2 } }]);
+  const name = await c.flow([{ slug: "work", handler: "sleep", timeout: 8, args: { seconds: 4 } }]);
   const w = await c.start(name);
   const first = await c.trigger(name);
   const started = await w.event("the task to start", (e) => e.event === "task_start");
@@ -47,17 +47,17 @@ conformance(
     const name = await c.flow([{ slug: "one", handler: "echo" }]);
     const w = await c.start(name);
     const worker = w.events[0].worker;
-    // Idle, with heartbeat_seconds 20: the worker waits in long polls of up to 20 s.
+    // Idle, with heartbeat_seconds 20: the worker waits in long polls of 20 s.
     const poll = await until(
       "a long poll in flight",
       () =>
         heartbeatsOf(c.served, worker).find((x) =>
-          x.status === null && x.body.wait_seconds >= 10 && x.body.capacity > 0
+          x.status === null && x.body.wait_seconds >= 20 && x.body.capacity > 0
         ),
     );
     w.signal("SIGTERM");
-    // Well inside the poll's own wait (≥ 10 s): ending it is the SDK's doing.
-    await until("the worker to exit", () => w.exited ?? undefined, { timeoutMs: 8_000 });
+    // Well inside the poll's own wait (20 s, just begun): ending it is the SDK's doing.
+    await until("the worker to exit", () => w.exited ?? undefined, { timeoutMs: 15_000 });
     assert.equal(w.exited!.code, 0, w.stderr);
     assert.deepEqual(w.events.map((e) => e.event), ["started", "stopped"]);
     const beats = heartbeatsOf(c.served, worker);

@@ -13,6 +13,7 @@ import datetime
 import inspect
 import json
 import logging
+import re
 import time
 from typing import Any, Callable, Dict, Optional
 
@@ -26,14 +27,27 @@ log = logging.getLogger("edgeflow.worker")
 REPORT_ATTEMPTS = 8
 
 
+_ISO = re.compile(
+    r"^(\d{4})-(\d\d)-(\d\d)[T ](\d\d):(\d\d):(\d\d)(?:\.(\d+))?(Z|[+-]\d\d:?\d\d)?$"
+)
+
+
 def parse_time(value: Any) -> Optional[float]:
-    """Epoch seconds of an ISO 8601 timestamp, None when absent or unreadable."""
-    if not isinstance(value, str):
+    """Epoch seconds of an ISO 8601 timestamp (any fraction; no zone: UTC), None when
+    absent or unreadable. By hand: ``fromisoformat`` before 3.11 takes only 3 or 6 digits."""
+    m = _ISO.match(value) if isinstance(value, str) else None
+    if m is None:
         return None
-    try:
-        return datetime.datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
-    except ValueError:
-        return None
+    y, mo, d, h, mi, sec, frac, zone = m.groups()
+    at = datetime.datetime(int(y), int(mo), int(d), int(h), int(mi), int(sec),
+                           tzinfo=datetime.timezone.utc).timestamp()
+    if frac:
+        at += float("0." + frac)
+    if zone and zone != "Z":
+        sign = 1 if zone[0] == "+" else -1
+        digits = zone[1:].replace(":", "")
+        at -= sign * (int(digits[:2]) * 3600 + int(digits[2:]) * 60)
+    return at
 
 
 class HeldTask:

@@ -52,6 +52,10 @@ class PureTest(unittest.TestCase):
         self.assertAlmostEqual(held.length or 0, 30, delta=1.5)
         held.kept_by_beat(now + 40)
         self.assertAlmostEqual(held.expires_at or 0, now + 40 + (held.length or 0) / 2, delta=0.01)
+        self.assertEqual(parse_time("1970-01-01T00:00:01.5Z"), 1.5)
+        self.assertEqual(parse_time("1970-01-01T01:00:00+01:00"), 0.0)
+        self.assertEqual(parse_time("1970-01-01T00:00:00.123456789Z"), 0.123456789)
+        self.assertIsNone(parse_time("yesterday"))
         none = HeldTask({"task": "t", "lease_expires_at": None}, None, now, now, 30)  # type: ignore[arg-type]
         self.assertIsNone(none.expires_at)
 

@@ -94,6 +94,15 @@ class WorkerTest(unittest.TestCase):
         self.assertIn("the ticker does not exist", error["message"])
         self.assertEqual(error.get("type"), "NonRetryableError")
 
+    def test_an_output_that_is_not_json_fails_the_step_without_retries(self) -> None:
+        name = served.flow([{"slug": "odd"}], max_attempts=3)
+        w = self.worker(name)
+        w.handler("odd")(lambda ctx: {"a set": {1, 2}})
+        Background(w)
+        run = served.client.run(name, timeout=30)
+        self.assertEqual((run["status"], run["steps"][0]["attempts"]), ("FAILED", 1), run)
+        self.assertIn("not JSON-serialisable", run["steps"][0]["error"]["message"])
+
     def test_capacity_runs_that_many_handlers_at_once_and_no_more(self) -> None:
         name = served.flow([
             {"slug": "items"},
@@ -173,12 +182,56 @@ class WorkerTest(unittest.TestCase):
         self.assertEqual(run["output"]["call"], {
             "child": {"double": 42}, "var": {"doubled": 42}, "missing": "default"})
 
+    def test_a_drain_that_runs_out_aborts_with_reason_shutdown(self) -> None:
+        name = served.flow([{"slug": "stuck", "timeout": 30}])
+        w = Worker(url=served.url, key=served.key, pool=name)
+        started, seen = threading.Event(), []
+
+        @w.handler("stuck")
+        def stuck(ctx: Any) -> str:
+            started.set()
+            ctx.cancelled.wait(30)
+            seen.append(ctx.cancel_reason)
+            return "not reported"
+
+        reports: List[str] = []
+        w.on("task:done", lambda e: reports.append(e["report"]))
+        Background(w)
+        run_id = served.client.trigger(name)["run_id"]
+        self.assertTrue(started.wait(30))
+        w.stop(timeout=0.2)
+        until("the handler to see the shutdown", lambda: seen)
+        self.assertEqual((seen, reports, w.state), (["shutdown"], [], "stopped"))
+        # Handed back only by its lease: the task is still RUNNING under the old one.
+        self.assertEqual(served.client.get_run(run_id)["steps"][0]["status"], "RUNNING")
+
+    def test_a_key_revoked_mid_run_stops_the_worker(self) -> None:
+        made = served.client.create_key(f"k-{time.time_ns()}", ["worker"])
+        w = Worker(url=served.url, key=made["key"], pool="default")
+        w.handler("nothing")(lambda ctx: None)
+        errors: List[BaseException] = []
+        thread = threading.Thread(target=lambda: _run_catching(w, errors), daemon=True)
+        thread.start()
+        until("the worker to start", lambda: w.state == "running")
+        served.client.request("DELETE", f"/deploy/keys/{made['id']}")
+        thread.join(30)
+        self.assertFalse(thread.is_alive())
+        self.assertEqual([type(e).__name__ for e in errors], ["KeyRefusedError"])
+        self.assertEqual(getattr(errors[0], "status", None), 401)
+
     def test_a_refused_key_fails_start(self) -> None:
         w = Worker(url=served.url, key="not-a-key", pool="default")
         w.handler("x")(lambda ctx: None)
         with self.assertRaises(WorkerStartError) as got:
             w.start()
         self.assertEqual(got.exception.status, 401)
+
+
+def _run_catching(w: Worker, errors: List[BaseException]) -> None:
+    try:
+        w.run(install_signals=False)
+    except BaseException as err:  # noqa: BLE001 - the test reads it
+        errors.append(err)
 
 
 if __name__ == "__main__":

@@ -78,9 +78,10 @@ conformance("503s with Retry-After on heartbeats and results are retried", async
   const task = w.events.find((e) => e.event === "done")!;
   assert.equal(task.report, "accepted");
   const completes = resultsOf(c.served, task.task!).map((x) => x.status);
-  assert.deepEqual(completes, [503, 503, 200]);
   const beats = heartbeatsOf(c.served, task.worker).map((x) => x.status);
-  assert.deepEqual(beats.slice(0, 3), [503, 503, 200]);
+  const seen = JSON.stringify({ completes, beats, events: w.events, stderr: w.stderr });
+  assert.deepEqual(completes, [503, 503, 200], seen);
+  assert.deepEqual(beats.slice(0, 3), [503, 503, 200], seen);
 });
 
 conformance("an idle worker backs off while heartbeats fail, honouring Retry-After", async (c) => {

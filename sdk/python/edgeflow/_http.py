@@ -175,10 +175,12 @@ class Transport:
         for fresh in (False, True):
             conn = self._acquire(limit)
             reused = conn.sock is not None
+            sent = False
             try:
                 if abort is not None and abort.aborted:
                     raise Aborted()
                 conn.request(method, self._prefix + path, body=payload, headers=hdrs)
+                sent = True
                 if abort is not None:
                     abort.attach(conn.sock)
                 res = conn.getresponse()
@@ -192,9 +194,11 @@ class Transport:
                 conn.close()
                 if abort is not None and abort.aborted:
                     raise Aborted() from err
-                # A keep-alive connection the server closed meanwhile: once more, afresh.
-                stale = isinstance(
-                    err, (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError)
+                # A keep-alive connection the server had closed: once more, afresh — but
+                # only when the request cannot have been served (it failed to go out, or
+                # the server hung up without a byte), since a result sent twice earns a 409.
+                stale = isinstance(err, http.client.RemoteDisconnected) or (
+                    not sent and isinstance(err, (BrokenPipeError, ConnectionResetError))
                 )
                 if reused and stale and not fresh:
                     continue

@@ -15,6 +15,7 @@ import {
 } from "../engine/tasks.ts";
 import type { Wakeups } from "./wakeups.ts";
 import { type LongPoll, streamedLongPoll, waitForWork } from "./long_poll.ts";
+import { refusal, resultBatchRoutes } from "./task_results.ts";
 
 /** Longest a heartbeat may wait for work (seconds): well inside any proxy's idle timeout. */
 export const MAX_WAIT_SECONDS = 20;
@@ -49,17 +50,7 @@ export interface RunJob {
 }
 
 function refused(outcome: ResultOutcome, task: string): never {
-  switch ("error" in outcome ? outcome.error : undefined) {
-    case "not_found":
-      throw ApiError.of("not_found", `no task ${task}`);
-    case "run_not_running":
-      throw ApiError.of(
-        "conflict",
-        `the run is ${"status" in outcome ? outcome.status : "over"}: the result was not accepted`,
-      );
-    default:
-      throw ApiError.of("stale_lease", "this lease is not the task's current one; nothing changed");
-  }
+  throw refusal(outcome, task);
 }
 
 /** Another key first used this worker name (migration 0067). */
@@ -136,6 +127,9 @@ export function heartbeatRoutes(deps: AppDeps, auth: Auth, wakeups: Wakeups): Ho
     }
     return c.json(answer(result.tasks));
   });
+
+  // Many results in one call (task_results.ts).
+  app.route("/", resultBatchRoutes(deps, scope, wakeups));
 
   app.post("/heartbeat/tasks/:task/complete", scope, async (c) => {
     const task = uuidParam(c.req.param("task"), "task");

@@ -12,9 +12,9 @@ import {
   type EncodedResult,
   type ProtocolClient,
   type ReportOutcome,
-  reportResult,
   type RetryPolicy,
 } from "./client.ts";
+import { type Reporter, singleReporter } from "./result_batch.ts";
 import type { Handler, TaskContext } from "./context.ts";
 import type { Clock, Logger } from "./deps.ts";
 import { HttpError, NonRetryableError, type ReportedError, toReportedError } from "./errors.ts";
@@ -34,6 +34,8 @@ export interface ExecuteDeps {
   logger: Logger;
   /** The handler has returned; only the report is left. */
   onSettled?: () => void;
+  /** How results are sent (default: one call each, `reportResult`). */
+  reporter?: Reporter;
 }
 
 /**
@@ -61,11 +63,9 @@ export async function executeTask(
   // lease belongs to someone else. Reporting would only earn a 409.
   if (ctx.signal.aborted) return { status: "aborted" };
 
+  const send = deps.reporter ?? singleReporter(deps.client, deps.clock, deps.retry);
   const report = (result: EncodedResult) =>
-    reportResult(
-      deps.client,
-      deps.clock,
-      deps.retry,
+    send(
       task.task,
       result,
       ctx.signal,

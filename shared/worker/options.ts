@@ -6,6 +6,7 @@
  */
 import { DEFAULT_RETRY, type RetryPolicy } from "./client.ts";
 import type { Handler } from "./context.ts";
+import { DEFAULT_RESULT_BATCH_MS } from "./result_batch.ts";
 import { type Clock, consoleLogger, type Logger, systemClock } from "./deps.ts";
 
 /** Options of `createWorker`. */
@@ -43,6 +44,12 @@ export interface WorkerOptions {
   clock?: Clock;
   /** Log sink (default: JSON lines on the console). */
   logger?: Logger;
+  /**
+   * Results finishing within this many milliseconds of each other are sent in
+   * one call (`POST /heartbeat/tasks/complete`); default 2, 0 turns batching
+   * off (one call per result).
+   */
+  resultBatchMs?: number;
 }
 
 /** Options with every default applied. */
@@ -61,6 +68,7 @@ export interface ResolvedOptions {
   fetch: typeof fetch;
   clock: Clock;
   logger: Logger;
+  resultBatchMs: number;
 }
 
 /** Applies defaults; throws `TypeError` on options that cannot work. */
@@ -97,6 +105,10 @@ export function resolveOptions(o: WorkerOptions): ResolvedOptions {
   if (!(retry.attempts >= 1) || !(retry.baseDelayMs >= 0) || !(retry.maxDelayMs >= 0)) {
     throw new TypeError("createWorker: `retry` needs attempts ≥ 1 and delays ≥ 0");
   }
+  const resultBatchMs = o.resultBatchMs ?? DEFAULT_RESULT_BATCH_MS;
+  if (!(typeof resultBatchMs === "number" && resultBatchMs >= 0 && resultBatchMs < 60_000)) {
+    throw new TypeError("createWorker: `resultBatchMs` must be a number of ms ≥ 0 (0: off)");
+  }
   const customFetch = o.fetch;
   return {
     url: o.url,
@@ -119,6 +131,7 @@ export function resolveOptions(o: WorkerOptions): ResolvedOptions {
       : (input, init) => fetch(input, init),
     clock: o.clock ?? systemClock,
     logger: o.logger ?? consoleLogger,
+    resultBatchMs,
   };
 }
 

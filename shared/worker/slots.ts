@@ -13,6 +13,7 @@ import type { Clock, Logger } from "./deps.ts";
 import { type AbortReason, TaskAbortedError } from "./errors.ts";
 import type { WorkerEmitter } from "./events.ts";
 import { executeTask } from "./execute.ts";
+import type { Reporter } from "./result_batch.ts";
 import { leaseAfterBeat, type LeaseClock, leaseFromClaim } from "./schedule.ts";
 
 /** A task this worker holds. `dropped`: cancelled, lost or shut down — never reported. */
@@ -36,6 +37,8 @@ export interface SlotDeps {
   retry: RetryPolicy;
   logger: Logger;
   events: WorkerEmitter;
+  /** How results are sent (default: one call each). */
+  reporter?: Reporter;
   /** A slot was freed (the worker asks for work soon, or finishes draining). */
   onRelease: () => void;
 }

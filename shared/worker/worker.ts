@@ -10,6 +10,7 @@
  * for a whole interval. Timing rules: `schedule.ts`.
  */
 import { type HeartbeatRequest, ProtocolClient, retryDelayMs } from "./client.ts";
+import { ResultBatcher } from "./result_batch.ts";
 import { BeatTimer } from "./beat_timer.ts";
 import { sleep } from "./deps.ts";
 import {
@@ -101,6 +102,9 @@ class PollingWorker implements Worker {
       worker: o.name,
       client: this.#client,
       events: this.#events,
+      reporter: o.resultBatchMs > 0
+        ? new ResultBatcher(this.#client, o.clock, o.retry, o.resultBatchMs).report
+        : undefined,
       onRelease: () => {
         if (this.#slots.size === 0) this.#onDrained?.();
         // A free slot: ask for the next task (often the dependent step just enqueued).

@@ -22,6 +22,7 @@ import { eventsRoutes } from "./events_routes.ts";
 import { uiRoutes } from "../ui/routes.tsx";
 import { graphqlRoutes } from "./graphql_routes.ts";
 import { scheduleRoutes } from "./schedule_routes.ts";
+import { hookReceiveRoutes, webhookAdminRoutes } from "./webhook_routes.ts";
 
 export const FUNCTIONS = ["register", "deploy", "trigger", "heartbeat"] as const;
 export type FunctionName = typeof FUNCTIONS[number];
@@ -88,6 +89,8 @@ export function createApp(deps: AppDeps, options: AppOptions = {}): Hono<AppEnv>
   const wakeups = new Wakeups();
   for (const fn of served) app.route("/", routes[fn](deps, auth, wakeups));
   if (served.includes("deploy")) app.route("/", limitsRoutes(deps, auth));
+  if (served.includes("deploy")) app.route("/", webhookAdminRoutes(deps, auth, wakeups));
+  if (served.includes("trigger")) app.route("/", hookReceiveRoutes(deps, wakeups));
   if (served.includes("trigger")) app.route("/", eventsRoutes(deps, auth));
   if (served.includes("trigger")) {
     app.route("/", uiRoutes(deps, auth, wakeups));

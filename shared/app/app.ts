@@ -23,6 +23,12 @@ import { uiRoutes } from "../ui/routes.tsx";
 import { graphqlRoutes } from "./graphql_routes.ts";
 import { scheduleRoutes } from "./schedule_routes.ts";
 import { hookReceiveRoutes, webhookAdminRoutes } from "./webhook_routes.ts";
+import {
+  drainAfter,
+  notificationAdminRoutes,
+  notificationDrainRoutes,
+} from "./notification_routes.ts";
+import { createNotifier } from "../notifications/notifier.ts";
 
 export const FUNCTIONS = ["register", "deploy", "trigger", "heartbeat"] as const;
 export type FunctionName = typeof FUNCTIONS[number];
@@ -62,6 +68,11 @@ export function createApp(deps: AppDeps, options: AppOptions = {}): Hono<AppEnv>
   app.onError(errorHandler({ log: deps.log }));
   app.notFound(notFoundHandler);
   app.use("*", bodyLimit());
+  const notifier = createNotifier(deps);
+  // Requests that can end runs: their outbox rows go out right after the response.
+  for (const path of ["/heartbeat/tasks/*", "/trigger/runs/*"]) {
+    app.use(path, drainAfter(deps, notifier));
+  }
 
   // Its own short timeout: a load balancer must hear "503" from a frozen
   // database, not wait on it (the Sql client then fails statements fast).
@@ -91,6 +102,8 @@ export function createApp(deps: AppDeps, options: AppOptions = {}): Hono<AppEnv>
   if (served.includes("deploy")) app.route("/", limitsRoutes(deps, auth));
   if (served.includes("deploy")) app.route("/", webhookAdminRoutes(deps, auth, wakeups));
   if (served.includes("trigger")) app.route("/", hookReceiveRoutes(deps, wakeups));
+  if (served.includes("deploy")) app.route("/", notificationAdminRoutes(deps, auth, notifier));
+  if (served.includes("trigger")) app.route("/", notificationDrainRoutes(deps, auth, notifier));
   if (served.includes("trigger")) app.route("/", eventsRoutes(deps, auth));
   if (served.includes("trigger")) {
     app.route("/", uiRoutes(deps, auth, wakeups));

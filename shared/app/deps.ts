@@ -51,6 +51,14 @@ export interface AppDeps {
   log: Logger;
   /** Wall clock (tests move it). */
   now?: () => Date;
+  /**
+   * Work to finish after the response (Workers' `waitUntil`, a detached
+   * promise on Deno), with a database client that outlives the request.
+   * Unset: nothing runs in the background (the tick still does it all).
+   */
+  background?: (c: Context, task: (sql: Sql) => Promise<unknown>) => void;
+  /** Outbound HTTP (notifications); default the global fetch. */
+  fetch?: typeof fetch;
 }
 
 /** How long `/health` waits for the database before answering 503. */

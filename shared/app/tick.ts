@@ -26,6 +26,8 @@ import { subflowTick, type SubflowTickReport } from "../engine/subflows.ts";
 import { startDueSubflows } from "../engine/subflows.ts";
 import { pushReadyTasks } from "../scheduler/push_tasks.ts";
 import { qstashPublisher, scheduleDelivery } from "../scheduler/qstash_delivery.ts";
+import { createNotifier } from "../notifications/notifier.ts";
+import type { DrainReport } from "../notifications/drain.ts";
 
 export interface TickResult {
   /** Scheduled runs created. */
@@ -50,6 +52,8 @@ export interface TickResult {
   pruned: number;
   /** Subflow retries and delayed subflow steps started, orphaned children cancelled. */
   subflows: SubflowTickReport;
+  /** Outbound notifications sent, set to retry, given up; webhook log rows pruned. */
+  notifications: DrainReport & { pruned: number };
 }
 
 export async function runTick(deps: AppDeps, c: Context): Promise<TickResult> {
@@ -77,7 +81,13 @@ export async function runTick(deps: AppDeps, c: Context): Promise<TickResult> {
     });
     await sql`select edgeflow.prune_qstash_deliveries()`;
   }
-  return { ...scheduled, pushed, ...sweep, subflows };
+  // Outbound notifications of the runs this pass ended (and every retry that is due), then the
+  // bounded retention of the webhook logs.
+  const now = (deps.now ?? (() => new Date()))();
+  const sent = await createNotifier(deps).drain(sql);
+  const [{ pruned }] = await sql<{ pruned: number }>`
+    select edgeflow.prune_webhooks(${now.toISOString()}::timestamptz) as pruned`;
+  return { ...scheduled, pushed, ...sweep, subflows, notifications: { ...sent, pruned } };
 }
 
 /** The tick outside a request (Cloudflare `scheduled()`), logged. */

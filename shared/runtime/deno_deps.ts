@@ -17,5 +17,17 @@ export async function denoDeps(
 ): Promise<AppDeps & { db: Sql }> {
   const config = configFromEnv(env, context);
   const db = sql ?? await connectFromEnv(env as Record<string, string>);
-  return { db, sql: () => db, config, log: consoleLogger };
+  return {
+    db,
+    sql: () => db,
+    config,
+    log: consoleLogger,
+    // The process outlives the response: a detached promise on the shared client. (Supabase may
+    // stop an idle isolate sooner; the outbox row then waits for the next tick.)
+    background: (_c, task) => {
+      task(db).catch((err) =>
+        consoleLogger("warn", "background task failed", { error: String(err) })
+      );
+    },
+  };
 }

@@ -1,5 +1,6 @@
 -- Issue 13: inbound webhooks (verified provider deliveries start runs, one per
--- delivery id) and outbound run notifications through an outbox.
+-- delivery id) and outbound run notifications through an outbox. Tables in
+-- dependency order (webhooks before their deliveries, notifications before theirs).
 
 -- An inbound webhook: a provider's signed request starts a run of a deployment.
 -- Secrets are kept as given (an HMAC needs the key itself, a hash would not do);
@@ -96,21 +97,21 @@ CREATE INDEX notification_deliveries_newest ON edgeflow.notification_deliveries 
 -- Claim up to p_limit due outbox rows for sending: each gets its attempt
 -- counted and is hidden for p_lease_seconds, so a drain that dies mid-send
 -- hands its rows back by themselves and two drains never send one row twice
--- at once (skip locked). The time comes in as a parameter: the caller's clock.
-CREATE OR REPLACE FUNCTION edgeflow.claim_notifications(p_now timestamp with time zone, p_limit integer DEFAULT 20, p_lease_seconds integer DEFAULT 60)
+-- at once (skip locked).
+CREATE OR REPLACE FUNCTION edgeflow.claim_notifications(p_limit integer DEFAULT 20, p_lease_seconds integer DEFAULT 60)
  RETURNS TABLE(id uuid, message_id text, url text, secret text, payload jsonb, attempts integer)
  LANGUAGE sql
  SET search_path TO ''
 AS $function$
   with due as (
     select d.id from edgeflow.notification_deliveries d
-     where d.status = 'pending' and d.next_attempt_at <= p_now
+     where d.status = 'pending' and d.next_attempt_at <= edgeflow.now()
      order by d.next_attempt_at
      limit p_limit
        for update skip locked)
   update edgeflow.notification_deliveries d
-     set attempts = d.attempts + 1, last_attempt_at = p_now,
-         next_attempt_at = p_now + make_interval(secs => p_lease_seconds)
+     set attempts = d.attempts + 1, last_attempt_at = edgeflow.now(),
+         next_attempt_at = edgeflow.now() + make_interval(secs => p_lease_seconds)
     from due, edgeflow.notifications n
    where d.id = due.id and n.id = d.notification_id
   returning d.id, d.message_id, n.url, n.secret, d.payload, d.attempts;
@@ -123,19 +124,19 @@ $function$;
 -- 'failed'): attempts at 0, 30 s, 1.5 min, … , 8.5 h, 14.5 h, 20.5 h, 26.5 h,
 -- 32.5 h — over 24 hours of retries, 15 attempts. Only the current claim
 -- (p_attempts) may settle the row. Returns the new status, or null.
-CREATE OR REPLACE FUNCTION edgeflow.notification_result(p_id uuid, p_attempts integer, p_now timestamp with time zone, p_ok boolean, p_status integer, p_error text)
+CREATE OR REPLACE FUNCTION edgeflow.notification_result(p_id uuid, p_attempts integer, p_ok boolean, p_status integer, p_error text)
  RETURNS text
  LANGUAGE sql
  SET search_path TO ''
 AS $function$
   with next as (
-    select p_now + make_interval(secs => least(30 * 2 ^ (p_attempts - 1), 21600)) as at)
+    select edgeflow.now() + make_interval(secs => least(30 * 2 ^ (p_attempts - 1), 21600)) as at)
   update edgeflow.notification_deliveries d
      set status = case when p_ok then 'delivered'
                        when next.at > d.created_at + interval '36 hours' then 'failed'
                        else 'pending' end,
          next_attempt_at = case when p_ok then d.next_attempt_at else next.at end,
-         delivered_at = case when p_ok then p_now end,
+         delivered_at = case when p_ok then edgeflow.now() end,
          last_status = p_status, last_error = left(p_error, 500)
     from next
    where d.id = p_id and d.attempts = p_attempts and d.status = 'pending'
@@ -147,7 +148,7 @@ $function$;
 -- query) are dropped after 7 days and delivery rows after 30 (a provider's
 -- redelivery of an id older than that starts a run again); settled outbound
 -- rows go after 30 days. At most p_limit rows of each per call.
-CREATE OR REPLACE FUNCTION edgeflow.prune_webhooks(p_now timestamp with time zone, p_limit integer DEFAULT 1000)
+CREATE OR REPLACE FUNCTION edgeflow.prune_webhooks(p_limit integer DEFAULT 1000)
  RETURNS integer
  LANGUAGE sql
  SET search_path TO ''
@@ -155,20 +156,20 @@ AS $function$
   with payloads as (
     update edgeflow.webhook_deliveries set headers = null, body = null, query = null
      where id in (select id from edgeflow.webhook_deliveries
-                   where received_at < p_now - interval '7 days' and body is not null
-                     and received_at >= p_now - interval '30 days'
+                   where received_at < edgeflow.now() - interval '7 days' and body is not null
+                     and received_at >= edgeflow.now() - interval '30 days'
                    order by received_at limit p_limit)
     returning 1
   ), inbound as (
     delete from edgeflow.webhook_deliveries
      where id in (select id from edgeflow.webhook_deliveries
-                   where received_at < p_now - interval '30 days'
+                   where received_at < edgeflow.now() - interval '30 days'
                    order by received_at limit p_limit)
     returning 1
   ), outbound as (
     delete from edgeflow.notification_deliveries
      where id in (select id from edgeflow.notification_deliveries
-                   where status <> 'pending' and created_at < p_now - interval '30 days'
+                   where status <> 'pending' and created_at < edgeflow.now() - interval '30 days'
                    limit p_limit)
     returning 1
   )
@@ -185,7 +186,7 @@ $function$;
 -- when it comes again. p_run: {flow_version_id, parameters, options} as
 -- start_run takes them. Extension point: an outcome other than 'started'
 -- (an event, say) would be handled here beside the run.
-CREATE OR REPLACE FUNCTION edgeflow.webhook_accept(p_webhook_id uuid, p_delivery_id text, p_event text, p_outcome text, p_error jsonb, p_payload jsonb, p_run jsonb, p_now timestamp with time zone, p_redelivery_of uuid DEFAULT NULL::uuid)
+CREATE OR REPLACE FUNCTION edgeflow.webhook_accept(p_webhook_id uuid, p_delivery_id text, p_event text, p_outcome text, p_error jsonb, p_payload jsonb, p_run jsonb, p_redelivery_of uuid DEFAULT NULL::uuid)
  RETURNS jsonb
  LANGUAGE plpgsql
  SET search_path TO ''
@@ -199,7 +200,7 @@ begin
          (webhook_id, delivery_id, event, outcome, error, headers, body, query, redelivery_of,
           received_at)
   values (p_webhook_id, p_delivery_id, p_event, p_outcome, p_error, p_payload -> 'headers',
-          p_payload ->> 'body', p_payload -> 'query', p_redelivery_of, p_now)
+          p_payload ->> 'body', p_payload -> 'query', p_redelivery_of, edgeflow.now())
   on conflict (webhook_id, delivery_id) do update
      set event = excluded.event, outcome = excluded.outcome, error = excluded.error,
          headers = excluded.headers, body = excluded.body, query = excluded.query,
@@ -268,7 +269,7 @@ begin
     insert into edgeflow.slots (limit_key, holder, run_id) values (v_key, new.id, new.id);
   elsif d.collision_strategy = 'cancel_new' then
     update edgeflow.runs
-       set status = 'CANCELLED', ended_at = now(),
+       set status = 'CANCELLED', ended_at = edgeflow.now(),
            error = jsonb_build_object(
              'code', 'concurrency_limit',
              'message', format('the deployment already runs its limit of %s concurrent runs '
@@ -364,14 +365,14 @@ begin
   select n.id, 'msg_' || md5(n.id::text || ':' || new.id::text || ':' || v_event), new.id, v_event,
          jsonb_build_object(
            'type', v_event,
-           'timestamp', edgeflow.iso(coalesce(new.ended_at, now())),
+           'timestamp', edgeflow.iso(coalesce(new.ended_at, edgeflow.now())),
            'data', jsonb_build_object(
              'run_id', new.id, 'flow', new.flow_name, 'version', new.version,
              'deployment', v_deployment, 'status', new.status, 'parameters', new.parameters,
              'output', new.output, 'error', new.error,
              'created_at', edgeflow.iso(new.created_at), 'started_at', edgeflow.iso(new.started_at),
              'ended_at', edgeflow.iso(new.ended_at))),
-         now(), now()
+         edgeflow.now(), edgeflow.now()
     from edgeflow.notifications n
    where n.active and v_event = any(n.events)
      and (n.flows is null or new.flow_name = any(n.flows))
@@ -410,7 +411,7 @@ begin
        for update
   loop
     -- The task first: the child's end trigger then sees nothing to settle.
-    update edgeflow.tasks set status = 'CANCELLED', lease = null, ended_at = now()
+    update edgeflow.tasks set status = 'CANCELLED', lease = null, ended_at = edgeflow.now()
      where id = t.id;
     perform 1 from edgeflow.runs where id = t.subflow_run_id for update skip locked;
     if found then

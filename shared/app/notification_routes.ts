@@ -27,11 +27,10 @@ export function notificationAdminRoutes(
 ): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
   const scope = auth.requireScope("deploy");
-  const now = deps.now ?? (() => new Date());
 
   app.post("/deploy/notifications", scope, async (c) => {
     const body = await readJsonAs(c, NotificationBody);
-    const saved = await saveNotification(deps.sql(c), body, now());
+    const saved = await saveNotification(deps.sql(c), body);
     notifier.changed();
     return c.json(saved.notification, saved.created ? 201 : 200);
   });

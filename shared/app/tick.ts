@@ -83,10 +83,9 @@ export async function runTick(deps: AppDeps, c: Context): Promise<TickResult> {
   }
   // Outbound notifications of the runs this pass ended (and every retry that is due), then the
   // bounded retention of the webhook logs.
-  const now = (deps.now ?? (() => new Date()))();
   const sent = await createNotifier(deps).drain(sql);
   const [{ pruned }] = await sql<{ pruned: number }>`
-    select edgeflow.prune_webhooks(${now.toISOString()}::timestamptz) as pruned`;
+    select edgeflow.prune_webhooks() as pruned`;
   return { ...scheduled, pushed, ...sweep, subflows, notifications: { ...sent, pruned } };
 }
 

@@ -106,7 +106,7 @@ export function webhookAdminRoutes(deps: AppDeps, auth: Auth, wakeups?: Wakeups)
 
   app.post("/deploy/webhooks", scope, async (c) => {
     const body = await readJsonAs(c, WebhookBody);
-    const saved = await saveWebhook(deps.sql(c), body, now());
+    const saved = await saveWebhook(deps.sql(c), body);
     if (!saved) {
       throw ApiError.of("validation_failed", "the webhook is invalid", [
         { path: "deployment", message: `no deployment named ${body.deployment}` },

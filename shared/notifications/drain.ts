@@ -78,17 +78,15 @@ async function attempt(
 export async function drainNotifications(deps: DrainDeps): Promise<DrainReport> {
   const report: DrainReport = { delivered: 0, retrying: 0, failed: 0 };
   for (let round = 0; round < (deps.rounds ?? 5); round++) {
-    const now = deps.now();
     const rows = await deps.sql<Claimed>`
-      select * from edgeflow.claim_notifications(${now.toISOString()}::timestamptz,
-                                                 ${deps.limit ?? 20}::int)`;
+      select * from edgeflow.claim_notifications(${deps.limit ?? 20}::int)`;
     if (rows.length === 0) break;
     await Promise.all(rows.map(async (row) => {
       const { status, error } = await attempt(deps, row);
       const ok = status >= 200 && status < 300;
       const [r] = await deps.sql<{ s: string | null; at: string | null }>`
-        select edgeflow.notification_result(${row.id}::uuid, ${row.attempts}::int,
-                 ${deps.now().toISOString()}::timestamptz, ${ok}, ${status}::int, ${error}) as s,
+        select edgeflow.notification_result(${row.id}::uuid, ${row.attempts}::int, ${ok},
+                 ${status}::int, ${error}) as s,
                (select edgeflow.iso(next_attempt_at) from edgeflow.notification_deliveries
                  where id = ${row.id}::uuid) as at`;
       if (r?.s === "delivered") report.delivered++;

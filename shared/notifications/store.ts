@@ -30,7 +30,6 @@ async function documents(sql: Sql, name: string | null): Promise<NotificationDoc
 export async function saveNotification(
   sql: Sql,
   n: NotificationInput,
-  now: Date,
 ): Promise<{ created: boolean; notification: NotificationDocument }> {
   const list = (v: string[] | null) => (v === null ? null : JSON.stringify(v));
   const [row] = await sql<{ created: boolean }>`
@@ -42,7 +41,7 @@ export async function saveNotification(
               array(select jsonb_array_elements_text(${list(n.flows)}::text::jsonb)) end,
             case when ${list(n.deployments)}::text is null then null else
               array(select jsonb_array_elements_text(${list(n.deployments)}::text::jsonb)) end,
-            ${n.active}, ${now.toISOString()}::timestamptz, ${now.toISOString()}::timestamptz)
+            ${n.active}, edgeflow.now(), edgeflow.now())
     on conflict (name) do update
        set url = excluded.url, secret = excluded.secret, events = excluded.events,
            flows = excluded.flows, deployments = excluded.deployments,

@@ -161,7 +161,7 @@ export async function receiveDelivery(
              ${JSON.stringify(payload)}::text::jsonb, ${
     run ? JSON.stringify(run) : null
   }::text::jsonb,
-             ${req.now.toISOString()}::timestamptz, ${req.redelivery?.of ?? null}::uuid) as r,
+             ${req.redelivery?.of ?? null}::uuid) as r,
            edgeflow.subflows_due() as due`;
   const r = row.r;
   await afterSubflowsDue(sql, row.due);

@@ -37,7 +37,6 @@ const DOCUMENT = (sql: Sql, where: { name?: string }) =>
 export async function saveWebhook(
   sql: Sql,
   hook: WebhookInput,
-  now: Date,
 ): Promise<{ created: boolean; webhook: WebhookDocument } | null> {
   const [row] = await sql<{ created: boolean }>`
     insert into edgeflow.webhooks as w
@@ -48,7 +47,7 @@ export async function saveWebhook(
            ${JSON.stringify(providerOptions(hook))}::text::jsonb,
            ${JSON.stringify(hook.filter)}::text::jsonb,
            ${JSON.stringify(hook.parameters)}::text::jsonb, ${hook.active},
-           ${now.toISOString()}::timestamptz, ${now.toISOString()}::timestamptz
+           edgeflow.now(), edgeflow.now()
       from edgeflow.deployments d where d.name = ${hook.deployment}
     on conflict (name) do update
        set deployment_id = excluded.deployment_id, provider = excluded.provider,

@@ -2,7 +2,7 @@
 -- query) are dropped after 7 days and delivery rows after 30 (a provider's
 -- redelivery of an id older than that starts a run again); settled outbound
 -- rows go after 30 days. At most p_limit rows of each per call.
-CREATE OR REPLACE FUNCTION edgeflow.prune_webhooks(p_now timestamp with time zone, p_limit integer DEFAULT 1000)
+CREATE OR REPLACE FUNCTION edgeflow.prune_webhooks(p_limit integer DEFAULT 1000)
  RETURNS integer
  LANGUAGE sql
  SET search_path TO ''
@@ -10,20 +10,20 @@ AS $function$
   with payloads as (
     update edgeflow.webhook_deliveries set headers = null, body = null, query = null
      where id in (select id from edgeflow.webhook_deliveries
-                   where received_at < p_now - interval '7 days' and body is not null
-                     and received_at >= p_now - interval '30 days'
+                   where received_at < edgeflow.now() - interval '7 days' and body is not null
+                     and received_at >= edgeflow.now() - interval '30 days'
                    order by received_at limit p_limit)
     returning 1
   ), inbound as (
     delete from edgeflow.webhook_deliveries
      where id in (select id from edgeflow.webhook_deliveries
-                   where received_at < p_now - interval '30 days'
+                   where received_at < edgeflow.now() - interval '30 days'
                    order by received_at limit p_limit)
     returning 1
   ), outbound as (
     delete from edgeflow.notification_deliveries
      where id in (select id from edgeflow.notification_deliveries
-                   where status <> 'pending' and created_at < p_now - interval '30 days'
+                   where status <> 'pending' and created_at < edgeflow.now() - interval '30 days'
                    limit p_limit)
     returning 1
   )

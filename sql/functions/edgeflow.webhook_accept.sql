@@ -6,7 +6,7 @@
 -- when it comes again. p_run: {flow_version_id, parameters, options} as
 -- start_run takes them. Extension point: an outcome other than 'started'
 -- (an event, say) would be handled here beside the run.
-CREATE OR REPLACE FUNCTION edgeflow.webhook_accept(p_webhook_id uuid, p_delivery_id text, p_event text, p_outcome text, p_error jsonb, p_payload jsonb, p_run jsonb, p_now timestamp with time zone, p_redelivery_of uuid DEFAULT NULL::uuid)
+CREATE OR REPLACE FUNCTION edgeflow.webhook_accept(p_webhook_id uuid, p_delivery_id text, p_event text, p_outcome text, p_error jsonb, p_payload jsonb, p_run jsonb, p_redelivery_of uuid DEFAULT NULL::uuid)
  RETURNS jsonb
  LANGUAGE plpgsql
  SET search_path TO ''
@@ -20,7 +20,7 @@ begin
          (webhook_id, delivery_id, event, outcome, error, headers, body, query, redelivery_of,
           received_at)
   values (p_webhook_id, p_delivery_id, p_event, p_outcome, p_error, p_payload -> 'headers',
-          p_payload ->> 'body', p_payload -> 'query', p_redelivery_of, p_now)
+          p_payload ->> 'body', p_payload -> 'query', p_redelivery_of, edgeflow.now())
   on conflict (webhook_id, delivery_id) do update
      set event = excluded.event, outcome = excluded.outcome, error = excluded.error,
          headers = excluded.headers, body = excluded.body, query = excluded.query,

@@ -35,7 +35,7 @@ begin
     insert into edgeflow.slots (limit_key, holder, run_id) values (v_key, new.id, new.id);
   elsif d.collision_strategy = 'cancel_new' then
     update edgeflow.runs
-       set status = 'CANCELLED', ended_at = now(),
+       set status = 'CANCELLED', ended_at = edgeflow.now(),
            error = jsonb_build_object(
              'code', 'concurrency_limit',
              'message', format('the deployment already runs its limit of %s concurrent runs '
@@ -131,14 +131,14 @@ begin
   select n.id, 'msg_' || md5(n.id::text || ':' || new.id::text || ':' || v_event), new.id, v_event,
          jsonb_build_object(
            'type', v_event,
-           'timestamp', edgeflow.iso(coalesce(new.ended_at, now())),
+           'timestamp', edgeflow.iso(coalesce(new.ended_at, edgeflow.now())),
            'data', jsonb_build_object(
              'run_id', new.id, 'flow', new.flow_name, 'version', new.version,
              'deployment', v_deployment, 'status', new.status, 'parameters', new.parameters,
              'output', new.output, 'error', new.error,
              'created_at', edgeflow.iso(new.created_at), 'started_at', edgeflow.iso(new.started_at),
              'ended_at', edgeflow.iso(new.ended_at))),
-         now(), now()
+         edgeflow.now(), edgeflow.now()
     from edgeflow.notifications n
    where n.active and v_event = any(n.events)
      and (n.flows is null or new.flow_name = any(n.flows))
@@ -177,7 +177,7 @@ begin
        for update
   loop
     -- The task first: the child's end trigger then sees nothing to settle.
-    update edgeflow.tasks set status = 'CANCELLED', lease = null, ended_at = now()
+    update edgeflow.tasks set status = 'CANCELLED', lease = null, ended_at = edgeflow.now()
      where id = t.id;
     perform 1 from edgeflow.runs where id = t.subflow_run_id for update skip locked;
     if found then

@@ -12,27 +12,20 @@ import { createApp } from "../../shared/app/app.ts";
 import { silentLogger } from "../../shared/http/logger.ts";
 import { ADMIN_KEY } from "../support/app.ts";
 import { startReceiver } from "./receiver.ts";
+import { testClock } from "../support/clock.ts";
 
 const SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
 
 /** The app with a clock and background work the test can await. */
 function world(db: TestDatabase) {
-  // Real time plus an offset the test moves: the outbox rows are stamped by the database's clock.
-  let offset = 0;
-  const clock = {
-    get now() {
-      return new Date(Date.now() + offset);
-    },
-    set now(at: Date) {
-      offset = at.getTime() - Date.now();
-    },
-  };
+  // The engine's clock (edgeflow.now()) and the app's follow one shift the test moves.
+  const clock = testClock(db.sql);
   const pending: Promise<unknown>[] = [];
   const app = createApp({
     sql: () => db.sql,
     config: { adminKey: ADMIN_KEY, heartbeatSeconds: 10, leaseSeconds: 30 },
     log: silentLogger,
-    now: () => clock.now,
+    now: clock.now,
     background: (_c, task) => void pending.push(task(db.sql)),
   });
   const call = async (method: string, path: string, body?: unknown) => {
@@ -50,7 +43,7 @@ function world(db: TestDatabase) {
   const settle = async () => {
     while (pending.length) await pending.shift();
   };
-  const advance = (ms: number) => (offset += ms);
+  const advance = (ms: number) => clock.advance(ms / 1000);
   return { app, call, clock, settle, advance };
 }
 
@@ -110,13 +103,13 @@ dbTest(
     // Nothing is sent again before the backoff has passed.
     await w.call("POST", "/trigger/tick");
     assert.equal(receiver.received.length, 1);
-    w.advance(31_000);
+    await w.advance(31_000);
     await w.call("POST", "/trigger/tick");
     assert.equal(receiver.received.length, 2);
-    w.advance(30_000);
+    await w.advance(30_000);
     await w.call("POST", "/trigger/tick");
     assert.equal(receiver.received.length, 2, "the second backoff is 60 s");
-    w.advance(31_000);
+    await w.advance(31_000);
     const tick = await w.call("POST", "/trigger/tick");
     assert.equal(tick.body.notifications.delivered, 1);
     assert.equal(receiver.received.length, 3);
@@ -142,7 +135,7 @@ dbTest(
     assert.equal(log.body.deliveries[0].attempts, 3);
 
     // Delivered is final: later ticks send nothing more.
-    w.advance(3_600_000);
+    await w.advance(3_600_000);
     await w.call("POST", "/trigger/tick");
     assert.equal(receiver.received.length, 3);
   },
@@ -158,7 +151,7 @@ dbTest(
       url: receiver.url,
       secret: SECRET,
     });
-    const start = w.clock.now.getTime();
+    const start = w.clock.now().getTime();
     await completeRun(w);
     await w.settle();
     let status = "pending";
@@ -166,7 +159,8 @@ dbTest(
       const [d] = (await w.call("GET", "/deploy/notifications/down/deliveries")).body.deliveries;
       status = d.status;
       if (status !== "pending") break;
-      w.clock.now = new Date(Math.max(w.clock.now.getTime(), Date.parse(d.next_attempt_at)));
+      const wait = Date.parse(d.next_attempt_at) - (await w.clock.read()).getTime();
+      if (wait > 0) await w.advance(wait + 1);
       await w.call("POST", "/trigger/tick");
     }
     assert.equal(status, "failed");

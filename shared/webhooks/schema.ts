@@ -3,7 +3,7 @@ import { z } from "zod";
 import { JsonObject, Name } from "../api/names.ts";
 import { PROVIDERS } from "./providers.ts";
 import { WebhookFilter } from "./filter.ts";
-import { checkTemplate } from "./template.ts";
+import { templateIssues } from "./template.ts";
 import { fromBase64 } from "./crypto.ts";
 
 const HeaderName = z.string().regex(/^[A-Za-z0-9-]{1,100}$/, "must be an HTTP header name")
@@ -27,8 +27,12 @@ export const WebhookBody = z.strictObject({
   delivery_header: HeaderName.optional(),
   event_header: HeaderName.optional(),
 }).superRefine((hook, ctx) => {
-  for (const e of checkTemplate(hook.parameters, "parameters")) {
-    ctx.addIssue({ code: "custom", path: e.path.split(".").slice(1), message: e.message });
+  for (const e of templateIssues(hook.parameters)) {
+    ctx.addIssue({
+      code: "custom",
+      path: ["parameters", ...e.segments as (string | number)[]],
+      message: e.message,
+    });
   }
   if (hook.provider === "standard") {
     hook.secrets.forEach((s, i) => {

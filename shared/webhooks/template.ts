@@ -56,27 +56,31 @@ export function parseExpression(expr: string): (string | number)[] | string {
   return out;
 }
 
-/** Errors of a webhook's `parameters` template, by path (empty: usable). */
-export function checkTemplate(template: unknown, prefix = "parameters"): FieldError[] {
-  const errors: FieldError[] = [];
+/** Problems of a webhook's `parameters` template, each at its path segments (empty: usable). */
+export function templateIssues(template: unknown): { segments: PropertyKey[]; message: string }[] {
+  const issues: { segments: PropertyKey[]; message: string }[] = [];
   let count = 0;
   walk(template, [], (text, path) => {
     for (const m of text.matchAll(ANY)) {
       count++;
       const parsed = parseExpression(m[1]);
-      if (typeof parsed === "string") {
-        errors.push({ path: formatPath(path, prefix), message: parsed });
-      }
+      if (typeof parsed === "string") issues.push({ segments: path, message: parsed });
     }
-    if (/\{\{(?![^{}]*\}\})/.test(text)) {
-      errors.push({ path: formatPath(path, prefix), message: "an unclosed {{" });
-    }
+    if (/\{\{(?![^{}]*\}\})/.test(text)) issues.push({ segments: path, message: "an unclosed {{" });
     return text;
   });
   if (count > MAX_EXPRESSIONS) {
-    errors.push({ path: prefix, message: `at most ${MAX_EXPRESSIONS} expressions` });
+    issues.push({ segments: [], message: `at most ${MAX_EXPRESSIONS} expressions` });
   }
-  return errors;
+  return issues;
+}
+
+/** `templateIssues` as field errors under `prefix`. */
+export function checkTemplate(template: unknown, prefix = "parameters"): FieldError[] {
+  return templateIssues(template).map((i) => ({
+    path: formatPath(i.segments, prefix),
+    message: i.message,
+  }));
 }
 
 /** A missing value an expression asked for. */

@@ -123,9 +123,9 @@ $function$;
 -- attempt would fall more than 36 hours after the row was written (then
 -- 'failed'): attempts at 0, 30 s, 1.5 min, … , 8.5 h, 14.5 h, 20.5 h, 26.5 h,
 -- 32.5 h — over 24 hours of retries, 15 attempts. Only the current claim
--- (p_attempts) may settle the row. Returns the new status, or null.
+-- (p_attempts) may settle the row. Returns {status, next_attempt_at}, or null.
 CREATE OR REPLACE FUNCTION edgeflow.notification_result(p_id uuid, p_attempts integer, p_ok boolean, p_status integer, p_error text)
- RETURNS text
+ RETURNS jsonb
  LANGUAGE sql
  SET search_path TO ''
 AS $function$
@@ -140,7 +140,7 @@ AS $function$
          last_status = p_status, last_error = left(p_error, 500)
     from next
    where d.id = p_id and d.attempts = p_attempts and d.status = 'pending'
-  returning d.status;
+  returning jsonb_build_object('status', d.status, 'next_attempt_at', edgeflow.iso(d.next_attempt_at));
 $function$;
 
 -- from sql/functions/edgeflow.prune_webhooks.sql

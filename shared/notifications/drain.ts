@@ -84,18 +84,17 @@ export async function drainNotifications(deps: DrainDeps): Promise<DrainReport> 
     await Promise.all(rows.map(async (row) => {
       const { status, error } = await attempt(deps, row);
       const ok = status >= 200 && status < 300;
-      const [r] = await deps.sql<{ s: string | null; at: string | null }>`
+      const [{ r }] = await deps.sql<{ r: { status: string; next_attempt_at: string } | null }>`
         select edgeflow.notification_result(${row.id}::uuid, ${row.attempts}::int, ${ok},
-                 ${status}::int, ${error}) as s,
-               (select edgeflow.iso(next_attempt_at) from edgeflow.notification_deliveries
-                 where id = ${row.id}::uuid) as at`;
-      if (r?.s === "delivered") report.delivered++;
-      else if (r?.s === "failed") {
+                 ${status}::int, ${error}) as r`;
+      const settled = { s: r?.status ?? null, at: r?.next_attempt_at ?? null };
+      if (settled.s === "delivered") report.delivered++;
+      else if (settled.s === "failed") {
         report.failed++;
         deps.log("warn", "notification given up", { message_id: row.message_id, url: row.url });
-      } else if (r?.s === "pending") {
+      } else if (settled.s === "pending") {
         report.retrying++;
-        if (deps.wake && r.at) await scheduleWake(deps, row, new Date(r.at));
+        if (deps.wake && settled.at) await scheduleWake(deps, row, new Date(settled.at));
       }
     }));
   }

@@ -1,5 +1,3 @@
-// deno-lint-ignore-file jsx-key
-// (Rendered once on the server: there is no reconciliation for keys to help.)
 /**
  * `/ui/webhooks`: inbound webhooks with their latest deliveries (outcome,
  * run, why one was ignored or failed) and outbound notifications with the

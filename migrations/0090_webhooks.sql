@@ -1,5 +1,5 @@
 -- Issue 13: inbound webhooks (verified provider deliveries start runs, one per
--- delivery id) and outbound run notifications through an outbox. Tables in
+-- delivery) and outbound run notifications through an outbox. Tables in
 -- dependency order (webhooks before their deliveries, notifications before theirs).
 
 -- An inbound webhook: a provider's signed request starts a run of a deployment.
@@ -25,13 +25,19 @@ create table edgeflow.webhooks (
   constraint webhooks_deployment_id_fkey FOREIGN KEY (deployment_id) REFERENCES edgeflow.deployments(id) ON DELETE CASCADE
 );
 
--- One row per (webhook, provider delivery id): the unique key is what makes a
--- redelivered request return the run of the first one. Payloads (headers,
--- body, query) are kept for 7 days, the rows for 30 (prune_webhook_deliveries).
+-- One row per (webhook, dedupe_key): the unique key is what makes a
+-- redelivered request return the run of the first one. dedupe_key is the
+-- provider's delivery id where the signature covers it (Stripe's event id,
+-- webhook-id, Slack's event_id), else a hash of the signed body (GitHub,
+-- hmac, token: their id headers are not signed, so a replay under a new id
+-- must not start a second run); delivery_id is the id as sent, for people.
+-- Payloads (headers, body, query) are kept for 7 days, the rows for 30
+-- (prune_webhooks).
 create table edgeflow.webhook_deliveries (
   id uuid default gen_random_uuid() not null,
   webhook_id uuid not null,
   delivery_id text not null,
+  dedupe_key text not null,
   event text,
   outcome text not null,
   run_id uuid,
@@ -46,7 +52,7 @@ create table edgeflow.webhook_deliveries (
   constraint webhook_deliveries_run_id_fkey FOREIGN KEY (run_id) REFERENCES edgeflow.runs(id) ON DELETE SET NULL,
   constraint webhook_deliveries_webhook_id_fkey FOREIGN KEY (webhook_id) REFERENCES edgeflow.webhooks(id) ON DELETE CASCADE
 );
-CREATE UNIQUE INDEX webhook_deliveries_delivery ON edgeflow.webhook_deliveries USING btree (webhook_id, delivery_id);
+CREATE UNIQUE INDEX webhook_deliveries_dedupe ON edgeflow.webhook_deliveries USING btree (webhook_id, dedupe_key);
 CREATE INDEX webhook_deliveries_newest ON edgeflow.webhook_deliveries USING btree (webhook_id, received_at DESC, id DESC);
 CREATE INDEX webhook_deliveries_received ON edgeflow.webhook_deliveries USING btree (received_at);
 
@@ -180,13 +186,13 @@ $function$;
 -- from sql/functions/edgeflow.webhook_accept.sql
 -- Record one verified delivery of a webhook and, when its outcome is
 -- 'started', start its run in the same transaction. The unique key
--- (webhook_id, delivery_id) decides which of several concurrent redeliveries
+-- (webhook_id, dedupe_key) decides which of several concurrent redeliveries
 -- starts the run: the others wait on the first one's row and then return its
 -- run (`duplicate`). A delivery that failed (mapping, schema) is tried afresh
 -- when it comes again. p_run: {flow_version_id, parameters, options} as
 -- start_run takes them. Extension point: an outcome other than 'started'
 -- (an event, say) would be handled here beside the run.
-CREATE OR REPLACE FUNCTION edgeflow.webhook_accept(p_webhook_id uuid, p_delivery_id text, p_event text, p_outcome text, p_error jsonb, p_payload jsonb, p_run jsonb, p_redelivery_of uuid DEFAULT NULL::uuid)
+CREATE OR REPLACE FUNCTION edgeflow.webhook_accept(p_webhook_id uuid, p_delivery_id text, p_key text, p_event text, p_outcome text, p_error jsonb, p_payload jsonb, p_run jsonb, p_redelivery_of uuid DEFAULT NULL::uuid)
  RETURNS jsonb
  LANGUAGE plpgsql
  SET search_path TO ''
@@ -197,12 +203,12 @@ declare
   v_r jsonb;
 begin
   insert into edgeflow.webhook_deliveries as d
-         (webhook_id, delivery_id, event, outcome, error, headers, body, query, redelivery_of,
+         (webhook_id, delivery_id, dedupe_key, event, outcome, error, headers, body, query, redelivery_of,
           received_at)
-  values (p_webhook_id, p_delivery_id, p_event, p_outcome, p_error, p_payload -> 'headers',
+  values (p_webhook_id, p_delivery_id, p_key, p_event, p_outcome, p_error, p_payload -> 'headers',
           p_payload ->> 'body', p_payload -> 'query', p_redelivery_of, edgeflow.now())
-  on conflict (webhook_id, delivery_id) do update
-     set event = excluded.event, outcome = excluded.outcome, error = excluded.error,
+  on conflict (webhook_id, dedupe_key) do update
+     set delivery_id = excluded.delivery_id, event = excluded.event, outcome = excluded.outcome, error = excluded.error,
          headers = excluded.headers, body = excluded.body, query = excluded.query,
          received_at = excluded.received_at, run_id = null
    where d.outcome = 'failed'
@@ -210,7 +216,7 @@ begin
   if v_id is null then
     select d.id, d.outcome, d.run_id, d.error into v_old
       from edgeflow.webhook_deliveries d
-     where d.webhook_id = p_webhook_id and d.delivery_id = p_delivery_id;
+     where d.webhook_id = p_webhook_id and d.dedupe_key = p_key;
     return jsonb_build_object('delivery', v_old.id, 'duplicate', true, 'outcome', v_old.outcome,
                               'run_id', v_old.run_id, 'error', v_old.error);
   end if;

@@ -139,7 +139,10 @@ function staleness(text: string, now: number): Refusal | null {
 
 /** What a verified delivery is: its id, its event, and a direct reply for handshakes. */
 export interface DeliveryFacts {
+  /** The id as the sender gave it (shown in the log; at most 200 characters). */
   deliveryId: string;
+  /** What makes two requests one delivery: a signed id, or a hash of what was signed. */
+  key: string;
   event: string | null;
   /** Answered as is (200) without recording or running: GitHub's ping, Slack's url_verification. */
   reply?: Record<string, unknown>;
@@ -159,38 +162,50 @@ export async function describeDelivery(
       : null;
     return typeof v === "string" && v !== "" ? v : null;
   };
-  const hashed = async () => `sha256:${await sha256Hex(req.body)}`;
+  const bodyHash = () => sha256Hex(req.body);
+  // Ids a signature covers are the key as they are (hashed when long); unsigned ones are not.
+  const signed = async (id: string) =>
+    id.length <= 200 ? `id:${id}` : `id#${await sha256Hex(utf8(id))}`;
+  const unsigned = async (event: string | null) =>
+    `sha256:${await sha256Hex(concat(utf8(`${event ?? ""}\n`), req.body))}`;
+  const shown = (id: string) => id.slice(0, 200);
   switch (provider) {
     case "github": {
       const event = h("x-github-event");
-      const deliveryId = h("x-github-delivery") ?? await hashed();
-      if (event === "ping") {
-        return { deliveryId, event, reply: { ping: "pong", zen: field("zen") } };
-      }
-      return { deliveryId, event };
+      const id = h("x-github-delivery") ?? `sha256:${await bodyHash()}`;
+      const facts = { deliveryId: shown(id), key: await unsigned(event), event };
+      if (event === "ping") return { ...facts, reply: { ping: "pong", zen: field("zen") } };
+      return facts;
     }
-    case "stripe":
-      return { deliveryId: field("id") ?? await hashed(), event: field("type") };
-    case "standard":
-      return { deliveryId: h("webhook-id")!, event: field("type") };
+    case "stripe": {
+      const id = field("id") ?? `sha256:${await bodyHash()}`;
+      return { deliveryId: shown(id), key: await signed(id), event: field("type") };
+    }
+    case "standard": {
+      const id = h("webhook-id")!;
+      return { deliveryId: shown(id), key: await signed(id), event: field("type") };
+    }
     case "slack": {
       if (field("type") === "url_verification") {
         return {
           deliveryId: "",
+          key: "",
           event: "url_verification",
           reply: { challenge: field("challenge") },
         };
       }
       const inner = (body as { event?: { type?: unknown } } | null)?.event?.type;
       const event = typeof inner === "string" ? inner : field("type") ?? field("command");
-      const id = field("event_id") ?? field("trigger_id");
-      return { deliveryId: id ?? `${h("x-slack-request-timestamp")}:${await hashed()}`, event };
+      const id = field("event_id") ?? field("trigger_id") ??
+        `${h("x-slack-request-timestamp")}:${await bodyHash()}`;
+      return { deliveryId: shown(id), key: await signed(id), event };
     }
     case "hmac":
     case "token": {
-      const id = options.delivery_header ? h(options.delivery_header) : null;
       const event = options.event_header ? h(options.event_header) : field("type");
-      return { deliveryId: id || await hashed(), event };
+      const id = (options.delivery_header ? h(options.delivery_header) : null) ||
+        `sha256:${await bodyHash()}`;
+      return { deliveryId: shown(id), key: await unsigned(event), event };
     }
   }
 }

@@ -58,6 +58,8 @@ function parseBody(headers: Headers, bytes: Uint8Array): unknown {
   } catch {
     throw ApiError.of("invalid_json", "the body is not valid UTF-8");
   }
+  // Kept as text for redelivery: Postgres text cannot hold U+0000.
+  if (text.includes("\u0000")) throw ApiError.of("invalid_json", "the body holds a NUL character");
   if ((headers.get("content-type") ?? "").startsWith("application/x-www-form-urlencoded")) {
     const form: Record<string, unknown> = Object.fromEntries(new URLSearchParams(text));
     if (typeof form.payload === "string") {
@@ -138,6 +140,7 @@ export async function receiveDelivery(
   const facts = await describeDelivery(hook.provider, hook.options, incoming, body);
   if (facts.reply) return { kind: "reply", body: facts.reply };
   const deliveryId = req.redelivery?.deliveryId ?? facts.deliveryId;
+  const key = req.redelivery?.deliveryId ?? facts.key;
   const headers: Record<string, string> = {};
   const hidden = new Set([...SECRET_HEADERS, hook.options.token_header ?? ""]);
   req.headers.forEach((v, k) => {
@@ -156,7 +159,7 @@ export async function receiveDelivery(
     },
   };
   const [row] = await sql<{ r: AcceptResult; due: boolean }>`
-    select edgeflow.webhook_accept(${hook.id}::uuid, ${deliveryId}, ${facts.event},
+    select edgeflow.webhook_accept(${hook.id}::uuid, ${deliveryId}, ${key}, ${facts.event},
              ${plan.outcome}, ${plan.error ? JSON.stringify(plan.error) : null}::text::jsonb,
              ${JSON.stringify(payload)}::text::jsonb, ${
     run ? JSON.stringify(run) : null

@@ -23,13 +23,19 @@ create table edgeflow.webhooks (
   constraint webhooks_deployment_id_fkey FOREIGN KEY (deployment_id) REFERENCES edgeflow.deployments(id) ON DELETE CASCADE
 );
 
--- One row per (webhook, provider delivery id): the unique key is what makes a
--- redelivered request return the run of the first one. Payloads (headers,
--- body, query) are kept for 7 days, the rows for 30 (prune_webhook_deliveries).
+-- One row per (webhook, dedupe_key): the unique key is what makes a
+-- redelivered request return the run of the first one. dedupe_key is the
+-- provider's delivery id where the signature covers it (Stripe's event id,
+-- webhook-id, Slack's event_id), else a hash of the signed body (GitHub,
+-- hmac, token: their id headers are not signed, so a replay under a new id
+-- must not start a second run); delivery_id is the id as sent, for people.
+-- Payloads (headers, body, query) are kept for 7 days, the rows for 30
+-- (prune_webhooks).
 create table edgeflow.webhook_deliveries (
   id uuid default gen_random_uuid() not null,
   webhook_id uuid not null,
   delivery_id text not null,
+  dedupe_key text not null,
   event text,
   outcome text not null,
   run_id uuid,
@@ -44,7 +50,7 @@ create table edgeflow.webhook_deliveries (
   constraint webhook_deliveries_run_id_fkey FOREIGN KEY (run_id) REFERENCES edgeflow.runs(id) ON DELETE SET NULL,
   constraint webhook_deliveries_webhook_id_fkey FOREIGN KEY (webhook_id) REFERENCES edgeflow.webhooks(id) ON DELETE CASCADE
 );
-CREATE UNIQUE INDEX webhook_deliveries_delivery ON edgeflow.webhook_deliveries USING btree (webhook_id, delivery_id);
+CREATE UNIQUE INDEX webhook_deliveries_dedupe ON edgeflow.webhook_deliveries USING btree (webhook_id, dedupe_key);
 CREATE INDEX webhook_deliveries_newest ON edgeflow.webhook_deliveries USING btree (webhook_id, received_at DESC, id DESC);
 CREATE INDEX webhook_deliveries_received ON edgeflow.webhook_deliveries USING btree (received_at);
 

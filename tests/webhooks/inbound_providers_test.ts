@@ -223,6 +223,20 @@ for (const c of CASES) {
       assert.equal(replay.body.run_id, ok.body.run_id);
       assert.equal(replay.body.duplicate, true);
       assert.equal((await w.runs()).length, runsBefore);
+      // Replayed under another delivery id: where the scheme does not sign the id header
+      // (GitHub, hmac, token) the signed bytes decide, so it is still the first delivery.
+      const idHeader =
+        ({ github: "x-github-delivery", hmac: "x-delivery", token: "x-delivery" } as Record<
+          string,
+          string
+        >)[c.provider];
+      if (idHeader) {
+        const renamed = { ...first, headers: { ...first.headers, [idHeader]: "d-1-replayed" } };
+        const sneaky = await w.deliver(name, renamed, q);
+        assert.equal(sneaky.status, 200, JSON.stringify(sneaky.body));
+        assert.equal(sneaky.body.run_id, ok.body.run_id);
+        assert.equal((await w.runs()).length, runsBefore);
+      }
 
       // 50 concurrent redeliveries of one new delivery: one run, every answer names it.
       const burst = c.signed(c.secrets[0], "d-burst", now());

@@ -25,9 +25,19 @@ const OUTCOME_STATE: Record<string, string> = {
   pending: "PENDING",
 };
 
+/** Why a delivery was ignored or failed, with the first field error (`parameters.sha: …`). */
 function why(d: DeliveryDocument): string {
-  const e = d.error as { ignored?: string; message?: string; code?: string } | null;
-  return e?.ignored ?? e?.message ?? e?.code ?? "";
+  const e = d.error as
+    | {
+      ignored?: string;
+      message?: string;
+      code?: string;
+      errors?: { path: string; message: string }[];
+    }
+    | null;
+  const first = e?.errors?.[0];
+  const detail = first ? ` (${first.path}: ${first.message})` : "";
+  return (e?.ignored ?? e?.message ?? e?.code ?? "") + detail;
 }
 
 export function WebhooksPage(

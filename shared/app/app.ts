@@ -23,6 +23,13 @@ import { uiRoutes } from "../ui/routes.tsx";
 import { graphqlRoutes } from "./graphql_routes.ts";
 import { scheduleRoutes } from "./schedule_routes.ts";
 import { planTopUp } from "./plan_topup.ts";
+import { hookReceiveRoutes, webhookAdminRoutes } from "./webhook_routes.ts";
+import {
+  drainAfter,
+  notificationAdminRoutes,
+  notificationDrainRoutes,
+} from "./notification_routes.ts";
+import { createNotifier } from "../notifications/notifier.ts";
 
 export const FUNCTIONS = ["register", "deploy", "trigger", "heartbeat"] as const;
 export type FunctionName = typeof FUNCTIONS[number];
@@ -64,6 +71,11 @@ export function createApp(deps: AppDeps, options: AppOptions = {}): Hono<AppEnv>
   app.use("*", bodyLimit());
   // Off unless configured (default on Supabase): fire-time plans of the SQL tick.
   if (deps.config.planTopUpMinutes) app.use("*", planTopUp(deps));
+  const notifier = createNotifier(deps);
+  // Requests that can end runs: their outbox rows go out right after the response.
+  for (const path of ["/heartbeat/tasks/*", "/trigger/runs/*"]) {
+    app.use(path, drainAfter(deps, notifier));
+  }
 
   // Its own short timeout: a load balancer must hear "503" from a frozen
   // database, not wait on it (the Sql client then fails statements fast).
@@ -91,6 +103,10 @@ export function createApp(deps: AppDeps, options: AppOptions = {}): Hono<AppEnv>
   const wakeups = new Wakeups();
   for (const fn of served) app.route("/", routes[fn](deps, auth, wakeups));
   if (served.includes("deploy")) app.route("/", limitsRoutes(deps, auth));
+  if (served.includes("deploy")) app.route("/", webhookAdminRoutes(deps, auth, wakeups));
+  if (served.includes("trigger")) app.route("/", hookReceiveRoutes(deps, wakeups));
+  if (served.includes("deploy")) app.route("/", notificationAdminRoutes(deps, auth, notifier));
+  if (served.includes("trigger")) app.route("/", notificationDrainRoutes(deps, auth, notifier));
   if (served.includes("trigger")) app.route("/", eventsRoutes(deps, auth));
   if (served.includes("trigger")) {
     app.route("/", uiRoutes(deps, auth, wakeups));

@@ -65,14 +65,25 @@ export interface AppDeps {
   log: Logger;
   /** Wall clock (tests move it). */
   now?: () => Date;
-  /** Run work after the response (`EdgeRuntime.waitUntil`); absent: the caller awaits it. */
-  background?: (work: Promise<unknown>) => void;
+  /**
+   * Keep the isolate alive for `work` after the response (`EdgeRuntime.waitUntil`
+   * on Supabase); absent: the caller awaits it (shared/app/plan_topup.ts).
+   */
+  waitUntil?: (work: Promise<unknown>) => void;
   /**
    * Set where the runtime sees a client leave only while an answer streams
    * (Workers): long polls then stream their answer (shared/app/long_poll.ts),
    * and `keepUntil` holds the request's resources until `work` settles.
    */
   keepUntil?: (c: Context, work: Promise<unknown>) => void;
+  /**
+   * Work to finish after the response (Workers' `waitUntil`, a detached
+   * promise on Deno), with a database client that outlives the request.
+   * Unset: nothing runs in the background (the tick still does it all).
+   */
+  background?: (c: Context, task: (sql: Sql) => Promise<unknown>) => void;
+  /** Outbound HTTP (notifications); default the global fetch. */
+  fetch?: typeof fetch;
 }
 
 /** How long `/health` waits for the database before answering 503. */

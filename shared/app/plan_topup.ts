@@ -22,7 +22,7 @@ export async function planInBackground(deps: AppDeps, sql: Sql): Promise<void> {
       error: String(err),
     });
   });
-  if (deps.background) deps.background(work);
+  if (deps.waitUntil) deps.waitUntil(work);
   else await work;
 }
 

@@ -27,6 +27,8 @@ import { startDueSubflows } from "../engine/subflows.ts";
 import { pushReadyTasks } from "../scheduler/push_tasks.ts";
 import { qstashPublisher, scheduleDelivery } from "../scheduler/qstash_delivery.ts";
 import { planAhead } from "../scheduler/plan_ahead.ts";
+import { createNotifier } from "../notifications/notifier.ts";
+import type { DrainReport } from "../notifications/drain.ts";
 
 export interface TickResult {
   /** Scheduled runs created. */
@@ -53,6 +55,8 @@ export interface TickResult {
   subflows: SubflowTickReport;
   /** Schedules whose fire times were planned ahead for the SQL tick (`edgeflow.tick()`). */
   planned: number;
+  /** Outbound notifications sent, set to retry, given up; webhook log rows pruned. */
+  notifications: DrainReport & { pruned: number };
 }
 
 export async function runTick(deps: AppDeps, c: Context): Promise<TickResult> {
@@ -88,7 +92,19 @@ export async function runTick(deps: AppDeps, c: Context): Promise<TickResult> {
     });
     return 0;
   });
-  return { ...scheduled, pushed, ...sweep, subflows, planned };
+  // Outbound notifications of the runs this pass ended (and every retry that is due), then the
+  // bounded retention of the webhook logs.
+  const sent = await createNotifier(deps).drain(sql);
+  const [{ pruned }] = await sql<{ pruned: number }>`
+    select edgeflow.prune_webhooks() as pruned`;
+  return {
+    ...scheduled,
+    pushed,
+    ...sweep,
+    subflows,
+    planned,
+    notifications: { ...sent, pruned },
+  };
 }
 
 /** The tick outside a request (Cloudflare `scheduled()`), logged. */

@@ -25,6 +25,13 @@ import {
   schedulesPreviewCommand,
   schedulesResumeCommand,
 } from "./commands/schedules.ts";
+import {
+  webhooksCreateCommand,
+  webhooksDeliveriesCommand,
+  webhooksListCommand,
+  webhooksRedeliverCommand,
+  webhooksShowCommand,
+} from "./commands/webhooks.ts";
 
 /** The command table `main` dispatches on. */
 export const COMMANDS: readonly Command[] = [
@@ -46,6 +53,11 @@ export const COMMANDS: readonly Command[] = [
   schedulesPauseCommand,
   schedulesResumeCommand,
   schedulesPreviewCommand,
+  webhooksCreateCommand,
+  webhooksListCommand,
+  webhooksShowCommand,
+  webhooksDeliveriesCommand,
+  webhooksRedeliverCommand,
   poolsListCommand,
   poolsCreateCommand,
   workersListCommand,

@@ -69,6 +69,15 @@ export function workerDeps(env: WorkerEnv): AppDeps {
       const request = originalRequest(c);
       pending.set(request, [...(pending.get(request) ?? []), work]);
     },
+    // waitUntil with a client of its own: the request's client is closed with the response.
+    background: (c, task) => {
+      const sql = requestSql(env);
+      c.executionCtx.waitUntil(
+        task(sql)
+          .catch((err) => consoleLogger("warn", "background task failed", { error: String(err) }))
+          .finally(() => sql.end()),
+      );
+    },
   };
 }
 

@@ -18,5 +18,21 @@ export async function denoDeps(
 ): Promise<AppDeps & { db: Sql }> {
   const config = configFromEnv(env, context);
   const db = sql ?? await connectFromEnv(env, { local: !!context.dev });
-  return { db, sql: () => db, config, log: consoleLogger, background: edgeWaitUntil() };
+  const waitUntil = edgeWaitUntil();
+  return {
+    db,
+    sql: () => db,
+    config,
+    log: consoleLogger,
+    waitUntil,
+    // The process outlives the response: a promise on the shared client, which
+    // Supabase's runtime is asked to wait for (it may stop an idle isolate
+    // otherwise; an outbox row then waits for the next tick).
+    background: (_c, task) => {
+      const work = task(db).catch((err) =>
+        consoleLogger("warn", "background task failed", { error: String(err) })
+      );
+      waitUntil?.(work);
+    },
+  };
 }

@@ -24,6 +24,9 @@ import { DeploymentsPage, FlowPage, FlowsPage } from "./catalog_pages.tsx";
 import { ConcurrencyPage, ErrorPage, WorkersPage } from "./ops_pages.tsx";
 import * as q from "./queries.ts";
 import { actionRoutes } from "./actions.tsx";
+import { WebhooksPage } from "./webhook_pages.tsx";
+import { listDeliveries, listWebhooks } from "../webhooks/store.ts";
+import { listNotificationDeliveries, listNotifications } from "../notifications/store.ts";
 
 /** Variables the dashboard's middleware sets for its pages. */
 export type UiEnv = AppEnv & { Variables: { uiBase: string; uiNonce: string } };
@@ -166,6 +169,24 @@ export function uiRoutes(deps: AppDeps, auth: Auth, wakeups?: Wakeups): Hono<App
   });
   ui.get("/concurrency", see("deploy"), async (c) => {
     return c.html(<ConcurrencyPage ui={view(c)} limits={await q.concurrencyLimits(deps.sql(c))} />);
+  });
+
+  ui.get("/webhooks", see("deploy"), async (c) => {
+    const sql = deps.sql(c);
+    const hooks = await Promise.all(
+      (await listWebhooks(sql)).map(async (hook) => {
+        const [{ id }] = await sql<{ id: string }>`
+          select id from edgeflow.webhooks where name = ${hook.name}`;
+        return { hook, deliveries: await listDeliveries(sql, id, 10) };
+      }),
+    );
+    const notifications = await Promise.all(
+      (await listNotifications(sql)).map(async (notification) => ({
+        notification,
+        deliveries: (await listNotificationDeliveries(sql, notification.name, 10)) ?? [],
+      })),
+    );
+    return c.html(<WebhooksPage ui={view(c)} hooks={hooks} notifications={notifications} />);
   });
 
   ui.route("/", actionRoutes(deps, auth, wakeups));

@@ -106,6 +106,48 @@ begin
 end
 $function$;
 
+-- THE HOOK for outbound notifications (issue 13), and the only one in the
+-- engine: a run reaching a final state writes one outbox row per matching
+-- notification, in the transaction that ended the run. It sends nothing: the
+-- drain (shared/notifications/) does after the commit, so a slow or dead
+-- receiver never holds the engine's transaction. Without any active
+-- notification for the event it costs one index-less lookup of a tiny table.
+CREATE OR REPLACE FUNCTION edgeflow._run_notify()
+ RETURNS trigger
+ LANGUAGE plpgsql
+ SET search_path TO ''
+AS $function$
+declare
+  v_event text := 'run.' || lower(new.status);
+  v_deployment text;
+begin
+  if not exists (select 1 from edgeflow.notifications n
+                  where n.active and v_event = any(n.events)) then
+    return null;
+  end if;
+  select d.name into v_deployment from edgeflow.deployments d where d.id = new.deployment_id;
+  insert into edgeflow.notification_deliveries
+         (notification_id, message_id, run_id, event, payload, next_attempt_at, created_at)
+  select n.id, 'msg_' || md5(n.id::text || ':' || new.id::text || ':' || v_event), new.id, v_event,
+         jsonb_build_object(
+           'type', v_event,
+           'timestamp', edgeflow.iso(coalesce(new.ended_at, edgeflow.now())),
+           'data', jsonb_build_object(
+             'run_id', new.id, 'flow', new.flow_name, 'version', new.version,
+             'deployment', v_deployment, 'status', new.status, 'parameters', new.parameters,
+             'output', new.output, 'error', new.error,
+             'created_at', edgeflow.iso(new.created_at), 'started_at', edgeflow.iso(new.started_at),
+             'ended_at', edgeflow.iso(new.ended_at))),
+         edgeflow.now(), edgeflow.now()
+    from edgeflow.notifications n
+   where n.active and v_event = any(n.events)
+     and (n.flows is null or new.flow_name = any(n.flows))
+     and (n.deployments is null or v_deployment = any(n.deployments))
+  on conflict (message_id) do nothing;
+  return null;
+end
+$function$;
+
 CREATE OR REPLACE FUNCTION edgeflow._subflow_child_end_trigger()
  RETURNS trigger
  LANGUAGE plpgsql
@@ -166,5 +208,8 @@ CREATE OR REPLACE TRIGGER events_run_update AFTER UPDATE OF status ON edgeflow.r
 CREATE OR REPLACE TRIGGER runs_after_child_end AFTER UPDATE OF status ON edgeflow.runs FOR EACH ROW WHEN (((new.parent_task_id IS NOT NULL) AND (new.status = ANY (ARRAY['COMPLETED'::text, 'FAILED'::text, 'CANCELLED'::text, 'CRASHED'::text])) AND (old.status <> ALL (ARRAY['COMPLETED'::text, 'FAILED'::text, 'CANCELLED'::text, 'CRASHED'::text])))) EXECUTE FUNCTION edgeflow._subflow_child_end_trigger();
 
 CREATE OR REPLACE TRIGGER runs_after_end AFTER UPDATE OF status ON edgeflow.runs FOR EACH ROW WHEN (((new.status = ANY (ARRAY['COMPLETED'::text, 'FAILED'::text, 'CANCELLED'::text, 'CRASHED'::text])) AND (old.status <> ALL (ARRAY['COMPLETED'::text, 'FAILED'::text, 'CANCELLED'::text, 'CRASHED'::text])))) EXECUTE FUNCTION edgeflow._run_after_end();
+
+-- Outbound notifications: see edgeflow._run_notify above.
+CREATE OR REPLACE TRIGGER runs_notify AFTER UPDATE OF status ON edgeflow.runs FOR EACH ROW WHEN (((new.status = ANY (ARRAY['COMPLETED'::text, 'FAILED'::text, 'CANCELLED'::text, 'CRASHED'::text])) AND (old.status <> ALL (ARRAY['COMPLETED'::text, 'FAILED'::text, 'CANCELLED'::text, 'CRASHED'::text])))) EXECUTE FUNCTION edgeflow._run_notify();
 
 CREATE OR REPLACE TRIGGER runs_stop_children AFTER UPDATE OF status ON edgeflow.runs FOR EACH ROW WHEN (((new.status = ANY (ARRAY['CANCELLING'::text, 'CANCELLED'::text, 'FAILED'::text, 'CRASHED'::text])) AND (old.status IS DISTINCT FROM new.status))) EXECUTE FUNCTION edgeflow._subflow_parent_stopped();

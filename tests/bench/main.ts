@@ -29,6 +29,7 @@ import { tickBench } from "./tick.ts";
 import { sweepBench } from "./sweep.ts";
 import { uiBench } from "./ui.ts";
 import { peersBench } from "./peers.ts";
+import { webhooksBench } from "./webhooks.ts";
 
 const BENCHMARKS: Benchmark[] = [
   engineBench,
@@ -36,6 +37,7 @@ const BENCHMARKS: Benchmark[] = [
   tickBench,
   sweepBench,
   uiBench,
+  webhooksBench,
   peersBench,
 ];
 /** Modules that run only when asked for (`--peers` or `--only peers…`). */

@@ -4,6 +4,9 @@
  */
 import assert from "node:assert/strict";
 import { createWorker, silentLogger, type TaskContext } from "../../shared/worker/mod.ts";
+import { github } from "../webhooks/signers.ts";
+import { Webhook } from "standardwebhooks";
+import { startReceiver } from "../webhooks/receiver.ts";
 
 const url = Deno.env.get("EDGEFLOW_SMOKE_URL");
 const key = Deno.env.get("EDGEFLOW_SMOKE_KEY") ?? "";
@@ -247,5 +250,88 @@ Deno.test({
     assert.equal(run.status, 200, run.html.slice(0, 500));
     assert.match(run.html, /<svg/, "the DAG is drawn");
     assert.match(run.html, /smoke-ui/);
+  },
+});
+
+Deno.test({
+  name:
+    "workerd: a signed GitHub delivery starts one run (raw bytes verified), a forged one is 401",
+  ignore: !url,
+  sanitizeResources: false,
+  sanitizeOps: false,
+  fn: async () => {
+    await call("POST", "/register", {
+      name: "smoke-hook",
+      parameters: { type: "object", properties: { repo: { type: "string" } }, required: ["repo"] },
+      steps: [{ slug: "build" }],
+    });
+    await call("POST", "/deploy", { name: "smoke-hook", flow: "smoke-hook" });
+    const hook = await call("POST", "/deploy/webhooks", {
+      name: "smoke-gh",
+      deployment: "smoke-hook",
+      provider: "github",
+      secrets: ["smoke-secret"],
+      parameters: { repo: "{{ body.repository.full_name }}" },
+    });
+    assert.ok([200, 201].includes(hook.status), JSON.stringify(hook.body));
+    // Pretty-printed, with non-ASCII text: any re-encoding of the body on the way would break it.
+    const body = JSON.stringify({ repository: { full_name: "acme/café" }, note: "  x  " }, null, 2);
+    const signed = github("smoke-secret", body, `smoke-${crypto.randomUUID()}`);
+    const post = (b: BodyInit, headers = signed.headers) =>
+      fetch(`${url}/trigger/hooks/smoke-gh`, { method: "POST", headers, body: b });
+    const first = await post(body);
+    const accepted = await first.json();
+    assert.equal(first.status, 202, JSON.stringify(accepted));
+    // The same bytes as a stream (chunked, no Content-Length) verify the same way.
+    const chunked = await post(new Blob([body]).stream());
+    assert.equal(chunked.status, 200);
+    assert.equal((await chunked.json()).run_id, accepted.run_id);
+    const forged = await post(body.replace("café", "cafe"));
+    assert.equal(forged.status, 401);
+    await forged.body?.cancel();
+    const run = await call("GET", `/trigger/runs/${accepted.run_id}`);
+    assert.deepEqual(run.body.parameters, { repo: "acme/café" });
+  },
+});
+
+Deno.test({
+  name:
+    "workerd: a run's end is notified after the response (waitUntil), signed the Standard Webhooks way",
+  ignore: !url,
+  sanitizeResources: false,
+  sanitizeOps: false,
+  fn: async () => {
+    const secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+    await using receiver = startReceiver(() => 200);
+    await call("POST", "/register", {
+      name: "smoke-notify",
+      steps: [{ slug: "a", handler: "smoke.notify" }],
+    });
+    await call("POST", "/deploy/notifications", {
+      name: "smoke-notify",
+      url: receiver.url,
+      secret,
+      flows: ["smoke-notify"],
+    });
+    const run = await call("POST", "/trigger/flows/smoke-notify", {});
+    const hb = await call("POST", "/heartbeat", {
+      worker: "smoke-n",
+      pool: "default",
+      handlers: ["smoke.notify"],
+      capacity: 1,
+    });
+    const [t] = hb.body.tasks;
+    assert.equal(t.run_id, run.body.run_id);
+    const done = await call("POST", `/heartbeat/tasks/${t.task}/complete`, {
+      lease: t.lease,
+      output: 1,
+    });
+    assert.equal(done.status, 200);
+    await receiver.arrived(1);
+    const got = receiver.received[0];
+    const payload = new Webhook(secret).verify(got.body, got.headers) as {
+      data: { run_id: string };
+    };
+    assert.equal(payload.data.run_id, run.body.run_id);
   },
 });

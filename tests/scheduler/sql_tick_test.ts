@@ -179,7 +179,7 @@ dbTest(
       }),
       log: silentLogger,
       now: clock.now,
-      background: (work) => handed.push(work),
+      waitUntil: (work) => handed.push(work),
     });
     const res = await app.request("/heartbeat/health");
     assert.equal(res.status, 200);

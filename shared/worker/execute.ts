@@ -34,6 +34,8 @@ export interface ExecuteDeps {
   logger: Logger;
   /** The handler has returned; only the report is left. */
   onSettled?: () => void;
+  /** Runs before the result is reported: the task's log lines are sent first. */
+  beforeReport?: () => Promise<void>;
 }
 
 /**
@@ -57,6 +59,8 @@ export async function executeTask(
     outcome = { ok: false, error: toReportedError(err) };
   }
   deps.onSettled?.();
+  // Its lines go before its result: once the result is in, the lease no longer takes them.
+  if (!ctx.signal.aborted) await deps.beforeReport?.();
   // Once aborted, the result is not ours to give: the run is cancelled or the
   // lease belongs to someone else. Reporting would only earn a 409.
   if (ctx.signal.aborted) return { status: "aborted" };

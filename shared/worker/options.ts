@@ -36,6 +36,12 @@ export interface WorkerOptions {
   clock?: Clock;
   /** Log sink (default: JSON lines on the console). */
   logger?: Logger;
+  /**
+   * Ship each task's `ctx.log` lines to the control plane, where the run's
+   * logs and run page show them (default true). `flushSeconds`: how long a
+   * line may wait for its batch (default 1).
+   */
+  shipLogs?: boolean | { flushSeconds?: number };
 }
 
 /** Options with every default applied. */
@@ -53,6 +59,7 @@ export interface ResolvedOptions {
   fetch: typeof fetch;
   clock: Clock;
   logger: Logger;
+  shipLogs: { flushMs: number } | false;
 }
 
 /** Applies defaults; throws `TypeError` on options that cannot work. */
@@ -105,5 +112,8 @@ export function resolveOptions(o: WorkerOptions): ResolvedOptions {
       : (input, init) => fetch(input, init),
     clock: o.clock ?? systemClock,
     logger: o.logger ?? consoleLogger,
+    shipLogs: o.shipLogs === false ? false : {
+      flushMs: ((typeof o.shipLogs === "object" ? o.shipLogs.flushSeconds : undefined) ?? 1) * 1000,
+    },
   };
 }

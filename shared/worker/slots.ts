@@ -13,6 +13,7 @@ import type { Clock, Logger } from "./deps.ts";
 import { type AbortReason, TaskAbortedError } from "./errors.ts";
 import type { WorkerEmitter } from "./events.ts";
 import { executeTask } from "./execute.ts";
+import { LogShipper } from "./log_shipper.ts";
 import { leaseAfterBeat, type LeaseClock, leaseFromClaim } from "./schedule.ts";
 
 /** A task this worker holds. `dropped`: cancelled, lost or shut down — never reported. */
@@ -36,6 +37,8 @@ export interface SlotDeps {
   events: WorkerEmitter;
   /** A slot was freed (the worker asks for work soon, or finishes draining). */
   onRelease: () => void;
+  /** Ship `ctx.log` lines to the control plane (default true); the flush delay in ms. */
+  shipLogs?: { flushMs: number } | false;
 }
 
 /** The held tasks of one worker. */
@@ -127,13 +130,23 @@ export class TaskSlots {
     const { task } = h;
     const d = this.deps;
     d.events.emit("task:start", { task });
-    const ctx = createTaskContext(task, h.controller.signal, d);
+    const shipper = d.shipLogs === false ? null : new LogShipper({
+      client: d.client,
+      clock: d.clock,
+      logger: d.logger,
+      task: task.task,
+      lease: task.lease,
+      flushMs: d.shipLogs?.flushMs,
+    });
+    const ship = shipper ? shipper.push.bind(shipper) : undefined;
+    const ctx = createTaskContext(task, h.controller.signal, { ...d, ship });
     try {
       const end = await executeTask(task, d.handlers.get(task.handler), ctx, {
         ...d,
         onSettled: () => {
           h.phase = "reporting";
         },
+        beforeReport: shipper ? () => shipper.flush() : undefined,
       });
       if (end.status === "completed") {
         d.events.emit("task:done", { task, output: end.output, report: end.report });

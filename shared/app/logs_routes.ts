@@ -81,7 +81,13 @@ function logFilter(c: Context): LogFilter {
     }
     after = Number(lastEventId.trim());
   }
-  return { after, limit: q.limit ?? 500, step: q.step, task: q.task?.toLowerCase(), level: q.level };
+  return {
+    after,
+    limit: q.limit ?? 500,
+    step: q.step,
+    task: q.task?.toLowerCase(),
+    level: q.level,
+  };
 }
 
 /** `GET /trigger/runs/:id/logs`, served by the `trigger` function. */

@@ -59,7 +59,9 @@ export async function retryRun(sql: Sql, runId: string, body: RetryInput): Promi
   }
   const [row] = await sql<{ r: RetryOutcome }>`
     select edgeflow.retry_run(${runId}::uuid, ${body.from_step ?? null}::text,
-                              ${parameters === null ? null : JSON.stringify(parameters)}::text::jsonb) as r`;
+                              ${
+    parameters === null ? null : JSON.stringify(parameters)
+  }::text::jsonb) as r`;
   const r = row.r;
   if (!("error" in r)) return r;
   switch (r.error) {

@@ -106,9 +106,16 @@ export class LogShipper {
       }
       const batch = this.#buffer.slice(0, n);
       const dropped = this.#dropped;
-      const body = JSON.stringify({ lease: this.#o.lease, lines: batch.map((b) => b.line), dropped });
+      const body = JSON.stringify({
+        lease: this.#o.lease,
+        lines: batch.map((b) => b.line),
+        dropped,
+      });
       try {
-        await this.#o.client.post(`/heartbeat/tasks/${encodeURIComponent(this.#o.task)}/logs`, body);
+        await this.#o.client.post(
+          `/heartbeat/tasks/${encodeURIComponent(this.#o.task)}/logs`,
+          body,
+        );
         this.#buffer.splice(0, n);
         this.#dropped -= dropped;
       } catch (error) {

@@ -121,7 +121,10 @@ dbTest("bad log calls are 4xx problems naming the field", async (db) => {
   });
   assert.equal(level.status, 422);
   assert.equal(level.body.errors[0].path, "lines[0].level");
-  const tooMany = await call("POST", `/heartbeat/tasks/${task}/logs`, { lease, lines: lines(1001) });
+  const tooMany = await call("POST", `/heartbeat/tasks/${task}/logs`, {
+    lease,
+    lines: lines(1001),
+  });
   assert.equal(tooMany.status, 422);
   assert.equal(tooMany.body.errors[0].path, "lines");
   const unknown = await call("POST", `/heartbeat/tasks/${crypto.randomUUID()}/logs`, {
@@ -129,7 +132,9 @@ dbTest("bad log calls are 4xx problems naming the field", async (db) => {
     lines: [],
   });
   assert.equal(unknown.status, 404);
-  for (const [query, path] of [["level=loud", "level"], ["after=-1", "after"], ["task=x", "task"]]) {
+  for (
+    const [query, path] of [["level=loud", "level"], ["after=-1", "after"], ["task=x", "task"]]
+  ) {
     const res = await call("GET", `/trigger/runs/${runId}/logs?${query}`);
     assert.equal(res.status, 422, query);
     assert.equal(res.body.errors[0].path, path);

@@ -1,4 +1,3 @@
-// deno-lint-ignore-file jsx-key
 /**
  * The run page's logs: one block per step with the lines its tasks shipped
  * (`ctx.log`), rendered on the server, then followed live by a small script

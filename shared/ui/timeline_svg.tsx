@@ -1,5 +1,3 @@
-// deno-lint-ignore-file jsx-key
-// (Rendered once on the server: keys would only be printed as attributes.)
 /**
  * A run's timeline: every task attempt on one time axis, as server-rendered
  * SVG (a Gantt chart). One row per task (a map step has one per element,

@@ -31,7 +31,7 @@ declare
   c_max_text constant integer := 8192;
   t record;
   st record;
-  v_now timestamptz := now();
+  v_now timestamptz := edgeflow.now();
   v_tokens double precision;
   v_given integer := coalesce(jsonb_array_length(p_lines), 0);
   v_accepted integer;

@@ -92,9 +92,9 @@ begin
     update edgeflow.tasks
        set status = 'QUEUED', max_attempts = attempts + v_task.max_attempts, lease = null,
            lease_expires_at = null, worker = null, error = null, ended_at = null,
-           available_at = now()
+           available_at = edgeflow.now()
      where id = v_task.id;
-    perform edgeflow._requeue(v_task.id, now());
+    perform edgeflow._requeue(v_task.id, edgeflow.now());
   end loop;
   update edgeflow.step_states ss
      set status = 'QUEUED', error = null, ended_at = null,

@@ -37,7 +37,7 @@ begin
          parameters = excluded.parameters, tags = excluded.tags,
          concurrency_limit = excluded.concurrency_limit,
          collision_strategy = excluded.collision_strategy, paused = excluded.paused,
-         job_variables = excluded.job_variables, updated_at = now()
+         job_variables = excluded.job_variables, updated_at = edgeflow.now()
   returning d.id, (d.xmax = 0) into v_id, v_created;
   return jsonb_build_object('deployment', edgeflow.deployment_json(v_id), 'created', v_created);
 end

@@ -4,6 +4,7 @@ import assert from "node:assert/strict";
 import { dbTest } from "../support/db.ts";
 import { ADMIN_KEY, testApp } from "../support/app.ts";
 import { readSse } from "../ui/support.ts";
+import { advanceClock } from "../support/clock.ts";
 
 type Call = ReturnType<typeof testApp>["call"];
 
@@ -76,8 +77,7 @@ dbTest("a stale lease's lines are refused and nothing is stored", async (db) => 
     error: { message: "boom" },
   });
   assert.equal(fail.status, 200);
-  await db.sql`update edgeflow.tasks set available_at = now() where id = ${task}::uuid`;
-  await db.sql`select edgeflow._requeue(${task}::uuid, now())`;
+  await advanceClock(db.sql, 120); // past the retry's backoff
   const beat = await call("POST", "/heartbeat", { worker: "w2", pool: "default", capacity: 1 });
   assert.equal(beat.body.tasks.length, 1);
   const second = beat.body.tasks[0].lease;
@@ -239,4 +239,29 @@ dbTest("the SSE stream follows a run's lines live and resumes after Last-Event-I
   });
   const again = (await readSse(resumed)).messages.filter((m) => m.event === "message");
   assert.deepEqual(again.map((m) => JSON.parse(m.data).message), ["line 3", "line 4"]);
+});
+
+dbTest("a task's log rate is a token bucket: a burst of 1,000, then 100 lines/s", async (db) => {
+  const { call } = testApp(db);
+  const { runId, task, lease } = await claimed(call);
+  const append = (n: number) =>
+    db.sql<{ r: any }>`select edgeflow.append_task_logs(${task}::uuid, ${lease}::uuid,
+                         ${JSON.stringify(lines(n))}::text::jsonb, 0) as r`;
+  // One transaction reads one edgeflow.now(): no time passes between the two calls.
+  const [first, second] = await db.sql.begin(async (tx) => {
+    const a = await tx<{ r: any }>`select edgeflow.append_task_logs(${task}::uuid, ${lease}::uuid,
+                                    ${JSON.stringify(lines(1000))}::text::jsonb, 0) as r`;
+    const b = await tx<{ r: any }>`select edgeflow.append_task_logs(${task}::uuid, ${lease}::uuid,
+                                    ${JSON.stringify(lines(500))}::text::jsonb, 0) as r`;
+    return [a[0].r, b[0].r];
+  });
+  assert.equal(first.accepted, 1000);
+  assert.deepEqual(second, { accepted: 0, dropped: 500, dropped_total: 500, lines_total: 1000 });
+  // Two seconds later at least 200 lines fit again.
+  await advanceClock(db.sql, 2);
+  const [{ r: later }] = await append(150);
+  assert.equal(later.accepted, 150);
+  assert.equal(later.dropped_total, 500);
+  const read = await call("GET", `/trigger/runs/${runId}/logs?limit=1`);
+  assert.deepEqual(read.body.dropped, [{ task, step: "work", dropped: 500 }]);
 });

@@ -155,6 +155,11 @@ if (!hasChromium) {
         assert.ok(logs.includes(line), `the logs show "${line}"`);
       }
       assert.ok(await page.isVisible("#retry button"));
+      // The top of the page (README's picture: docs/run_timeline.png is a copy).
+      await page.screenshot({
+        path: new URL("run_timeline_top.png", OUTPUT).pathname,
+        clip: { x: 0, y: 0, width: 1400, height: 400 },
+      });
       await page.screenshot({
         path: new URL("run_timeline_failed.png", OUTPUT).pathname,
         fullPage: true,

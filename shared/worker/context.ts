@@ -10,6 +10,7 @@
  */
 import type { ClaimedTask, ProtocolClient } from "./client.ts";
 import type { Logger, LogLevel } from "./deps.ts";
+import { outsideCapture } from "./console_capture.ts";
 import {
   type DeploymentRun,
   deploymentRunner,
@@ -121,7 +122,8 @@ export function createTaskContext(
 ): TaskContext {
   const where = { task: task.task, run: task.run_id, flow: task.flow, step: task.step };
   const line = (level: LogLevel) => (message: string, fields?: Record<string, unknown>) => {
-    deps.logger(level, message, { ...where, ...fields });
+    // The worker's logger may print to the console: not a second copy of the line.
+    outsideCapture(() => deps.logger(level, message, { ...where, ...fields }));
     deps.ship?.(level, message, fields);
   };
   return {

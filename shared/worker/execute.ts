@@ -36,6 +36,8 @@ export interface ExecuteDeps {
   onSettled?: () => void;
   /** Runs before the result is reported: the task's log lines are sent first. */
   beforeReport?: () => Promise<void>;
+  /** Calls the handler (console capture runs it inside the task's async context). */
+  runHandler?: (fn: () => unknown) => unknown;
 }
 
 /**
@@ -53,7 +55,7 @@ export async function executeTask(
     if (!handler) {
       throw new NonRetryableError(`worker ${ctx.worker} has no handler named "${task.handler}"`);
     }
-    const output = await handler(ctx);
+    const output = await (deps.runHandler ? deps.runHandler(() => handler(ctx)) : handler(ctx));
     outcome = { ok: true, output: output === undefined ? null : output };
   } catch (err) {
     outcome = { ok: false, error: toReportedError(err) };

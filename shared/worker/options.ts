@@ -42,6 +42,12 @@ export interface WorkerOptions {
    * line may wait for its batch (default 1).
    */
   shipLogs?: boolean | { flushSeconds?: number };
+  /**
+   * Ship `console.log/info/debug/warn/error` called inside a handler too
+   * (default false; needs AsyncLocalStorage: Deno, Node, Bun, Workers with
+   * nodejs_compat). The console still prints them.
+   */
+  captureConsole?: boolean;
 }
 
 /** Options with every default applied. */
@@ -60,6 +66,7 @@ export interface ResolvedOptions {
   clock: Clock;
   logger: Logger;
   shipLogs: { flushMs: number } | false;
+  captureConsole: boolean;
 }
 
 /** Applies defaults; throws `TypeError` on options that cannot work. */
@@ -112,6 +119,7 @@ export function resolveOptions(o: WorkerOptions): ResolvedOptions {
       : (input, init) => fetch(input, init),
     clock: o.clock ?? systemClock,
     logger: o.logger ?? consoleLogger,
+    captureConsole: o.captureConsole === true && o.shipLogs !== false,
     shipLogs: o.shipLogs === false ? false : {
       flushMs: ((typeof o.shipLogs === "object" ? o.shipLogs.flushSeconds : undefined) ?? 1) * 1000,
     },

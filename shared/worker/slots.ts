@@ -14,6 +14,7 @@ import { type AbortReason, TaskAbortedError } from "./errors.ts";
 import type { WorkerEmitter } from "./events.ts";
 import { executeTask } from "./execute.ts";
 import { LogShipper } from "./log_shipper.ts";
+import { withConsoleSink } from "./console_capture.ts";
 import { leaseAfterBeat, type LeaseClock, leaseFromClaim } from "./schedule.ts";
 
 /** A task this worker holds. `dropped`: cancelled, lost or shut down — never reported. */
@@ -39,6 +40,8 @@ export interface SlotDeps {
   onRelease: () => void;
   /** Ship `ctx.log` lines to the control plane (default true); the flush delay in ms. */
   shipLogs?: { flushMs: number } | false;
+  /** Handlers' console output goes to their task's lines too (the worker patched the console). */
+  captureConsole?: boolean;
 }
 
 /** The held tasks of one worker. */
@@ -147,6 +150,9 @@ export class TaskSlots {
           h.phase = "reporting";
         },
         beforeReport: shipper ? () => shipper.flush() : undefined,
+        runHandler: shipper && d.captureConsole
+          ? (fn) => withConsoleSink((level, message) => shipper.push(level, message), fn)
+          : undefined,
       });
       if (end.status === "completed") {
         d.events.emit("task:done", { task, output: end.output, report: end.report });

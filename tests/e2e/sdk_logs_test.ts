@@ -146,3 +146,55 @@ dbTest("lines over the worker's buffer are counted as dropped on the server", as
     await server.shutdown();
   }
 });
+
+dbTest(
+  "captureConsole ships a handler's console output once, beside its ctx.log lines",
+  async (db) => {
+    const { app, call } = testApp(db, { heartbeatSeconds: 1 });
+    const server = Deno.serve({ port: 0, hostname: "127.0.0.1", onListen: () => {} }, app.fetch);
+    const url = `http://127.0.0.1:${server.addr.port}`;
+    await call("POST", "/register", { name: "talky", steps: [{ slug: "say" }] });
+    const printed: string[] = [];
+    const worker = createWorker({
+      url,
+      key: "test-admin-key-0123456789",
+      captureConsole: true,
+      // The worker's own logger prints to the console too: its lines must not come back twice.
+      logger: (_level, message) => console.info(`[worker] ${message}`),
+      handlers: {
+        say: async (ctx: TaskContext) => {
+          ctx.log.info("via ctx");
+          await Promise.resolve();
+          console.log("via console", { n: 1 });
+          console.error("an error line");
+        },
+      },
+    });
+    const original = console.info;
+    console.info = (...args: unknown[]) => void printed.push(args.join(" "));
+    try {
+      await worker.start();
+      // Outside any task: printed, never shipped.
+      console.log("not a task's");
+      const { body } = await call("POST", "/trigger/flows/talky", {});
+      await waitFor("the run to end", async () => {
+        const r = await call("GET", `/trigger/runs/${body.run_id}`);
+        return r.body.status === "COMPLETED" ? true : undefined;
+      });
+      const logs = (await call("GET", `/trigger/runs/${body.run_id}/logs`)).body.logs;
+      assert.deepEqual(logs.map((l: any) => [l.level, l.message]), [
+        ["info", "via ctx"],
+        ["info", 'via console {"n":1}'],
+        ["error", "an error line"],
+      ]);
+      assert.ok(
+        printed.some((p) => p.includes("[worker] via ctx")),
+        "the worker logger still prints",
+      );
+    } finally {
+      await worker.stop({ timeoutMs: 5_000 });
+      console.info = original;
+      await server.shutdown();
+    }
+  },
+);

@@ -51,6 +51,12 @@ export interface AppDeps {
   log: Logger;
   /** Wall clock (tests move it). */
   now?: () => Date;
+  /**
+   * Set where the runtime sees a client leave only while an answer streams
+   * (Workers): long polls then stream their answer (shared/app/long_poll.ts),
+   * and `keepUntil` holds the request's resources until `work` settles.
+   */
+  keepUntil?: (c: Context, work: Promise<unknown>) => void;
 }
 
 /** How long `/health` waits for the database before answering 503. */

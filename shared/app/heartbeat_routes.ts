@@ -14,11 +14,10 @@ import {
   type ResultOutcome,
 } from "../engine/tasks.ts";
 import type { Wakeups } from "./wakeups.ts";
+import { type LongPoll, streamedLongPoll, waitForWork } from "./long_poll.ts";
 
 /** Longest a heartbeat may wait for work (seconds): well inside any proxy's idle timeout. */
 export const MAX_WAIT_SECONDS = 20;
-/** How often a waiting heartbeat looks for work made by other processes. */
-const POLL_MS = 250;
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
@@ -87,39 +86,44 @@ export function heartbeatRoutes(deps: AppDeps, auth: Auth, wakeups: Wakeups): Ho
     if ("error" in beat) throw workerNameTaken(body.worker);
     const result = beat;
     const foreign = body.running.filter((r) => !UUID.test(r.lease)).map((r) => r.task);
+    const answer = (tasks: typeof result.tasks) => ({
+      long_poll: true,
+      lease_seconds: deps.config.leaseSeconds,
+      heartbeat_seconds: deps.config.heartbeatSeconds,
+      tasks,
+      cancel: result.cancel,
+      lost: [...result.lost, ...foreign],
+    });
     // Long poll: no work yet, and the worker is willing to wait for some.
     if (gone && wait > 0 && !result.tasks.length && !gone.aborted) {
-      const until = Date.now() + wait * 1000;
-      while (!result.tasks.length && Date.now() < until) {
-        await wakeups.wait(Math.min(POLL_MS, until - Date.now()), gone);
-        // Checked right before each claim: nothing is claimed for a client that left.
-        if (gone.aborted) break;
-        result.tasks = await claimTasks(
-          deps.sql(c),
-          body.pool,
-          body.handlers ?? null,
-          body.capacity,
-          body.worker,
+      const poll: LongPoll = {
+        seconds: wait,
+        gone,
+        wakeups,
+        claim: () =>
+          claimTasks(deps.sql(c), body.pool, body.handlers ?? null, body.capacity, body.worker),
+        handBack: async (tasks) => {
+          await handBackClaims(deps.sql(c), tasks.map((t) => ({ task: t.task, lease: t.lease })));
+        },
+      };
+      if (deps.keepUntil) {
+        return streamedLongPoll(
+          poll,
+          answer,
+          (work) => deps.keepUntil!(c, work),
+          (err) => deps.log("warn", "long poll ended early", { error: String(err) }),
         );
       }
-    }
-    if (gone?.aborted && result.tasks.length) {
-      // The client left while we claimed: nobody can receive these tasks. Give
-      // them back now rather than let them sit out a lease and burn an attempt.
+      result.tasks = await waitForWork(poll);
+    } else if (gone?.aborted && result.tasks.length) {
+      // The client left before its first claim was answered: give the tasks back.
       await handBackClaims(
         deps.sql(c),
         result.tasks.map((t) => ({ task: t.task, lease: t.lease })),
       );
       result.tasks = [];
     }
-    return c.json({
-      long_poll: true,
-      lease_seconds: deps.config.leaseSeconds,
-      heartbeat_seconds: deps.config.heartbeatSeconds,
-      tasks: result.tasks,
-      cancel: result.cancel,
-      lost: [...result.lost, ...foreign],
-    });
+    return c.json(answer(result.tasks));
   });
 
   app.post("/heartbeat/tasks/:task/complete", scope, async (c) => {

@@ -211,3 +211,35 @@ dbTest("bad retries are 4xx problems naming the field and change nothing", async
   });
   assert.equal(forbidden.status, 403);
 });
+
+dbTest(
+  "a retry takes a slot of its deployment's concurrency limit; with none free it is refused",
+  async (db) => {
+    const { call } = testApp(db);
+    assert.equal((await call("POST", "/register", CHAIN)).status, 201);
+    const dep = await call("POST", "/deploy", {
+      name: "one-at-a-time",
+      flow: "chain",
+      concurrency_limit: 1,
+    });
+    assert.equal(dep.status, 201, JSON.stringify(dep.body));
+    const first = (await call("POST", "/trigger/one-at-a-time", {})).body.run_id;
+    const second = (await call("POST", "/trigger/one-at-a-time", {})).body.run_id;
+    // The first run fails at a; its slot goes to the second, which then holds it.
+    const [a] = await claim(call);
+    assert.equal(a.run_id, first);
+    assert.equal((await fail(call, a)).status, 200);
+    const [b] = await claim(call);
+    assert.equal(b.run_id, second);
+
+    const full = await call("POST", `/trigger/runs/${first}/retry`);
+    assert.equal(full.status, 409);
+    assert.equal(full.body.errors[0].path, "deployment");
+    assert.equal((await call("GET", `/trigger/runs/${first}`)).body.status, "FAILED");
+
+    assert.equal((await fail(call, b)).status, 200); // the second run ends: the slot is free
+    assert.equal((await call("POST", `/trigger/runs/${first}/retry`)).status, 202);
+    assert.deepEqual(await drive(call, () => 1), ["a#2", "b#1", "c#1"]);
+    assert.equal((await call("GET", `/trigger/runs/${first}`)).body.status, "COMPLETED");
+  },
+);

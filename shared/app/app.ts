@@ -19,6 +19,8 @@ import { heartbeatRoutes } from "./heartbeat_routes.ts";
 import { Wakeups } from "./wakeups.ts";
 import { limitsRoutes } from "./limits_routes.ts";
 import { eventsRoutes } from "./events_routes.ts";
+import { logsIngestRoutes, logsReadRoutes } from "./logs_routes.ts";
+import { retryRoutes } from "./retry_routes.ts";
 import { uiRoutes } from "../ui/routes.tsx";
 import { graphqlRoutes } from "./graphql_routes.ts";
 import { scheduleRoutes } from "./schedule_routes.ts";
@@ -108,6 +110,9 @@ export function createApp(deps: AppDeps, options: AppOptions = {}): Hono<AppEnv>
   if (served.includes("deploy")) app.route("/", notificationAdminRoutes(deps, auth, notifier));
   if (served.includes("trigger")) app.route("/", notificationDrainRoutes(deps, auth, notifier));
   if (served.includes("trigger")) app.route("/", eventsRoutes(deps, auth));
+  if (served.includes("trigger")) app.route("/", logsReadRoutes(deps, auth));
+  if (served.includes("trigger")) app.route("/", retryRoutes(deps, auth, wakeups));
+  if (served.includes("heartbeat")) app.route("/", logsIngestRoutes(deps, auth));
   if (served.includes("trigger")) {
     app.route("/", uiRoutes(deps, auth, wakeups));
     // A visitor opening the server's root meets the dashboard, not a JSON 404. Relative, so that

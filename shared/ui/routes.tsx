@@ -27,6 +27,8 @@ import { actionRoutes } from "./actions.tsx";
 import { WebhooksPage } from "./webhook_pages.tsx";
 import { listDeliveries, listWebhooks } from "../webhooks/store.ts";
 import { listNotificationDeliveries, listNotifications } from "../notifications/store.ts";
+import { firstLogs, runTimeline } from "./run_queries.ts";
+import { timelineRows } from "./timeline_svg.tsx";
 
 /** Variables the dashboard's middleware sets for its pages. */
 export type UiEnv = AppEnv & { Variables: { uiBase: string; uiNonce: string } };
@@ -134,15 +136,29 @@ export function uiRoutes(deps: AppDeps, auth: Auth, wakeups?: Wakeups): Hono<App
     const id = uuidParam(c.req.param("id") ?? "", "run");
     const found = await q.runPage(deps.sql(c), id);
     if (!found) throw ApiError.of("not_found", `no run ${id}`);
-    return found;
+    const { tasks, events } = await runTimeline(deps.sql(c), id);
+    const { run } = found;
+    const now = run.ended_at ? Date.parse(run.ended_at) : Date.now();
+    const timeline = timelineRows(run.steps.map((s) => s.slug), tasks, events, now);
+    return { ...found, timeline };
   };
   ui.get("/runs/:id", see("trigger"), async (c) => {
-    const { run, events, last_id } = await loadRun(c);
-    return c.html(<RunPage ui={view(c)} run={run} events={events} lastId={last_id} />);
+    const { run, events, last_id, timeline } = await loadRun(c);
+    const logs = (await firstLogs(deps.sql(c), run.id)) ?? undefined;
+    return c.html(
+      <RunPage
+        ui={view(c)}
+        run={run}
+        events={events}
+        lastId={last_id}
+        timeline={timeline}
+        logs={logs}
+      />,
+    );
   });
   ui.get("/runs/:id/live", see("trigger"), async (c) => {
-    const { run, events } = await loadRun(c);
-    return c.html(<RunLive ui={view(c)} run={run} events={events} />);
+    const { run, events, timeline } = await loadRun(c);
+    return c.html(<RunLive ui={view(c)} run={run} events={events} timeline={timeline} />);
   });
 
   ui.get("/flows", see("register"), async (c) => {

@@ -50,6 +50,18 @@ export interface WorkerOptions {
    * off (one call per result).
    */
   resultBatchMs?: number;
+  /**
+   * Ship each task's `ctx.log` lines to the control plane, where the run's
+   * logs and run page show them (default true). `flushSeconds`: how long a
+   * line may wait for its batch (default 1).
+   */
+  shipLogs?: boolean | { flushSeconds?: number };
+  /**
+   * Ship `console.log/info/debug/warn/error` called inside a handler too
+   * (default false; needs AsyncLocalStorage: Deno, Node, Bun, Workers with
+   * nodejs_compat). The console still prints them.
+   */
+  captureConsole?: boolean;
 }
 
 /** Options with every default applied. */
@@ -69,6 +81,8 @@ export interface ResolvedOptions {
   clock: Clock;
   logger: Logger;
   resultBatchMs: number;
+  shipLogs: { flushMs: number } | false;
+  captureConsole: boolean;
 }
 
 /** Applies defaults; throws `TypeError` on options that cannot work. */
@@ -132,6 +146,10 @@ export function resolveOptions(o: WorkerOptions): ResolvedOptions {
     clock: o.clock ?? systemClock,
     logger: o.logger ?? consoleLogger,
     resultBatchMs,
+    captureConsole: o.captureConsole === true && o.shipLogs !== false,
+    shipLogs: o.shipLogs === false ? false : {
+      flushMs: ((typeof o.shipLogs === "object" ? o.shipLogs.flushSeconds : undefined) ?? 1) * 1000,
+    },
   };
 }
 

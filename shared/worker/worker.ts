@@ -12,6 +12,7 @@
 import { type HeartbeatRequest, ProtocolClient, retryDelayMs } from "./client.ts";
 import { ResultBatcher } from "./result_batch.ts";
 import { BeatTimer } from "./beat_timer.ts";
+import { startCapture, stopCapture } from "./console_capture.ts";
 import { sleep } from "./deps.ts";
 import {
   type HttpError,
@@ -77,6 +78,7 @@ class PollingWorker implements Worker {
   #heartbeatMs: number;
   #leaseSeconds = 0;
   readonly #timer: BeatTimer;
+  #capturing = false;
   #inFlight: Promise<void> | null = null;
   #failures = 0;
   #starting: Promise<void> | null = null;
@@ -132,13 +134,14 @@ class PollingWorker implements Worker {
     if (this.#state !== "idle") return Promise.reject(new Error(`worker is ${this.#state}`));
     this.#state = "starting";
     this.#timer.hold();
-    this.#starting = this.#firstBeat().then(
+    this.#starting = this.#beginCapture().then(() => this.#firstBeat()).then(
       (got) => {
         this.#state = this.#stopping ? "stopping" : "running";
         this.#timer.settle(this.#nextDelay(got));
         this.#o.logger("info", "worker started", { worker: this.name, pool: this.#o.pool });
       },
       (err) => {
+        this.#endCapture();
         this.#state = this.#stopping ? "stopped" : "idle";
         this.#starting = null;
         this.#timer.settle(null);
@@ -194,7 +197,22 @@ class PollingWorker implements Worker {
     } catch (error) {
       this.#o.logger("warn", "final heartbeat failed", { worker: this.name, error: String(error) });
     }
+    this.#endCapture();
     this.#o.logger("info", "worker stopped", { worker: this.name });
+  }
+
+  /** `captureConsole`: patch the console for this worker's handlers (console_capture.ts). */
+  async #beginCapture(): Promise<void> {
+    if (!this.#o.captureConsole || this.#capturing) return;
+    this.#capturing = await startCapture();
+    if (!this.#capturing) {
+      this.#o.logger("warn", "captureConsole: this runtime has no AsyncLocalStorage; not captured");
+    }
+  }
+
+  #endCapture(): void {
+    if (this.#capturing) stopCapture();
+    this.#capturing = false;
   }
 
   /** Resolves true once nothing is held, false when `timeoutMs` ran out first. */

@@ -32,6 +32,10 @@ export interface AppConfig {
   healthTimeoutMs?: number;
   /** Seconds an Idempotency-Key is remembered as a retry by the rate limiter (default 86 400). */
   duplicateTtlSeconds?: number;
+  /** `EDGEFLOW_RETENTION_DAYS`: days finished runs are kept (default 30; a deployment's `retention_days` wins). */
+  retentionDays?: number;
+  /** `EDGEFLOW_PRUNE_BATCH`: runs the tick prunes at most per pass (default 1,000). */
+  pruneBatch?: number;
 }
 
 /** `QSTASH_TOKEN`, `QSTASH_URL`, `QSTASH_CURRENT_SIGNING_KEY`, `QSTASH_NEXT_SIGNING_KEY`. */
@@ -55,6 +59,9 @@ export interface AppDeps {
 
 /** How long `/health` waits for the database before answering 503. */
 export const DEFAULT_HEALTH_TIMEOUT_MS = 2_000;
+
+/** Days finished runs are kept when neither `EDGEFLOW_RETENTION_DAYS` nor the deployment says. */
+export const DEFAULT_RETENTION_DAYS = 30;
 
 /** Shortest `EDGEFLOW_ADMIN_KEY` accepted outside the local dev server. */
 export const MIN_ADMIN_KEY_LENGTH = 24;
@@ -95,6 +102,8 @@ export function configFromEnv(
     leaseSeconds: num(env.EDGEFLOW_LEASE_SECONDS, 30),
     publicUrl: env.EDGEFLOW_PUBLIC_URL || undefined,
     healthTimeoutMs: num(env.EDGEFLOW_HEALTH_TIMEOUT_MS, DEFAULT_HEALTH_TIMEOUT_MS),
+    retentionDays: Math.ceil(num(env.EDGEFLOW_RETENTION_DAYS, DEFAULT_RETENTION_DAYS)),
+    pruneBatch: Math.ceil(num(env.EDGEFLOW_PRUNE_BATCH, 1_000)),
     qstash: env.QSTASH_TOKEN
       ? {
         token: env.QSTASH_TOKEN,

@@ -11,9 +11,11 @@ CREATE OR REPLACE FUNCTION edgeflow._step_event()
  SET search_path TO ''
 AS $function$
 begin
-  insert into edgeflow.events (run_id, kind, step, from_status, to_status, error)
+  insert into edgeflow.events (run_id, kind, step, from_status, to_status, error, run_created_at)
   values (new.run_id, 'step', new.slug, old.status, new.status,
-          case when new.status = 'FAILED' then new.error end);
+          case when new.status = 'FAILED' then new.error end,
+          -- The partition key of events (sql/schema/80_events.sql).
+          (select r.created_at from edgeflow.runs r where r.id = new.run_id));
   perform edgeflow._notify_event(new.run_id);
   return null;
 end

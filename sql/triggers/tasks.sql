@@ -14,10 +14,13 @@ CREATE OR REPLACE FUNCTION edgeflow._task_event()
  SET search_path TO ''
 AS $function$
 begin
-  insert into edgeflow.events (run_id, kind, step, task, attempt, from_status, to_status, error)
+  insert into edgeflow.events (run_id, kind, step, task, attempt, from_status, to_status, error,
+                              run_created_at)
   values (new.run_id, 'task', new.slug, new.id, new.attempts, old.status, new.status,
           case when new.status = 'FAILED' or (old.status = 'RUNNING' and new.status = 'QUEUED')
-               then new.error end);
+               then new.error end,
+          -- The partition key of events (sql/schema/80_events.sql).
+          (select r.created_at from edgeflow.runs r where r.id = new.run_id));
   perform edgeflow._notify_event(new.run_id);
   return null;
 end

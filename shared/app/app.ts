@@ -22,6 +22,7 @@ import { eventsRoutes } from "./events_routes.ts";
 import { uiRoutes } from "../ui/routes.tsx";
 import { graphqlRoutes } from "./graphql_routes.ts";
 import { scheduleRoutes } from "./schedule_routes.ts";
+import { AppMetrics, metricsRoutes } from "./metrics_routes.ts";
 
 export const FUNCTIONS = ["register", "deploy", "trigger", "heartbeat"] as const;
 export type FunctionName = typeof FUNCTIONS[number];
@@ -43,7 +44,9 @@ async function databaseAnswers(sql: Sql, timeoutMs: number): Promise<boolean> {
   }
 }
 
-export function createApp(deps: AppDeps, options: AppOptions = {}): Hono<AppEnv> {
+export function createApp(appDeps: AppDeps, options: AppOptions = {}): Hono<AppEnv> {
+  const metrics = appDeps.metrics ?? new AppMetrics();
+  const deps: AppDeps = { ...appDeps, metrics };
   const served = options.functions ?? FUNCTIONS;
   const app = new Hono<AppEnv>();
   const now = deps.now ? () => deps.now!().getTime() : Date.now;
@@ -89,6 +92,7 @@ export function createApp(deps: AppDeps, options: AppOptions = {}): Hono<AppEnv>
   for (const fn of served) app.route("/", routes[fn](deps, auth, wakeups));
   if (served.includes("deploy")) app.route("/", limitsRoutes(deps, auth));
   if (served.includes("trigger")) app.route("/", eventsRoutes(deps, auth));
+  if (served.includes("trigger")) app.route("/", metricsRoutes(deps, auth, metrics));
   if (served.includes("trigger")) {
     app.route("/", uiRoutes(deps, auth, wakeups));
     // A visitor opening the server's root meets the dashboard, not a JSON 404. Relative, so that

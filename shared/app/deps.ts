@@ -55,6 +55,8 @@ export interface AppDeps {
   log: Logger;
   /** Wall clock (tests move it). */
   now?: () => Date;
+  /** The app's latency histograms for /metrics (createApp makes them when absent). */
+  metrics?: import("../metrics/histogram.ts").AppMetrics;
 }
 
 /** How long `/health` waits for the database before answering 503. */

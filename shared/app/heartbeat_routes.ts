@@ -73,6 +73,7 @@ export function heartbeatRoutes(deps: AppDeps, auth: Auth, wakeups: Wakeups): Ho
     // (killed, stopped, timed out) must not be leased tasks it never receives.
     const gone = body.capacity > 0 ? clientSignal(c) : undefined;
     const principal = c.get("principal");
+    const claimStarted = performance.now();
     const beat = await heartbeat(deps.sql(c), {
       caller: { id: principal.id, admin: principal.scopes.includes("admin") },
       worker: body.worker,
@@ -85,6 +86,7 @@ export function heartbeatRoutes(deps: AppDeps, auth: Auth, wakeups: Wakeups): Ho
       heartbeatSeconds: deps.config.heartbeatSeconds,
     });
     if ("error" in beat) throw workerNameTaken(body.worker);
+    if (body.capacity > 0) deps.metrics?.claim.observe((performance.now() - claimStarted) / 1000);
     const result = beat;
     const foreign = body.running.filter((r) => !UUID.test(r.lease)).map((r) => r.task);
     // Long poll: no work yet, and the worker is willing to wait for some.
@@ -94,6 +96,7 @@ export function heartbeatRoutes(deps: AppDeps, auth: Auth, wakeups: Wakeups): Ho
         await wakeups.wait(Math.min(POLL_MS, until - Date.now()), gone);
         // Checked right before each claim: nothing is claimed for a client that left.
         if (gone.aborted) break;
+        const claimAt = performance.now();
         result.tasks = await claimTasks(
           deps.sql(c),
           body.pool,
@@ -101,6 +104,7 @@ export function heartbeatRoutes(deps: AppDeps, auth: Auth, wakeups: Wakeups): Ho
           body.capacity,
           body.worker,
         );
+        deps.metrics?.claim.observe((performance.now() - claimAt) / 1000);
       }
     }
     if (gone?.aborted && result.tasks.length) {

@@ -68,7 +68,9 @@ export async function runTick(deps: AppDeps, c: Context): Promise<TickResult> {
   // then pruning of rate-limit windows and duplicate keys, then retention.
   const retention = deps.config.retentionDays ?? DEFAULT_RETENTION_DAYS;
   const [{ sweep }] = await sql<{ sweep: SweepReport }>`
-    select edgeflow.maintenance(${deps.config.pruneBatch ?? 1000}::int, ${retention}::int) as sweep`;
+    select edgeflow.maintenance(${
+    deps.config.pruneBatch ?? 1000
+  }::int, ${retention}::int) as sweep`;
   const subflows = await subflowTick(sql);
   const scheduled = await tickSchedules({
     sql,

@@ -23,6 +23,7 @@ import { uiRoutes } from "../ui/routes.tsx";
 import { graphqlRoutes } from "./graphql_routes.ts";
 import { scheduleRoutes } from "./schedule_routes.ts";
 import { AppMetrics, metricsRoutes } from "./metrics_routes.ts";
+import { openApiRoutes } from "./openapi_routes.ts";
 
 export const FUNCTIONS = ["register", "deploy", "trigger", "heartbeat"] as const;
 export type FunctionName = typeof FUNCTIONS[number];
@@ -102,5 +103,6 @@ export function createApp(appDeps: AppDeps, options: AppOptions = {}): Hono<AppE
   }
   if (served.includes("register")) app.route("/", graphqlRoutes(deps, auth));
   app.route("/", scheduleRoutes(deps, auth, served));
+  app.route("/", openApiRoutes());
   return app;
 }

@@ -25,7 +25,7 @@ begin
        and c.relname ~ ('^' || p_table || '_p[0-9]{8}$')
      order by c.relname
   loop
-    exit when v_dropped >= p_limit or v_part.day + interval '1 day' > now();
+    exit when v_dropped >= p_limit or v_part.day + interval '1 day' > edgeflow.now();
     continue when exists (select 1 from edgeflow.runs r
                            where r.created_at >= v_part.day
                              and r.created_at < v_part.day + interval '1 day');

@@ -27,7 +27,7 @@ begin
      union
      select distinct pg_catalog.date_trunc(''day'', run_created_at, ''UTC'') from edgeflow.%I
      order by 1', p_table || '_default')
-    using pg_catalog.date_trunc('day', now(), 'UTC')
+    using pg_catalog.date_trunc('day', edgeflow.now(), 'UTC')
   loop
     v_name := p_table || '_p' || pg_catalog.to_char(v_day at time zone 'UTC', 'YYYYMMDD');
     continue when pg_catalog.to_regclass('edgeflow.' || v_name) is not null;

@@ -18,9 +18,9 @@ AS $function$
                  'pool', x.pool, 'handler', x.handler, 'queued', x.n, 'ready', x.ready,
                  'oldest_seconds', x.oldest) order by x.pool, x.handler), '[]')
                from (select h.pool, h.handler, count(*) as n,
-                            count(*) filter (where t.available_at <= now()) as ready,
-                            coalesce(extract(epoch from now() - min(t.available_at)
-                                       filter (where t.available_at <= now())), 0) as oldest
+                            count(*) filter (where t.available_at <= edgeflow.now()) as ready,
+                            coalesce(extract(epoch from edgeflow.now() - min(t.available_at)
+                                       filter (where t.available_at <= edgeflow.now())), 0) as oldest
                        from edgeflow.tasks t
                        join edgeflow.handler_queues h on h.queue_name = t.queue_name
                       where t.status = 'QUEUED'
@@ -28,7 +28,7 @@ AS $function$
     'workers', (select coalesce(jsonb_agg(jsonb_build_object('pool', p.name, 'online', (
                    select count(*) from edgeflow.workers w
                     where w.pool = p.name
-                      and w.last_heartbeat_at > now() - make_interval(secs => 3 * w.heartbeat_seconds)))
+                      and w.last_heartbeat_at > edgeflow.now() - make_interval(secs => 3 * w.heartbeat_seconds)))
                  order by p.name), '[]')
                 from edgeflow.pools p),
     'counters', (select coalesce(jsonb_object_agg(c.name, c.value), '{}')

@@ -27,7 +27,7 @@ AS $function$
         -- Two index conditions, not "is not distinct from", so both use runs_prunable.
         where ((o.id is null and r.deployment_id is null) or r.deployment_id = o.id)
           and r.status in ('COMPLETED', 'FAILED', 'CANCELLED', 'CRASHED')
-          and r.ended_at < now() - pg_catalog.make_interval(days => o.days)
+          and r.ended_at < edgeflow.now() - pg_catalog.make_interval(days => o.days)
           and not r.lazarus_due
           and not exists (select 1 from edgeflow.tasks t join edgeflow.runs ch on ch.id = t.subflow_run_id
                            where t.run_id = r.id and t.subflow_run_id is not null

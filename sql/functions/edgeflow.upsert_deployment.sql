@@ -39,7 +39,7 @@ begin
          concurrency_limit = excluded.concurrency_limit,
          collision_strategy = excluded.collision_strategy, paused = excluded.paused,
          job_variables = excluded.job_variables, retention_days = excluded.retention_days,
-         updated_at = now()
+         updated_at = edgeflow.now()
   returning d.id, (d.xmax = 0) into v_id, v_created;
   return jsonb_build_object('deployment', edgeflow.deployment_json(v_id), 'created', v_created);
 end

@@ -1,4 +1,6 @@
--- retention_partitioned_events: written by `deno task sql:migration` from what changed in sql/.
+-- retention_metrics (issue 15): retention of finished runs, events partitioned by their
+-- run's creation day, counters for /metrics. Written by `deno task sql:migration` from
+-- what changed in sql/, the events table's conversion by hand.
 
 -- Retention (issue 15): a deployment may keep its runs longer or shorter
 -- than EDGEFLOW_RETENTION_DAYS.
@@ -48,6 +50,12 @@ drop table edgeflow.events_v1;
 alter table edgeflow.deployments add constraint deployments_retention_days_check CHECK ((retention_days >= 1));
 
 CREATE INDEX runs_prunable ON edgeflow.runs USING btree (deployment_id, ended_at) WHERE (status = ANY (ARRAY['COMPLETED'::text, 'FAILED'::text, 'CANCELLED'::text, 'CRASHED'::text]));
+
+create table edgeflow.maintenance_counters (
+  name text not null,
+  value bigint default 0 not null,
+  constraint maintenance_counters_pkey PRIMARY KEY (name)
+);
 
 -- from sql/functions/edgeflow.deployment_json.sql
 -- The deployment document (0010's, now with its schedules).
@@ -99,7 +107,7 @@ begin
        and c.relname ~ ('^' || p_table || '_p[0-9]{8}$')
      order by c.relname
   loop
-    exit when v_dropped >= p_limit or v_part.day + interval '1 day' > now();
+    exit when v_dropped >= p_limit or v_part.day + interval '1 day' > edgeflow.now();
     continue when exists (select 1 from edgeflow.runs r
                            where r.created_at >= v_part.day
                              and r.created_at < v_part.day + interval '1 day');
@@ -146,7 +154,7 @@ begin
      union
      select distinct pg_catalog.date_trunc(''day'', run_created_at, ''UTC'') from edgeflow.%I
      order by 1', p_table || '_default')
-    using pg_catalog.date_trunc('day', now(), 'UTC')
+    using pg_catalog.date_trunc('day', edgeflow.now(), 'UTC')
   loop
     v_name := p_table || '_p' || pg_catalog.to_char(v_day at time zone 'UTC', 'YYYYMMDD');
     continue when pg_catalog.to_regclass('edgeflow.' || v_name) is not null;
@@ -204,7 +212,7 @@ AS $function$
         -- Two index conditions, not "is not distinct from", so both use runs_prunable.
         where ((o.id is null and r.deployment_id is null) or r.deployment_id = o.id)
           and r.status in ('COMPLETED', 'FAILED', 'CANCELLED', 'CRASHED')
-          and r.ended_at < now() - pg_catalog.make_interval(days => o.days)
+          and r.ended_at < edgeflow.now() - pg_catalog.make_interval(days => o.days)
           and not r.lazarus_due
           and not exists (select 1 from edgeflow.tasks t join edgeflow.runs ch on ch.id = t.subflow_run_id
                            where t.run_id = r.id and t.subflow_run_id is not null
@@ -256,7 +264,8 @@ $function$;
 -- from sql/functions/edgeflow.maintenance.sql
 -- The maintenance pass of the tick: the sweep, pruning of rate-limit windows,
 -- then retention (edgeflow.prune; last, because dropping a partition locks
--- the events table until this transaction commits).
+-- the events table until this transaction commits). Expired leases are
+-- counted for /metrics.
 CREATE OR REPLACE FUNCTION edgeflow.maintenance(p_limit integer DEFAULT 1000, p_retention_days integer DEFAULT 30)
  RETURNS jsonb
  LANGUAGE plpgsql
@@ -265,9 +274,52 @@ AS $function$
 declare
   v_sweep jsonb := edgeflow.sweep(p_limit);
 begin
+  if (v_sweep ->> 'swept')::int > 0 then
+    insert into edgeflow.maintenance_counters as m (name, value)
+    values ('lease_expiries', (v_sweep ->> 'swept')::int)
+    on conflict (name) do update set value = m.value + excluded.value;
+  end if;
   v_sweep := v_sweep || jsonb_build_object('pruned', edgeflow.prune_rate_limits(p_limit));
   return v_sweep || edgeflow.prune(p_limit, p_retention_days);
 end
+$function$;
+
+-- from sql/functions/edgeflow.metrics.sql
+-- What GET /metrics reports from the database, in one snapshot:
+--   runs: [{status, count}] (all retained runs, by an index-only scan of runs_status_newest),
+--   queues: [{pool, handler, queued, ready, oldest_seconds}] (QUEUED tasks through
+--     tasks_live; oldest_seconds: age of the oldest task whose retry wait is over),
+--   workers: [{pool, online}] (heartbeat within 3 intervals, as _handler_online),
+--   counters: {name: value} (edgeflow.maintenance_counters).
+CREATE OR REPLACE FUNCTION edgeflow.metrics()
+ RETURNS jsonb
+ LANGUAGE sql
+ STABLE
+ SET search_path TO ''
+AS $function$
+  select jsonb_build_object(
+    'runs', (select coalesce(jsonb_agg(jsonb_build_object('status', x.status, 'count', x.n)
+                                       order by x.status), '[]')
+               from (select r.status, count(*) as n from edgeflow.runs r group by r.status) x),
+    'queues', (select coalesce(jsonb_agg(jsonb_build_object(
+                 'pool', x.pool, 'handler', x.handler, 'queued', x.n, 'ready', x.ready,
+                 'oldest_seconds', x.oldest) order by x.pool, x.handler), '[]')
+               from (select h.pool, h.handler, count(*) as n,
+                            count(*) filter (where t.available_at <= edgeflow.now()) as ready,
+                            coalesce(extract(epoch from edgeflow.now() - min(t.available_at)
+                                       filter (where t.available_at <= edgeflow.now())), 0) as oldest
+                       from edgeflow.tasks t
+                       join edgeflow.handler_queues h on h.queue_name = t.queue_name
+                      where t.status = 'QUEUED'
+                      group by h.pool, h.handler) x),
+    'workers', (select coalesce(jsonb_agg(jsonb_build_object('pool', p.name, 'online', (
+                   select count(*) from edgeflow.workers w
+                    where w.pool = p.name
+                      and w.last_heartbeat_at > edgeflow.now() - make_interval(secs => 3 * w.heartbeat_seconds)))
+                 order by p.name), '[]')
+                from edgeflow.pools p),
+    'counters', (select coalesce(jsonb_object_agg(c.name, c.value), '{}')
+                   from edgeflow.maintenance_counters c));
 $function$;
 
 -- from sql/functions/edgeflow.run_events.sql
@@ -352,7 +404,7 @@ begin
          concurrency_limit = excluded.concurrency_limit,
          collision_strategy = excluded.collision_strategy, paused = excluded.paused,
          job_variables = excluded.job_variables, retention_days = excluded.retention_days,
-         updated_at = now()
+         updated_at = edgeflow.now()
   returning d.id, (d.xmax = 0) into v_id, v_created;
   return jsonb_build_object('deployment', edgeflow.deployment_json(v_id), 'created', v_created);
 end
@@ -396,7 +448,7 @@ begin
     insert into edgeflow.slots (limit_key, holder, run_id) values (v_key, new.id, new.id);
   elsif d.collision_strategy = 'cancel_new' then
     update edgeflow.runs
-       set status = 'CANCELLED', ended_at = now(),
+       set status = 'CANCELLED', ended_at = edgeflow.now(),
            error = jsonb_build_object(
              'code', 'concurrency_limit',
              'message', format('the deployment already runs its limit of %s concurrent runs '
@@ -496,7 +548,7 @@ begin
        for update
   loop
     -- The task first: the child's end trigger then sees nothing to settle.
-    update edgeflow.tasks set status = 'CANCELLED', lease = null, ended_at = now()
+    update edgeflow.tasks set status = 'CANCELLED', lease = null, ended_at = edgeflow.now()
      where id = t.id;
     perform 1 from edgeflow.runs where id = t.subflow_run_id for update skip locked;
     if found then

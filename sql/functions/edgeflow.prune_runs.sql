@@ -29,8 +29,9 @@ AS $function$
           and r.status in ('COMPLETED', 'FAILED', 'CANCELLED', 'CRASHED')
           and r.ended_at < edgeflow.now() - pg_catalog.make_interval(days => o.days)
           and not r.lazarus_due
-          and not exists (select 1 from edgeflow.tasks t join edgeflow.runs ch on ch.id = t.subflow_run_id
-                           where t.run_id = r.id and t.subflow_run_id is not null
+          -- A child run (subflow step or ctx.runDeployment) names its parent's task.
+          and not exists (select 1 from edgeflow.tasks t join edgeflow.runs ch on ch.parent_task_id = t.id
+                           where t.run_id = r.id
                              and ch.status not in ('COMPLETED', 'FAILED', 'CANCELLED', 'CRASHED'))
           and not exists (select 1 from edgeflow.tasks pt join edgeflow.runs p on p.id = pt.run_id
                            where pt.id = r.parent_task_id

@@ -1,6 +1,6 @@
 -- Day partitions of a table partitioned by range (run_created_at)
 -- (edgeflow.events; the hook for any other run-keyed log): makes sure
--- `<table>_pYYYYMMDD` exists for yesterday through two days ahead, and for
+-- `<table>_pYYYYMMDD` exists for today and the two days ahead, and for
 -- every day the DEFAULT partition holds rows of (a tick was missed, or a test
 -- moved the clock), moving those rows into their day. Returns the number of
 -- partitions created. Creating a partition locks the parent briefly: a pass
@@ -22,7 +22,7 @@ begin
     return 0;
   end if;
   for v_day in execute pg_catalog.format(
-    'select d from pg_catalog.generate_series($1 - interval ''1 day'', $1 + interval ''2 days'',
+    'select d from pg_catalog.generate_series($1, $1 + interval ''2 days'',
                                               interval ''1 day'') d
      union
      select distinct pg_catalog.date_trunc(''day'', run_created_at, ''UTC'') from edgeflow.%I

@@ -116,9 +116,11 @@ export const retentionBench: Benchmark = {
   figures: [BATCH, ALL, DROP, DELETE, INS_P, INS_PLAIN],
 
   async run(ctx: BenchContext, selected: Set<string>): Promise<BenchRow[]> {
-    const sql = postgresSql(ctx.url, { max: 1 });
+    // Seeding 1,000,000 runs and deleting a day of events take longer than the 15 s default.
+    const sql = postgresSql(ctx.url, { max: 1, statementTimeoutMs: 0 });
     const out: BenchRow[] = [];
-    const runs = ctx.quick ? SIZES.quick : SIZES.full;
+    const runs = Number(Deno.env.get("EDGEFLOW_BENCH_RETENTION_RUNS")) ||
+      (ctx.quick ? SIZES.quick : SIZES.full);
     try {
       await resetState(sql);
       const t0 = performance.now();

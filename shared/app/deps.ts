@@ -36,6 +36,8 @@ export interface AppConfig {
   retentionDays?: number;
   /** `EDGEFLOW_PRUNE_BATCH`: runs the tick prunes at most per pass (default 1,000). */
   pruneBatch?: number;
+  /** `EDGEFLOW_LATE_SECONDS`: a run not started this long after its scheduled time is late (60). */
+  lateSeconds?: number;
 }
 
 /** `QSTASH_TOKEN`, `QSTASH_URL`, `QSTASH_CURRENT_SIGNING_KEY`, `QSTASH_NEXT_SIGNING_KEY`. */
@@ -61,6 +63,9 @@ export interface AppDeps {
 
 /** How long `/health` waits for the database before answering 503. */
 export const DEFAULT_HEALTH_TIMEOUT_MS = 2_000;
+
+/** Seconds after its scheduled time a run that has not started counts as late. */
+export const DEFAULT_LATE_SECONDS = 60;
 
 /** Days finished runs are kept when neither `EDGEFLOW_RETENTION_DAYS` nor the deployment says. */
 export const DEFAULT_RETENTION_DAYS = 30;
@@ -106,6 +111,7 @@ export function configFromEnv(
     healthTimeoutMs: num(env.EDGEFLOW_HEALTH_TIMEOUT_MS, DEFAULT_HEALTH_TIMEOUT_MS),
     retentionDays: Math.ceil(num(env.EDGEFLOW_RETENTION_DAYS, DEFAULT_RETENTION_DAYS)),
     pruneBatch: Math.ceil(num(env.EDGEFLOW_PRUNE_BATCH, 1_000)),
+    lateSeconds: Math.ceil(num(env.EDGEFLOW_LATE_SECONDS, DEFAULT_LATE_SECONDS)),
     qstash: env.QSTASH_TOKEN
       ? {
         token: env.QSTASH_TOKEN,

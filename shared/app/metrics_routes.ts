@@ -4,7 +4,7 @@
  * statement (edgeflow.metrics()) per scrape.
  */
 import { Hono } from "hono";
-import type { AppDeps, AppEnv } from "./deps.ts";
+import { type AppDeps, type AppEnv, DEFAULT_LATE_SECONDS } from "./deps.ts";
 import type { Auth } from "../http/auth.ts";
 import { AppMetrics } from "../metrics/histogram.ts";
 import { type DatabaseMetrics, renderMetrics } from "../metrics/prometheus.ts";
@@ -14,7 +14,9 @@ export function metricsRoutes(deps: AppDeps, auth: Auth, metrics: AppMetrics): H
   const handler = auth.requireScope("read");
   for (const path of ["/metrics", "/trigger/metrics"]) {
     app.get(path, handler, async (c) => {
-      const [{ m }] = await deps.sql(c)<{ m: DatabaseMetrics }>`select edgeflow.metrics() as m`;
+      const late = deps.config.lateSeconds ?? DEFAULT_LATE_SECONDS;
+      const [{ m }] = await deps.sql(c)<{ m: DatabaseMetrics }>`
+        select edgeflow.metrics(${late}::int) as m`;
       return c.body(renderMetrics(m, metrics), 200, {
         "content-type": "text/plain; version=0.0.4; charset=utf-8",
       });

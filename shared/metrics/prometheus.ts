@@ -14,6 +14,8 @@ export interface DatabaseMetrics {
     queued: number;
     ready: number;
     oldest_seconds: number;
+    /** An online worker of the pool serves the handler. */
+    served: boolean;
   }[];
   workers: { pool: string; online: number }[];
   counters: Record<string, number>;
@@ -93,17 +95,27 @@ export function renderMetrics(db: DatabaseMetrics, app: AppMetrics): string {
     );
   }
   w.family(
+    "edgeflow_queue_unserved",
+    "gauge",
+    "1 where tasks are queued for a handler that no online worker of the pool serves.",
+  );
+  for (const q of db.queues) {
+    w.sample("edgeflow_queue_unserved", { pool: q.pool, handler: q.handler }, q.served ? 0 : 1);
+  }
+  w.family(
     "edgeflow_workers_online",
     "gauge",
     "Workers that heartbeat within 3 intervals, per pool.",
   );
   for (const p of db.workers) w.sample("edgeflow_workers_online", { pool: p.pool }, p.online);
 
-  if (db.late) {
-    w.family("edgeflow_runs_late", "gauge", "Runs not started long after their scheduled time.");
-    for (const l of db.late) {
-      w.sample("edgeflow_runs_late", { deployment: l.deployment ?? "" }, l.count);
-    }
+  w.family(
+    "edgeflow_runs_late",
+    "gauge",
+    'Runs not started EDGEFLOW_LATE_SECONDS after their scheduled time, per deployment ("": ad hoc).',
+  );
+  for (const l of db.late ?? []) {
+    w.sample("edgeflow_runs_late", { deployment: l.deployment ?? "" }, l.count);
   }
 
   w.family("edgeflow_lease_expiries_total", "counter", "Task leases that expired (sweep).");

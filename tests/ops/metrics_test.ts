@@ -10,6 +10,7 @@ import { dbTest } from "../support/db.ts";
 import { testApp } from "../support/app.ts";
 import { registerSteps } from "../limits/helpers.ts";
 import { parsePrometheus, valueOf } from "./prometheus_parser.ts";
+import { advanceClock } from "../support/clock.ts";
 
 dbTest("metrics report runs, queues, workers, lease expiries and latencies", async (db) => {
   const { call } = testApp(db);
@@ -114,4 +115,40 @@ Deno.test("the parser refuses what a scraper would", () => {
     "# TYPE a gauge\na 1",
   ];
   for (const text of bad) assert.throws(() => parsePrometheus(text), Error, text);
+});
+
+dbTest("late runs and queues no online worker serves show in /metrics", async (db) => {
+  const { call } = testApp(db, { lateSeconds: 120 });
+  await registerSteps(call, "etl", [{ slug: "extract", handler: "etl.extract" }]);
+  await call("POST", "/deploy", { name: "nightly", flow: "etl" });
+  assert.equal((await call("POST", "/trigger/nightly", {})).status, 201);
+  assert.equal((await call("POST", "/trigger/flows/etl", {})).status, 201);
+  const scrape = async () => parsePrometheus((await call("GET", "/metrics")).body as string);
+  const extract = { pool: "default", handler: "etl.extract" };
+
+  let m = await scrape();
+  assert.equal(valueOf(m, "edgeflow_queue_unserved", "edgeflow_queue_unserved", extract), 1);
+  assert.equal(m.get("edgeflow_runs_late")!.samples.length, 0);
+
+  // A worker for another handler does not serve it; one naming it does.
+  await call("POST", "/heartbeat", { worker: "w1", pool: "default", handlers: ["x"], capacity: 0 });
+  m = await scrape();
+  assert.equal(valueOf(m, "edgeflow_queue_unserved", "edgeflow_queue_unserved", extract), 1);
+  await call("POST", "/heartbeat", {
+    worker: "w2",
+    pool: "default",
+    handlers: ["etl.extract"],
+    capacity: 0,
+  });
+  m = await scrape();
+  assert.equal(valueOf(m, "edgeflow_queue_unserved", "edgeflow_queue_unserved", extract), 0);
+
+  // Two minutes on and still not started: both runs are late.
+  await advanceClock(db.sql, 121);
+  m = await scrape();
+  assert.equal(
+    valueOf(m, "edgeflow_runs_late", "edgeflow_runs_late", { deployment: "nightly" }),
+    1,
+  );
+  assert.equal(valueOf(m, "edgeflow_runs_late", "edgeflow_runs_late", { deployment: "" }), 1);
 });

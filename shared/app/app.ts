@@ -24,6 +24,7 @@ import { graphqlRoutes } from "./graphql_routes.ts";
 import { scheduleRoutes } from "./schedule_routes.ts";
 import { AppMetrics, metricsRoutes } from "./metrics_routes.ts";
 import { openApiRoutes } from "./openapi_routes.ts";
+import { planTopUp } from "./plan_topup.ts";
 
 export const FUNCTIONS = ["register", "deploy", "trigger", "heartbeat"] as const;
 export type FunctionName = typeof FUNCTIONS[number];
@@ -65,6 +66,8 @@ export function createApp(appDeps: AppDeps, options: AppOptions = {}): Hono<AppE
   app.onError(errorHandler({ log: deps.log }));
   app.notFound(notFoundHandler);
   app.use("*", bodyLimit());
+  // Off unless configured (default on Supabase): fire-time plans of the SQL tick.
+  if (deps.config.planTopUpMinutes) app.use("*", planTopUp(deps));
 
   // Its own short timeout: a load balancer must hear "503" from a frozen
   // database, not wait on it (the Sql client then fails statements fast).

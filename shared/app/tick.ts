@@ -30,6 +30,7 @@ import { subflowTick, type SubflowTickReport } from "../engine/subflows.ts";
 import { startDueSubflows } from "../engine/subflows.ts";
 import { pushReadyTasks } from "../scheduler/push_tasks.ts";
 import { qstashPublisher, scheduleDelivery } from "../scheduler/qstash_delivery.ts";
+import { planAhead } from "../scheduler/plan_ahead.ts";
 
 export interface TickResult {
   /** Scheduled runs created. */
@@ -59,6 +60,8 @@ export interface TickResult {
   partitions_dropped: number;
   /** Subflow retries and delayed subflow steps started, orphaned children cancelled. */
   subflows: SubflowTickReport;
+  /** Schedules whose fire times were planned ahead for the SQL tick (`edgeflow.tick()`). */
+  planned: number;
 }
 
 export async function runTick(deps: AppDeps, c: Context): Promise<TickResult> {
@@ -90,7 +93,15 @@ export async function runTick(deps: AppDeps, c: Context): Promise<TickResult> {
     });
     await sql`select edgeflow.prune_qstash_deliveries()`;
   }
-  return { ...scheduled, pushed, ...sweep, subflows };
+  // Fire times ahead for pg_cron's SQL tick, which cannot compute them.
+  // A failure here (a racing deploy) costs nothing: the next tick plans again.
+  const planned = await planAhead(sql, (deps.now ?? (() => new Date()))()).catch((err) => {
+    deps.log("warn", "planning schedules ahead failed; the next tick plans them", {
+      error: String(err),
+    });
+    return 0;
+  });
+  return { ...scheduled, pushed, ...sweep, subflows, planned };
 }
 
 /** The tick outside a request (Cloudflare `scheduled()`), logged. */

@@ -37,7 +37,9 @@ function frame(deps: AppDeps) {
   const checkOrigin = sameOrigin(deps.config.publicUrl);
   const cookie = sessionFromCookie(deps);
   return async (c: Context<UiEnv>, next: () => Promise<void>) => {
-    c.set("uiBase", c.req.path.startsWith("/trigger/ui") ? "/trigger/ui" : "/ui");
+    // Behind a gateway (Supabase's /functions/v1) links carry the prefix browsers see.
+    const prefix = deps.config.pathPrefix ?? "";
+    c.set("uiBase", prefix + (c.req.path.startsWith("/trigger/ui") ? "/trigger/ui" : "/ui"));
     const nonce = crypto.randomUUID().replaceAll("-", "");
     c.set("uiNonce", nonce);
     c.header(
@@ -56,7 +58,7 @@ function frame(deps: AppDeps) {
 }
 
 /** Any error as a page; a missing or refused key on a GET goes to the sign-in form. */
-function errorPage(log: Logger) {
+function errorPage(log: Logger, prefix = "") {
   return (err: Error, c: Context<UiEnv>) => {
     const apiError = toApiError(err);
     if (apiError.status >= 500) {
@@ -69,7 +71,7 @@ function errorPage(log: Logger) {
     }
     const base = c.get("uiBase") ?? "/ui";
     if (apiError.code === "unauthorized" && (c.req.method === "GET" || c.req.method === "HEAD")) {
-      const next = c.req.path + (new URL(c.req.url).search || "");
+      const next = prefix + c.req.path + (new URL(c.req.url).search || "");
       return c.redirect(`${base}/login?next=${encodeURIComponent(next)}`, 303);
     }
     const doc = problemDocument(apiError);
@@ -92,7 +94,7 @@ function errorPage(log: Logger) {
 /** The dashboard routes, mounted at `/ui` and `/trigger/ui`; `wakeups` tells waiting workers of runs started here. */
 export function uiRoutes(deps: AppDeps, auth: Auth, wakeups?: Wakeups): Hono<AppEnv> {
   const ui = new Hono<UiEnv>();
-  ui.onError(errorPage(deps.log));
+  ui.onError(errorPage(deps.log, deps.config.pathPrefix));
   ui.use("*", frame(deps));
   const see = auth.requireScope;
 

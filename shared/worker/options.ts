@@ -18,8 +18,15 @@ export interface WorkerOptions {
   pool?: string;
   /** Worker name shown in `GET /heartbeat/workers` (default `w-` + 8 random hex digits). */
   name?: string;
-  /** Handler name → function. Only these handlers' tasks are claimed. */
+  /** Handler name → function. Only these handlers' tasks are claimed (unless `fallback`). */
   handlers: Record<string, Handler>;
+  /**
+   * Runs tasks whose handler is not in `handlers`. With it the worker claims
+   * tasks of every handler in its pool (the heartbeat names none, api.md) and
+   * `handlers` may be empty: what the Celery bridge and the container and
+   * process executors use, since they run any task the pool holds.
+   */
+  fallback?: Handler;
   /** Most handlers running at once (default 1). */
   capacity?: number;
   /** Idle poll interval in seconds (default: the server's `heartbeat_seconds`). */
@@ -45,6 +52,7 @@ export interface ResolvedOptions {
   pool: string;
   name: string;
   handlers: Map<string, Handler>;
+  fallback: Handler | null;
   capacity: number;
   pollMs: number | null;
   heartbeatMs: number;
@@ -64,7 +72,12 @@ export function resolveOptions(o: WorkerOptions): ResolvedOptions {
     throw new TypeError("createWorker: `key` must be an API key with scope worker");
   }
   const names = Object.keys(o.handlers ?? {});
-  if (names.length === 0) throw new TypeError("createWorker: `handlers` must name at least one");
+  if (o?.fallback !== undefined && typeof o.fallback !== "function") {
+    throw new TypeError("createWorker: `fallback` must be a function");
+  }
+  if (names.length === 0 && !o.fallback) {
+    throw new TypeError("createWorker: `handlers` must name at least one (or give `fallback`)");
+  }
   for (const name of names) {
     if (typeof o.handlers[name] !== "function") {
       throw new TypeError(`createWorker: handler "${name}" is not a function`);
@@ -89,9 +102,10 @@ export function resolveOptions(o: WorkerOptions): ResolvedOptions {
     url: o.url,
     key: o.key,
     pool: o.pool ?? "default",
-    name: o.name ?? `w-${crypto.randomUUID().slice(0, 8)}`,
+    name: o.name ?? `w-${randomHex8()}`,
     // A Map, not the object: a task naming "constructor" must not find Object's.
     handlers: new Map(names.map((name) => [name, o.handlers[name]])),
+    fallback: o.fallback ?? null,
     capacity,
     pollMs: o.pollSeconds === undefined ? null : o.pollSeconds * 1000,
     heartbeatMs: (o.heartbeatSeconds ?? 10) * 1000,
@@ -106,4 +120,11 @@ export function resolveOptions(o: WorkerOptions): ResolvedOptions {
     clock: o.clock ?? systemClock,
     logger: o.logger ?? consoleLogger,
   };
+}
+
+/** 8 random hex digits; Node 18 has no global `crypto` without a flag. */
+function randomHex8(): string {
+  const c = (globalThis as { crypto?: { randomUUID?: () => string } }).crypto;
+  if (c?.randomUUID) return c.randomUUID().slice(0, 8);
+  return Math.floor(Math.random() * 0x1_0000_0000).toString(16).padStart(8, "0");
 }

@@ -29,6 +29,8 @@ export interface SlotDeps {
   worker: string;
   capacity: number;
   handlers: Map<string, Handler>;
+  /** Runs any handler not in `handlers` (null: such a task fails, not retried). */
+  fallback: Handler | null;
   client: ProtocolClient;
   clock: Clock;
   retry: RetryPolicy;
@@ -129,12 +131,17 @@ export class TaskSlots {
     d.events.emit("task:start", { task });
     const ctx = createTaskContext(task, h.controller.signal, d);
     try {
-      const end = await executeTask(task, d.handlers.get(task.handler), ctx, {
-        ...d,
-        onSettled: () => {
-          h.phase = "reporting";
+      const end = await executeTask(
+        task,
+        d.handlers.get(task.handler) ?? d.fallback ?? undefined,
+        ctx,
+        {
+          ...d,
+          onSettled: () => {
+            h.phase = "reporting";
+          },
         },
-      });
+      );
       if (end.status === "completed") {
         d.events.emit("task:done", { task, output: end.output, report: end.report });
       } else if (end.status === "failed") {

@@ -9,7 +9,7 @@
  * a beat sent before it lands would find nothing and the chain would stall
  * for a whole interval. Timing rules: `schedule.ts`.
  */
-import { backoffMs, type HeartbeatRequest, ProtocolClient } from "./client.ts";
+import { type HeartbeatRequest, ProtocolClient, retryDelayMs } from "./client.ts";
 import { BeatTimer } from "./beat_timer.ts";
 import { sleep } from "./deps.ts";
 import {
@@ -70,7 +70,8 @@ class PollingWorker implements Worker {
   readonly #client: ProtocolClient;
   readonly #events: WorkerEmitter;
   readonly #slots: TaskSlots;
-  readonly #handlerNames: string[];
+  /** Null: a fallback runs any handler, so the heartbeat names none and gets all. */
+  readonly #handlerNames: string[] | null;
   #state: WorkerState = "idle";
   #heartbeatMs: number;
   #leaseSeconds = 0;
@@ -91,7 +92,7 @@ class PollingWorker implements Worker {
   constructor(o: ResolvedOptions) {
     this.#o = o;
     this.#heartbeatMs = o.heartbeatMs;
-    this.#handlerNames = [...o.handlers.keys()];
+    this.#handlerNames = o.fallback ? null : [...o.handlers.keys()];
     this.#client = new ProtocolClient(o);
     this.#events = new WorkerEmitter(o.logger);
     this.#timer = new BeatTimer(o.clock, () => void this.#tick());
@@ -156,7 +157,7 @@ class PollingWorker implements Worker {
         const fatal = startFailure(this.#o.url, err, n, this.#o.retry.attempts);
         if (fatal) throw fatal;
         this.#o.logger("warn", "first heartbeat failed; retrying", { error: String(err) });
-        await sleep(this.#o.clock, backoffMs(this.#o.retry, n), this.#wake.signal);
+        await sleep(this.#o.clock, retryDelayMs(this.#o.retry, n, err), this.#wake.signal);
         if (this.#stopping) {
           throw new WorkerStartError("stopped before a heartbeat succeeded", undefined, {
             cause: err,
@@ -215,10 +216,10 @@ class PollingWorker implements Worker {
     const req: HeartbeatRequest = {
       worker: o.name,
       pool: o.pool,
-      handlers: this.#handlerNames,
       capacity,
       running,
     };
+    if (this.#handlerNames) req.handlers = this.#handlerNames;
     if (wait > 0) req.wait_seconds = wait;
     return req;
   }
@@ -284,9 +285,14 @@ class PollingWorker implements Worker {
       this.#failures++;
       this.#o.logger("warn", "heartbeat failed", { worker: this.name, error: String(error) });
       this.#events.emit("error", { error, during: "heartbeat" });
+      // Until the server answers again, no long poll: its "ask again at once"
+      // made an idle worker spin on a failing server (874 beats in 3 s, found
+      // by tests/conformance). The backoff honours Retry-After, but the
+      // interval and half the shortest lease still come first.
+      this.#longPoll = false;
       const next = this.#nextDelay(0);
       this.#timer.settle(
-        next === null ? null : Math.min(next, backoffMs(this.#o.retry, this.#failures)),
+        next === null ? null : Math.min(next, retryDelayMs(this.#o.retry, this.#failures, error)),
       );
     }
   }

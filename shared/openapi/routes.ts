@@ -221,6 +221,9 @@ export const ROUTES: RouteSpec[] = [
     200: R.FailResult,
   }, { body: FailBody }),
   route("get", "/heartbeat/workers", "heartbeat", "read", "workers", { 200: R.AnyObject }),
+  route("get", "/heartbeat/runs/:run/job", "heartbeat", "worker", "how to start a run's tasks", {
+    200: R.AnyObject,
+  }),
   route("get", "/heartbeat/pools/:pool/queued", "heartbeat", "read", "queued work by handler", {
     200: R.AnyObject,
   }),

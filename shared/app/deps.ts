@@ -32,6 +32,12 @@ export interface AppConfig {
   healthTimeoutMs?: number;
   /** Seconds an Idempotency-Key is remembered as a retry by the rate limiter (default 86 400). */
   duplicateTtlSeconds?: number;
+  /** `EDGEFLOW_RETENTION_DAYS`: days finished runs are kept (default 30; a deployment's `retention_days` wins). */
+  retentionDays?: number;
+  /** `EDGEFLOW_PRUNE_BATCH`: runs the tick prunes at most per pass (default 1,000). */
+  pruneBatch?: number;
+  /** `EDGEFLOW_LATE_SECONDS`: a run not started this long after its scheduled time is late (60). */
+  lateSeconds?: number;
   /**
    * `EDGEFLOW_PATH_PREFIX`: where a gateway mounts the functions, as browsers
    * see it (links of the dashboard). Default `/functions/v1` on Supabase
@@ -65,6 +71,8 @@ export interface AppDeps {
   log: Logger;
   /** Wall clock (tests move it). */
   now?: () => Date;
+  /** The app's latency histograms for /metrics (createApp makes them when absent). */
+  metrics?: import("../metrics/histogram.ts").AppMetrics;
   /**
    * Keep the isolate alive for `work` after the response (`EdgeRuntime.waitUntil`
    * on Supabase); absent: the caller awaits it (shared/app/plan_topup.ts).
@@ -88,6 +96,12 @@ export interface AppDeps {
 
 /** How long `/health` waits for the database before answering 503. */
 export const DEFAULT_HEALTH_TIMEOUT_MS = 2_000;
+
+/** Seconds after its scheduled time a run that has not started counts as late. */
+export const DEFAULT_LATE_SECONDS = 60;
+
+/** Days finished runs are kept when neither `EDGEFLOW_RETENTION_DAYS` nor the deployment says. */
+export const DEFAULT_RETENTION_DAYS = 30;
 
 /** Shortest `EDGEFLOW_ADMIN_KEY` accepted outside the local dev server. */
 export const MIN_ADMIN_KEY_LENGTH = 24;
@@ -128,6 +142,9 @@ export function configFromEnv(
     leaseSeconds: num(env.EDGEFLOW_LEASE_SECONDS, 30),
     publicUrl: env.EDGEFLOW_PUBLIC_URL || undefined,
     healthTimeoutMs: num(env.EDGEFLOW_HEALTH_TIMEOUT_MS, DEFAULT_HEALTH_TIMEOUT_MS),
+    retentionDays: Math.ceil(num(env.EDGEFLOW_RETENTION_DAYS, DEFAULT_RETENTION_DAYS)),
+    pruneBatch: Math.ceil(num(env.EDGEFLOW_PRUNE_BATCH, 1_000)),
+    lateSeconds: Math.ceil(num(env.EDGEFLOW_LATE_SECONDS, DEFAULT_LATE_SECONDS)),
     pathPrefix: (env.EDGEFLOW_PATH_PREFIX ?? (env.SUPABASE_URL ? "/functions/v1" : ""))
       .replace(/\/+$/, "") || undefined,
     longPollMaxSeconds: longPollCeiling(env.EDGEFLOW_LONG_POLL_MAX_SECONDS),

@@ -74,6 +74,7 @@ export function heartbeatRoutes(deps: AppDeps, auth: Auth, wakeups: Wakeups): Ho
     // (killed, stopped, timed out) must not be leased tasks it never receives.
     const gone = body.capacity > 0 ? clientSignal(c) : undefined;
     const principal = c.get("principal");
+    const claimStarted = performance.now();
     const beat = await heartbeat(deps.sql(c), {
       caller: { id: principal.id, admin: principal.scopes.includes("admin") },
       worker: body.worker,
@@ -86,6 +87,7 @@ export function heartbeatRoutes(deps: AppDeps, auth: Auth, wakeups: Wakeups): Ho
       heartbeatSeconds: deps.config.heartbeatSeconds,
     });
     if ("error" in beat) throw workerNameTaken(body.worker);
+    if (body.capacity > 0) deps.metrics?.claim.observe((performance.now() - claimStarted) / 1000);
     const result = beat;
     const foreign = body.running.filter((r) => !UUID.test(r.lease)).map((r) => r.task);
     const answer = (tasks: typeof result.tasks) => ({
@@ -102,8 +104,18 @@ export function heartbeatRoutes(deps: AppDeps, auth: Auth, wakeups: Wakeups): Ho
         seconds: wait,
         gone,
         wakeups,
-        claim: () =>
-          claimTasks(deps.sql(c), body.pool, body.handlers ?? null, body.capacity, body.worker),
+        claim: async () => {
+          const claimAt = performance.now();
+          const tasks = await claimTasks(
+            deps.sql(c),
+            body.pool,
+            body.handlers ?? null,
+            body.capacity,
+            body.worker,
+          );
+          deps.metrics?.claim.observe((performance.now() - claimAt) / 1000);
+          return tasks;
+        },
         handBack: async (tasks) => {
           await handBackClaims(deps.sql(c), tasks.map((t) => ({ task: t.task, lease: t.lease })));
         },

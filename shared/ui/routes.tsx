@@ -29,6 +29,7 @@ import { listDeliveries, listWebhooks } from "../webhooks/store.ts";
 import { listNotificationDeliveries, listNotifications } from "../notifications/store.ts";
 import { firstLogs, runTimeline } from "./run_queries.ts";
 import { timelineRows } from "./timeline_svg.tsx";
+import { activity, type RunStats, runStats } from "./run_stats.ts";
 
 /** Variables the dashboard's middleware sets for its pages. */
 export type UiEnv = AppEnv & { Variables: { uiBase: string; uiNonce: string } };
@@ -120,8 +121,10 @@ export function uiRoutes(deps: AppDeps, auth: Auth, wakeups?: Wakeups): Hono<App
     const limit = f.limit === 50 ? undefined : String(f.limit);
     const filters = { status: f.status, flow: f.flow, deployment: f.deployment, limit };
     const choices = await q.filterChoices(sql);
+    const hours = await activity(sql);
     return c.html(
       <RunsPage
+        activity={hours}
         ui={view(c)}
         runs={page}
         filters={filters}
@@ -172,13 +175,20 @@ export function uiRoutes(deps: AppDeps, auth: Auth, wakeups?: Wakeups): Hono<App
     if (!current) {
       throw ApiError.of("not_found", `no flow ${name}${wanted ? ` version ${wanted}` : ""}`);
     }
-    return c.html(<FlowPage ui={view(c)} name={name} versions={versions} current={current} />);
+    const stats = await runStats(deps.sql(c), { flow: name });
+    return c.html(
+      <FlowPage ui={view(c)} name={name} versions={versions} current={current} stats={stats} />,
+    );
   });
 
   ui.get("/deployments", see("deploy"), async (c) => {
-    return c.html(
-      <DeploymentsPage ui={view(c)} deployments={await q.listDeployments(deps.sql(c))} />,
-    );
+    const sql = deps.sql(c);
+    const deployments = await q.listDeployments(sql);
+    const stats: Record<string, RunStats> = {};
+    for (const d of deployments) {
+      stats[String(d.name)] = await runStats(sql, { deployment: String(d.name) });
+    }
+    return c.html(<DeploymentsPage ui={view(c)} deployments={deployments} stats={stats} />);
   });
   ui.get("/workers", see("worker"), async (c) => {
     return c.html(<WorkersPage ui={view(c)} workers={await q.listWorkers(deps.sql(c))} />);

@@ -15,6 +15,8 @@ import { RUN_LIVE_JS, RunLive } from "./run_live.tsx";
 import type { LogPage } from "../engine/logs.ts";
 import type { TimelineRow } from "./timeline_svg.tsx";
 import { RUN_EXTRAS_CSS, RUN_LOGS_JS, RunLogs } from "./run_logs.tsx";
+import { ActivityChart, ChartStyle } from "./charts.tsx";
+import type { ActivityHour } from "./run_stats.ts";
 
 /** Every run state, for the status filter. */
 export const RUN_STATES = [
@@ -94,12 +96,20 @@ export function RunsPage(props: {
   choices: { flows: string[]; deployments: string[] };
   next: string | null;
   paged: boolean;
+  /** Runs per hour of the last 24 hours (the activity chart). */
+  activity?: ActivityHour[];
 }) {
   const { ui, filters } = props;
   const here = `${ui.base}/runs`;
   return (
     <Page ui={ui} title="Runs" active="/runs">
       <h1>Runs</h1>
+      {props.activity && (
+        <>
+          <ChartStyle />
+          <ActivityChart hours={props.activity} />
+        </>
+      )}
       <form class="filters" method="get" action={here}>
         <Select name="status" label="Status" value={filters.status} options={RUN_STATES} />
         <Select name="flow" label="Flow" value={filters.flow} options={props.choices.flows} />

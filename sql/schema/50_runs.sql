@@ -41,6 +41,11 @@ CREATE UNIQUE INDEX runs_idempotency ON edgeflow.runs USING btree (idempotency_s
 CREATE INDEX runs_lazarus_due ON edgeflow.runs USING btree (ended_at) WHERE lazarus_due;
 -- Newest first with a (created_at, id) cursor, overall and per filter.
 CREATE INDEX runs_newest ON edgeflow.runs USING btree (created_at DESC, id DESC);
+-- Retention: a deployment's finished runs, oldest end first (edgeflow.prune_runs).
+CREATE INDEX runs_prunable ON edgeflow.runs USING btree (deployment_id, ended_at) WHERE ((deployment_id IS NOT NULL) AND (status = ANY (ARRAY['COMPLETED'::text, 'FAILED'::text, 'CANCELLED'::text, 'CRASHED'::text])));
+-- Retention of ad hoc runs: "deployment_id is null" gives no order on the
+-- index above, so those needed a sort of all of them (53 s for 877,000).
+CREATE INDEX runs_prunable_adhoc ON edgeflow.runs USING btree (ended_at) WHERE ((deployment_id IS NULL) AND (status = ANY (ARRAY['COMPLETED'::text, 'FAILED'::text, 'CANCELLED'::text, 'CRASHED'::text])));
 CREATE INDEX runs_parent ON edgeflow.runs USING btree (parent_task_id) WHERE (parent_task_id IS NOT NULL);
 CREATE INDEX runs_status_newest ON edgeflow.runs USING btree (status, created_at DESC, id DESC);
 

@@ -51,8 +51,11 @@ function format(args: unknown[]): string {
 export async function startCapture(): Promise<boolean> {
   if (!storage) {
     try {
-      const mod = await import("node:async_hooks");
-      storage = new mod.AsyncLocalStorage<Sink>() as Store;
+      // A specifier held in a variable: the SDK package is type-checked without
+      // Node's types (tools/build_sdk.ts), and runtimes without the module land in catch.
+      const specifier = "node:async_hooks";
+      const mod = await import(specifier) as { AsyncLocalStorage: new () => Store };
+      storage = new mod.AsyncLocalStorage();
     } catch {
       return false;
     }

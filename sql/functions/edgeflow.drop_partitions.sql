@@ -31,10 +31,12 @@ begin
                              and r.created_at < v_part.day + interval '1 day');
     begin
       perform pg_catalog.set_config('lock_timeout', '100ms', true);
-      execute pg_catalog.format('drop table edgeflow.%I', v_part.name);
+      execute pg_catalog.format('drop table if exists edgeflow.%I', v_part.name);
       v_dropped := v_dropped + 1;
-    exception when lock_not_available then
-      null; -- busy: the next pass tries again
+    exception when lock_not_available or undefined_table then
+      -- busy, or a racing tick dropped it first (two pg_cron jobs did): the next
+      -- pass looks again
+      null;
     end;
     perform pg_catalog.set_config('lock_timeout', v_lock, true);
   end loop;

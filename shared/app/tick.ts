@@ -25,6 +25,7 @@ import { tickSchedules } from "../scheduler/tick_schedules.ts";
 import { subflowTick, type SubflowTickReport } from "../engine/subflows.ts";
 import { startDueSubflows } from "../engine/subflows.ts";
 import { pushReadyTasks } from "../scheduler/push_tasks.ts";
+import { eventsTick, type EventsTickReport } from "../engine/events.ts";
 import { qstashPublisher, scheduleDelivery } from "../scheduler/qstash_delivery.ts";
 
 export interface TickResult {
@@ -50,6 +51,8 @@ export interface TickResult {
   pruned: number;
   /** Subflow retries and delayed subflow steps started, orphaned children cancelled. */
   subflows: SubflowTickReport;
+  /** Wait timeouts fired, debounced triggers started, events re-processed and pruned. */
+  events: EventsTickReport;
 }
 
 export async function runTick(deps: AppDeps, c: Context): Promise<TickResult> {
@@ -59,6 +62,8 @@ export async function runTick(deps: AppDeps, c: Context): Promise<TickResult> {
   // then pruning of rate-limit windows and duplicate keys.
   const [{ sweep }] = await sql<{ sweep: SweepReport }>`select edgeflow.maintenance() as sweep`;
   const subflows = await subflowTick(sql);
+  // Events and waits (issue 16): timeouts by edgeflow.now(), debounced triggers, retention.
+  const events = await eventsTick(sql, deps.log);
   const scheduled = await tickSchedules({
     sql,
     now: deps.now ?? (() => new Date()),
@@ -77,7 +82,7 @@ export async function runTick(deps: AppDeps, c: Context): Promise<TickResult> {
     });
     await sql`select edgeflow.prune_qstash_deliveries()`;
   }
-  return { ...scheduled, pushed, ...sweep, subflows };
+  return { ...scheduled, pushed, ...sweep, subflows, events };
 }
 
 /** The tick outside a request (Cloudflare `scheduled()`), logged. */

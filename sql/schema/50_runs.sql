@@ -57,7 +57,7 @@ create table edgeflow.step_states (
   started_at timestamp with time zone,
   ended_at timestamp with time zone,
   constraint step_states_pkey PRIMARY KEY (run_id, slug),
-  constraint step_states_status_check CHECK ((status = ANY (ARRAY['PENDING'::text, 'QUEUED'::text, 'RUNNING'::text, 'COMPLETED'::text, 'FAILED'::text, 'CANCELLED'::text]))),
+  constraint step_states_status_check CHECK ((status = ANY (ARRAY['PENDING'::text, 'QUEUED'::text, 'RUNNING'::text, 'COMPLETED'::text, 'FAILED'::text, 'CANCELLED'::text, 'WAITING'::text]))),
   constraint step_states_run_id_fkey FOREIGN KEY (run_id) REFERENCES edgeflow.runs(id) ON DELETE CASCADE
 );
 

@@ -53,6 +53,12 @@ export const AREAS: Area[] = [
     match: /^event/,
   },
   {
+    file: "85_waits.sql",
+    about:
+      "Events sent to POST /trigger/events, the steps waiting on them, pending debounced triggers.",
+    match: /^(inbound_event|wait|trigger_debounce)/,
+  },
+  {
     file: "90_maintenance.sql",
     about: "State of the maintenance pass (the sweep).",
     match: /^(sweep|prune|maintenance)/,

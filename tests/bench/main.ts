@@ -29,6 +29,7 @@ import { tickBench } from "./tick.ts";
 import { sweepBench } from "./sweep.ts";
 import { uiBench } from "./ui.ts";
 import { peersBench } from "./peers.ts";
+import { waitsBench } from "./waits.ts";
 
 const BENCHMARKS: Benchmark[] = [
   engineBench,
@@ -37,6 +38,7 @@ const BENCHMARKS: Benchmark[] = [
   sweepBench,
   uiBench,
   peersBench,
+  waitsBench,
 ];
 /** Modules that run only when asked for (`--peers` or `--only peers…`). */
 const OPT_IN = new Set([peersBench.name]);

@@ -32,11 +32,11 @@ function percentile(xs: number[], p: number): number {
 }
 
 async function seedWaiting(sql: Sql, versionId: string, n: number, prefix: string) {
-  for (let done = 0; done < n; done += 10_000) {
+  for (let done = 0; done < n; done += 1_000) {
     await sql`
       select count(edgeflow.start_run(${versionId}::uuid,
                                       jsonb_build_object('order', ${prefix} || i), '{}'))
-        from generate_series(${done}::int, ${Math.min(done + 10_000, n) - 1}::int) as i`;
+        from generate_series(${done}::int, ${Math.min(done + 1_000, n) - 1}::int) as i`;
   }
   await sql.exec("vacuum analyze edgeflow.waits, edgeflow.runs, edgeflow.step_states");
 }

@@ -32,7 +32,7 @@ begin
     end if;
     update edgeflow.runs
        set awaiting_slot = null,
-           status = case when v_run.scheduled_time > now() then 'SCHEDULED' else 'PENDING' end
+           status = case when v_run.scheduled_time > edgeflow.now() then 'SCHEDULED' else 'PENDING' end
      where id = v_run.id;
     perform edgeflow._start_ready_steps(v_run.id);
     v_admitted := v_admitted + 1;

@@ -15,7 +15,7 @@ begin
        for update skip locked
   loop
     perform pgmq.delete(t.queue_name, t.msg_id);
-    update edgeflow.tasks set status = 'CANCELLED', ended_at = now() where id = t.id;
+    update edgeflow.tasks set status = 'CANCELLED', ended_at = edgeflow.now() where id = t.id;
   end loop;
 end
 $function$;

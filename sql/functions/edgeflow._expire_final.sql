@@ -17,9 +17,9 @@ begin
     'crashed', true);
   perform pgmq.archive(t.queue_name, t.msg_id);
   update edgeflow.tasks set status = 'FAILED', error = v_error, lease = null,
-                            lease_expires_at = null, ended_at = now()
+                            lease_expires_at = null, ended_at = edgeflow.now()
    where id = p_task_id;
-  update edgeflow.step_states set status = 'FAILED', error = v_error, ended_at = now()
+  update edgeflow.step_states set status = 'FAILED', error = v_error, ended_at = edgeflow.now()
    where run_id = t.run_id and slug = t.slug;
   perform edgeflow._finish_run(t.run_id, 'CRASHED', jsonb_build_object('step', t.slug) || v_error);
 end

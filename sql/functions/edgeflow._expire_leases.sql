@@ -28,7 +28,7 @@ declare
 begin
   select array_agg(e.id), array_agg(distinct e.run_id) into v_ids, v_runs
     from (select id, run_id from edgeflow.tasks
-           where status = 'RUNNING' and lease_expires_at < now()
+           where status = 'RUNNING' and lease_expires_at < edgeflow.now()
            order by lease_expires_at limit p_limit) e;
   if v_ids is null then
     return v_counts;
@@ -38,12 +38,12 @@ begin
   with locked as (
     select t.id from edgeflow.tasks t
       join edgeflow.runs r on r.id = t.run_id
-     where t.id = any(v_ids) and t.status = 'RUNNING' and t.lease_expires_at < now()
+     where t.id = any(v_ids) and t.status = 'RUNNING' and t.lease_expires_at < edgeflow.now()
        and t.attempts < t.max_attempts and r.status in ('RUNNING', 'PENDING')
        for update of t skip locked
   ), requeued as (
     update edgeflow.tasks t
-       set status = 'QUEUED', lease = null, lease_expires_at = null, available_at = now(),
+       set status = 'QUEUED', lease = null, lease_expires_at = null, available_at = edgeflow.now(),
            error = jsonb_build_object('message', format(
              'lease expired on attempt %s: the worker stopped heartbeating', t.attempts),
              'crashed', true)
@@ -64,7 +64,7 @@ begin
       pgmq.format_table_name(v_queue, 'q'))
       into v_fix using v_queues, v_msgs, v_done, v_queue;
     foreach v_id in array v_fix loop
-      perform edgeflow._requeue(v_id, now());
+      perform edgeflow._requeue(v_id, edgeflow.now());
     end loop;
   end loop;
   v_counts := jsonb_build_object('requeued', cardinality(v_done), 'failed', 0, 'cancelled', 0);

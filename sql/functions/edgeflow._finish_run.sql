@@ -6,10 +6,10 @@ CREATE OR REPLACE FUNCTION edgeflow._finish_run(p_run_id uuid, p_status text, p_
 AS $function$
 begin
   update edgeflow.runs
-     set status = p_status, error = coalesce(p_error, error), ended_at = now()
+     set status = p_status, error = coalesce(p_error, error), ended_at = edgeflow.now()
    where id = p_run_id;
   update edgeflow.step_states
-     set status = 'CANCELLED', ended_at = now()
+     set status = 'CANCELLED', ended_at = edgeflow.now()
    where run_id = p_run_id and status in ('PENDING', 'QUEUED', 'RUNNING', 'WAITING');
   delete from edgeflow.waits where run_id = p_run_id;
   perform edgeflow._cancel_queued_tasks(p_run_id);

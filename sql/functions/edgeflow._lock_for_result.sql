@@ -27,7 +27,7 @@ begin
     -- A cancelled or failed run refuses late results; its task ends here.
     perform pgmq.delete(t.queue_name, t.msg_id);
     update edgeflow.tasks set status = 'CANCELLED', lease = null, lease_expires_at = null,
-                              ended_at = now() where id = p_task_id;
+                              ended_at = edgeflow.now() where id = p_task_id;
     perform edgeflow._settle_cancelling(r.id);
     return jsonb_build_object('error', 'run_not_running', 'status', r.status);
   end if;

@@ -46,9 +46,9 @@ begin
     loop
       update edgeflow.tasks
          set status = 'QUEUED', attempts = 0, lease = null, lease_expires_at = null,
-             ended_at = null, available_at = now()
+             ended_at = null, available_at = edgeflow.now()
        where id = v_task;
-      perform edgeflow._requeue(v_task, now());
+      perform edgeflow._requeue(v_task, edgeflow.now());
     end loop;
     update edgeflow.step_states ss
        set status = case when exists (select 1 from edgeflow.tasks t where t.run_id = p_run_id

@@ -14,7 +14,7 @@ begin
     return;
   end if;
   if r.status in ('COMPLETED', 'FAILED', 'CANCELLED', 'CRASHED') then
-    update edgeflow.step_states set status = 'CANCELLED', ended_at = now()
+    update edgeflow.step_states set status = 'CANCELLED', ended_at = edgeflow.now()
      where run_id = p_run_id and status = 'PENDING';
     return;
   end if;

@@ -50,13 +50,13 @@ begin
     if v_n = 0 then
       update edgeflow.step_states
          set status = 'COMPLETED', output = '[]', remaining_tasks = 0, total_tasks = 0,
-             queued_at = now(), started_at = now(), ended_at = now()
+             queued_at = edgeflow.now(), started_at = edgeflow.now(), ended_at = edgeflow.now()
        where run_id = p_run_id and slug = v_slug;
       v_work := v_work || edgeflow._step_done(p_run_id, r.flow_version_id, v_slug);
       continue;
     end if;
 
-    v_at := greatest(now() + make_interval(secs => s.start_delay),
+    v_at := greatest(edgeflow.now() + make_interval(secs => s.start_delay),
                      coalesce(r.scheduled_time, '-infinity'));
     v_ids := array(select gen_random_uuid() from generate_series(1, v_n));
 
@@ -68,9 +68,9 @@ begin
              'QUEUED', s.max_attempts, 'ef_subflows', null, v_at
         from generate_series(1, v_n) as i;
       update edgeflow.step_states
-         set status = 'QUEUED', remaining_tasks = v_n, total_tasks = v_n, queued_at = now()
+         set status = 'QUEUED', remaining_tasks = v_n, total_tasks = v_n, queued_at = edgeflow.now()
        where run_id = p_run_id and slug = v_slug;
-      if v_at > now() then
+      if v_at > edgeflow.now() then
         v_msgs := array(
           select pgmq.send_batch(
             'ef_subflows',
@@ -108,7 +108,7 @@ begin
            'QUEUED', s.max_attempts, v_queue, v_msgs[i], v_at
       from generate_series(1, v_n) as i;
     update edgeflow.step_states
-       set status = 'QUEUED', remaining_tasks = v_n, total_tasks = v_n, queued_at = now()
+       set status = 'QUEUED', remaining_tasks = v_n, total_tasks = v_n, queued_at = edgeflow.now()
      where run_id = p_run_id and slug = v_slug;
   end loop;
 end

@@ -27,7 +27,7 @@ begin
    where id = p_run_id returning remaining_steps into v_remaining;
   if v_remaining = 0 then
     update edgeflow.runs r
-       set status = 'COMPLETED', ended_at = now(),
+       set status = 'COMPLETED', ended_at = edgeflow.now(),
            output = (select coalesce(jsonb_object_agg(ss.slug, ss.output), '{}')
                        from edgeflow.step_states ss
                        join edgeflow.flow_steps fs

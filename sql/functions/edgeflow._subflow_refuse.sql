@@ -12,8 +12,8 @@ begin
   select id, run_id, slug into t from edgeflow.tasks where id = p_task_id;
   update edgeflow.tasks
      set status = 'FAILED', attempts = attempts + 1, error = p_error, msg_id = null,
-         lease = null, lease_expires_at = null, started_at = coalesce(started_at, now()),
-         ended_at = now()
+         lease = null, lease_expires_at = null, started_at = coalesce(started_at, edgeflow.now()),
+         ended_at = edgeflow.now()
    where id = p_task_id;
   perform edgeflow._fail_run(t.run_id, t.slug, p_error);
 end

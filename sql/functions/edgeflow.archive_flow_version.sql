@@ -7,7 +7,7 @@ declare
   v_id uuid;
 begin
   update edgeflow.flow_versions
-     set archived = true, archived_at = coalesce(archived_at, now())
+     set archived = true, archived_at = coalesce(archived_at, edgeflow.now())
    where flow_name = p_name and version = p_version
   returning id into v_id;
   if v_id is null then

@@ -36,7 +36,7 @@ begin
                           greatest(edgeflow.delay_seconds(t.available_at), 1));
       continue;
     end if;
-    if t.available_at > now() then
+    if t.available_at > edgeflow.now() then
       perform pgmq.set_vt('ef_subflows', m.msg_id, edgeflow.delay_seconds(t.available_at));
       continue;
     end if;

@@ -78,7 +78,7 @@ begin
       if v_run.status not in ('PENDING', 'SCHEDULED', 'RUNNING') then
         perform pgmq.delete(hq.queue_name, m.msg_id);
         update edgeflow.tasks set status = 'CANCELLED', lease = null, lease_expires_at = null,
-                                  ended_at = now() where id = t.id;
+                                  ended_at = edgeflow.now() where id = t.id;
         continue;
       end if;
       if t.status = 'RUNNING' and t.attempts >= t.max_attempts then
@@ -122,7 +122,7 @@ begin
           -- An expired lease whose slots are gone meanwhile: queued again,
           -- like the sweep would (the crashed attempt stays counted).
           update edgeflow.tasks
-             set status = 'QUEUED', lease = null, lease_expires_at = null, available_at = now(),
+             set status = 'QUEUED', lease = null, lease_expires_at = null, available_at = edgeflow.now(),
                  error = jsonb_build_object('message', format(
                    'lease expired on attempt %s: the worker stopped heartbeating', t.attempts),
                    'crashed', true)
@@ -147,15 +147,15 @@ begin
       update edgeflow.tasks
          set status = 'RUNNING', attempts = attempts + 1, lease = gen_random_uuid(),
              lease_expires_at = case when v_run.heartbeat
-                                     then now() + make_interval(secs => v_timeout) end,
-             worker = p_worker, started_at = coalesce(started_at, now()),
+                                     then edgeflow.now() + make_interval(secs => v_timeout) end,
+             worker = p_worker, started_at = coalesce(started_at, edgeflow.now()),
              holds_slots = cardinality(v_keys) > 0
        where id = t.id;
       if v_run.status <> 'RUNNING' then
-        update edgeflow.runs set status = 'RUNNING', started_at = coalesce(started_at, now())
+        update edgeflow.runs set status = 'RUNNING', started_at = coalesce(started_at, edgeflow.now())
          where id = t.run_id and status in ('PENDING', 'SCHEDULED');
       end if;
-      update edgeflow.step_states set status = 'RUNNING', started_at = now()
+      update edgeflow.step_states set status = 'RUNNING', started_at = edgeflow.now()
        where run_id = t.run_id and slug = t.slug and status = 'QUEUED';
       v_out := v_out || jsonb_build_array(edgeflow._task_json(t.id));
       v_left := v_left - 1;

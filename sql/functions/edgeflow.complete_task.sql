@@ -20,7 +20,7 @@ begin
   perform pgmq.delete(t.queue_name, t.msg_id);
   update edgeflow.tasks
      set status = 'COMPLETED', output = p_output, lease = null, lease_expires_at = null,
-         ended_at = now()
+         ended_at = edgeflow.now()
    where id = p_task_id;
   update edgeflow.step_states set remaining_tasks = remaining_tasks - 1
    where run_id = r.id and slug = t.slug
@@ -33,7 +33,7 @@ begin
     else
       v_output := p_output;
     end if;
-    update edgeflow.step_states set status = 'COMPLETED', output = v_output, ended_at = now()
+    update edgeflow.step_states set status = 'COMPLETED', output = v_output, ended_at = edgeflow.now()
      where run_id = r.id and slug = t.slug;
     v_ready := edgeflow._step_done(r.id, r.flow_version_id, t.slug);
     if cardinality(v_ready) > 0 then

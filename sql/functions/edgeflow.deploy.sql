@@ -71,7 +71,7 @@ begin
          resumed_at = null, deployment_paused = v_new.paused,
          last_error = case when s.spec = e.spec then s.last_error end,
          updated_at = case when s.spec = e.spec and s.active = e.active then s.updated_at
-                           else now() end
+                           else edgeflow.now() end
     from jsonb_to_recordset(p_schedules) as e(id uuid, position integer, kind text, spec jsonb,
                                                timezone text, parameters jsonb, active boolean,
                                                catchup text, max_late integer,
@@ -84,7 +84,7 @@ begin
                                   active, catchup, max_late, next_fire_at, deployment_paused,
                                   created_at)
   select v_id, e.position, e.kind, e.spec, e.timezone, e.parameters, e.active, e.catchup,
-         e.max_late, e.next_fire_at, v_new.paused, coalesce(e.created_at, now())
+         e.max_late, e.next_fire_at, v_new.paused, coalesce(e.created_at, edgeflow.now())
     from jsonb_to_recordset(p_schedules) as e(id uuid, position integer, kind text, spec jsonb,
                                                timezone text, parameters jsonb, active boolean,
                                                catchup text, max_late integer,

@@ -27,8 +27,8 @@ begin
     elsif i.run_status not in ('RUNNING', 'PENDING') then
       v_cancel := v_cancel || to_jsonb(i.task::text);
     elsif i.lease_expires_at is not null
-          and i.lease_expires_at < now() + make_interval(secs => i.timeout / 2.0) then
-      update edgeflow.tasks set lease_expires_at = now() + make_interval(secs => i.timeout)
+          and i.lease_expires_at < edgeflow.now() + make_interval(secs => i.timeout / 2.0) then
+      update edgeflow.tasks set lease_expires_at = edgeflow.now() + make_interval(secs => i.timeout)
        where id = i.task and lease = i.lease and status = 'RUNNING';
       if found then
         perform pgmq.set_vt(i.queue_name, i.msg_id, i.timeout);

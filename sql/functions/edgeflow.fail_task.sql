@@ -23,7 +23,7 @@ begin
     select fs.base_delay * power(2, greatest(t.attempts, 1) - 1) into v_delay
       from edgeflow.flow_steps fs
      where fs.flow_version_id = r.flow_version_id and fs.slug = t.slug;
-    v_retry_at := now() + make_interval(secs => v_delay);
+    v_retry_at := edgeflow.now() + make_interval(secs => v_delay);
     update edgeflow.tasks
        set status = 'QUEUED', error = p_error, lease = null, lease_expires_at = null,
            available_at = v_retry_at
@@ -35,7 +35,7 @@ begin
   perform pgmq.archive(t.queue_name, t.msg_id);
   update edgeflow.tasks
      set status = 'FAILED', error = p_error, lease = null, lease_expires_at = null,
-         ended_at = now()
+         ended_at = edgeflow.now()
    where id = p_task_id;
   perform edgeflow._fail_run(r.id, t.slug, p_error);
   return jsonb_build_object('ok', true, 'task', p_task_id, 'retry_at', null,

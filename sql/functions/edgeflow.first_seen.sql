@@ -8,9 +8,9 @@ CREATE OR REPLACE FUNCTION edgeflow.first_seen(p_key text, p_ttl_ms integer)
 AS $function$
   with hit as (
     insert into edgeflow.duplicate_keys as d (key, expires_at)
-    values (p_key, clock_timestamp() + make_interval(secs => p_ttl_ms / 1000.0))
+    values (p_key, edgeflow.now() + make_interval(secs => p_ttl_ms / 1000.0))
     on conflict (key) do update set expires_at = excluded.expires_at
-     where d.expires_at <= clock_timestamp()
+     where d.expires_at <= edgeflow.now()
     returning 1)
   select exists (select 1 from hit);
 $function$;

@@ -17,10 +17,10 @@ begin
   loop
     update edgeflow.tasks
        set status = 'QUEUED', attempts = greatest(attempts - 1, 0), lease = null,
-           lease_expires_at = null, worker = null, available_at = now(),
+           lease_expires_at = null, worker = null, available_at = edgeflow.now(),
            started_at = case when attempts > 1 then started_at end
      where id = t.id;
-    perform edgeflow._requeue(t.id, now());
+    perform edgeflow._requeue(t.id, edgeflow.now());
     update edgeflow.step_states ss
        set status = 'QUEUED', started_at = null
      where ss.run_id = t.run_id and ss.slug = t.slug and ss.status = 'RUNNING'

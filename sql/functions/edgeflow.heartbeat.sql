@@ -20,7 +20,7 @@ begin
           coalesce(p_capacity, 0), p_heartbeat_seconds)
   on conflict (name) do update
      set pool = excluded.pool, handlers = excluded.handlers, capacity = excluded.capacity,
-         heartbeat_seconds = excluded.heartbeat_seconds, last_heartbeat_at = now();
+         heartbeat_seconds = excluded.heartbeat_seconds, last_heartbeat_at = edgeflow.now();
   v_leases := edgeflow.extend_leases(p_running);
   return v_leases || jsonb_build_object(
     'tasks', edgeflow.claim_tasks(p_pool, p_handlers, p_capacity, p_worker));

@@ -8,7 +8,7 @@ CREATE OR REPLACE FUNCTION edgeflow.pause_schedule(p_id uuid, p_now timestamp wi
 AS $function$
 begin
   update edgeflow.schedules
-     set active = false, spec = jsonb_set(spec, '{active}', 'false'), updated_at = now()
+     set active = false, spec = jsonb_set(spec, '{active}', 'false'), updated_at = edgeflow.now()
    where id = p_id and active;
   if not found then
     return false;

@@ -7,7 +7,7 @@ AS $function$
   with gone as (
     delete from edgeflow.qstash_deliveries
      where message_id in (select message_id from edgeflow.qstash_deliveries
-                           where received_at < now() - interval '30 days'
+                           where received_at < edgeflow.now() - interval '30 days'
                            order by received_at limit p_limit)
     returning 1)
   select count(*)::integer from gone;

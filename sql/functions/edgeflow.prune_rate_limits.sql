@@ -9,11 +9,11 @@ declare
   v_keys integer;
 begin
   delete from edgeflow.rate_limit_windows where key in (
-    select key from edgeflow.rate_limit_windows where window_end < clock_timestamp()
+    select key from edgeflow.rate_limit_windows where window_end < edgeflow.now()
      order by window_end limit p_limit);
   get diagnostics v_windows = row_count;
   delete from edgeflow.duplicate_keys where key in (
-    select key from edgeflow.duplicate_keys where expires_at < clock_timestamp()
+    select key from edgeflow.duplicate_keys where expires_at < edgeflow.now()
      order by expires_at limit p_limit);
   get diagnostics v_keys = row_count;
   return v_windows + v_keys;

@@ -30,7 +30,7 @@ begin
   end if;
 
   v_version := coalesce(v_latest.version, 0) + 1;
-  update edgeflow.flow_versions set archived = true, archived_at = now()
+  update edgeflow.flow_versions set archived = true, archived_at = edgeflow.now()
    where flow_name = v_name and version_group = v_group and not archived;
   insert into edgeflow.flow_versions (flow_name, version, version_group, hash, idempotency_key,
                                       definition, settings)

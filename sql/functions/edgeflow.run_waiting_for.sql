@@ -49,7 +49,7 @@ begin
      order by tk.slug, tk.available_at, tk.task_index
   loop
     v_why := null;
-    if s.available_at > now() then
+    if s.available_at > edgeflow.now() then
       v_why := case
         when s.attempts > 0 then jsonb_build_object(
           'reason', 'retry_backoff', 'until', edgeflow.iso(s.available_at),

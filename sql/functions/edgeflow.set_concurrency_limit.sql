@@ -9,7 +9,7 @@ declare
   v_created boolean;
 begin
   insert into edgeflow.concurrency_limits as l (tag, "limit") values (p_tag, p_limit)
-  on conflict (tag) do update set "limit" = excluded."limit", updated_at = now()
+  on conflict (tag) do update set "limit" = excluded."limit", updated_at = edgeflow.now()
   returning (l.xmax = 0) into v_created;
   return jsonb_build_object('limit', edgeflow.concurrency_limit_json(p_tag),
                             'created', v_created);

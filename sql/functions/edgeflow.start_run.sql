@@ -31,7 +31,7 @@ begin
   if not exists (select 1 from edgeflow.pools where name = v_pool) then
     return jsonb_build_object('error', 'unknown_pool', 'pool', v_pool);
   end if;
-  v_status := case when v_scheduled > now() then 'SCHEDULED' else 'PENDING' end;
+  v_status := case when v_scheduled > edgeflow.now() then 'SCHEDULED' else 'PENDING' end;
   select count(*), array_agg(slug order by step_index) filter (where cardinality(depends_on) = 0)
     into v_steps, v_roots
     from edgeflow.flow_steps where flow_version_id = p_flow_version_id;

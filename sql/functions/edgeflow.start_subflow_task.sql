@@ -45,7 +45,7 @@ begin
 
   update edgeflow.tasks
      set status = 'RUNNING', attempts = attempts + 1, worker = 'subflow', msg_id = null,
-         lease = null, lease_expires_at = null, started_at = coalesce(started_at, now())
+         lease = null, lease_expires_at = null, started_at = coalesce(started_at, edgeflow.now())
    where id = p_task_id;
   v_res := edgeflow.start_run(p_version_id, p_params, jsonb_build_object(
     'deployment_id', d -> 'id', 'pool', d -> 'pool', 'queue', d -> 'queue',
@@ -59,9 +59,9 @@ begin
   end if;
   v_child := (v_res ->> 'run_id')::uuid;
   update edgeflow.tasks set subflow_run_id = v_child where id = p_task_id;
-  update edgeflow.runs set status = 'RUNNING', started_at = coalesce(started_at, now())
+  update edgeflow.runs set status = 'RUNNING', started_at = coalesce(started_at, edgeflow.now())
    where id = t.run_id and status in ('PENDING', 'SCHEDULED');
-  update edgeflow.step_states set status = 'RUNNING', started_at = now()
+  update edgeflow.step_states set status = 'RUNNING', started_at = edgeflow.now()
    where run_id = t.run_id and slug = t.slug and status = 'QUEUED';
   -- A child may end at birth (collision strategy cancel_new): its end
   -- trigger fired before the task knew its child, so the end is taken here.

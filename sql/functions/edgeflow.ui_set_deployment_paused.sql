@@ -13,7 +13,7 @@ declare
 begin
   update edgeflow.deployments
      set paused = p_paused,
-         updated_at = case when paused is distinct from p_paused then now() else updated_at end
+         updated_at = case when paused is distinct from p_paused then edgeflow.now() else updated_at end
    where name = p_name
   returning id into v_id;
   return edgeflow.deployment_json(v_id);

@@ -41,7 +41,8 @@ begin
          concurrency_limit = excluded.concurrency_limit,
          collision_strategy = excluded.collision_strategy, paused = excluded.paused,
          job_variables = excluded.job_variables, triggers = excluded.triggers,
-         cancel_on = excluded.cancel_on, concurrency = excluded.concurrency, updated_at = now()
+         cancel_on = excluded.cancel_on, concurrency = excluded.concurrency,
+         updated_at = edgeflow.now()
   returning d.id, (d.xmax = 0) into v_id, v_created;
   return jsonb_build_object('deployment', edgeflow.deployment_json(v_id), 'created', v_created);
 end

@@ -1,4 +1,4 @@
--- State of the maintenance pass (the sweep).
+-- State of the maintenance pass (the sweep) and the engine's clock.
 
 -- Where the round-robin check of idle runs stopped: (created_at, id).
 create table edgeflow.sweep_cursor (
@@ -7,4 +7,15 @@ create table edgeflow.sweep_cursor (
   run_id uuid,
   constraint sweep_cursor_pkey PRIMARY KEY (id),
   constraint sweep_cursor_id_check CHECK (id)
+);
+
+-- The engine's clock: edgeflow.now() is the transaction's now() plus `shift`.
+-- One row at most; no row means no shift. Only tests move it
+-- (edgeflow.advance_clock), so leases, retries, delays, schedules and sweeps can
+-- be tested without sleeping.
+create table edgeflow.clock (
+  id boolean default true not null,
+  shift interval default '00:00:00'::interval not null,
+  constraint clock_pkey PRIMARY KEY (id),
+  constraint clock_id_check CHECK (id)
 );

@@ -27,11 +27,11 @@ AS $function$
 begin
   update edgeflow.schedules
      set deployment_paused = new.paused,
-         resumed_at = case when new.paused then resumed_at else now() end
+         resumed_at = case when new.paused then resumed_at else edgeflow.now() end
    where deployment_id = new.id;
   if new.paused then
     perform edgeflow._withdraw_planned_runs(
-      array(select id from edgeflow.schedules where deployment_id = new.id), now());
+      array(select id from edgeflow.schedules where deployment_id = new.id), edgeflow.now());
   end if;
   return null;
 end

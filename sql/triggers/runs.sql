@@ -54,7 +54,7 @@ begin
     insert into edgeflow.slots (limit_key, holder, run_id) values (v_key, new.id, new.id);
   elsif d.collision_strategy = 'cancel_new' then
     update edgeflow.runs
-       set status = 'CANCELLED', ended_at = now(),
+       set status = 'CANCELLED', ended_at = edgeflow.now(),
            error = jsonb_build_object(
              'code', 'concurrency_limit',
              'message', format('the deployment already runs its limit of %s concurrent runs '
@@ -157,7 +157,7 @@ begin
        for update
   loop
     -- The task first: the child's end trigger then sees nothing to settle.
-    update edgeflow.tasks set status = 'CANCELLED', lease = null, ended_at = now()
+    update edgeflow.tasks set status = 'CANCELLED', lease = null, ended_at = edgeflow.now()
      where id = t.id;
     perform 1 from edgeflow.runs where id = t.subflow_run_id for update skip locked;
     if found then

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { dbTest } from "../support/db.ts";
+import { advanceClock } from "../support/clock.ts";
 import { flowDef, started } from "../support/flows.ts";
 import { registerFlow } from "../../shared/engine/flows.ts";
 import { getRun } from "../../shared/engine/runs.ts";
@@ -122,6 +123,6 @@ dbTest("start_delay keeps a root step invisible until it has passed", async ({ s
   const v = await registerFlow(sql, flowDef("delayed", [{ slug: "later", start_delay: 2 }]));
   await started(sql, v.id, {});
   assert.deepEqual(await claimTasks(sql, "default", null, 10), [], "invisible until the delay");
-  await new Promise((r) => setTimeout(r, 2100));
+  await advanceClock(sql, 2.1);
   assert.equal((await claimTasks(sql, "default", null, 10)).length, 1);
 });

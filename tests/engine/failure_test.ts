@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { dbTest } from "../support/db.ts";
+import { advanceClock, testClock } from "../support/clock.ts";
 import { flowDef, started } from "../support/flows.ts";
 import { registerFlow } from "../../shared/engine/flows.ts";
 import { getRun } from "../../shared/engine/runs.ts";
@@ -11,8 +12,6 @@ import {
   sweepExpired,
 } from "../../shared/engine/tasks.ts";
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
 dbTest(
   "a failed attempt is retried after base_delay * 2^(attempt-1), then succeeds",
   async ({ sql }) => {
@@ -20,7 +19,8 @@ dbTest(
     const runId = await started(sql, v.id);
     const [first] = await claimTasks(sql, "default", null, 1);
     assert.equal(first.attempt, 1);
-    const before = Date.now();
+    const clock = testClock(sql);
+    const before = (await clock.read()).getTime();
     const failed = await failTask(sql, first.task, first.lease, { message: "boom" });
     assert.ok("ok" in failed && failed.retry_at);
     const wait = Date.parse(failed.retry_at!) - before;
@@ -28,17 +28,17 @@ dbTest(
     assert.deepEqual(await claimTasks(sql, "default", null, 1), [], "invisible during backoff");
     assert.equal((await getRun(sql, runId))?.status, "RUNNING");
 
-    await sleep(1100);
+    await advanceClock(sql, 1.1);
     const [second] = await claimTasks(sql, "default", null, 1);
     assert.equal(second.task, first.task);
     assert.equal(second.attempt, 2);
     assert.notEqual(second.lease, first.lease, "a fresh fencing token per attempt");
     const again = await failTask(sql, second.task, second.lease, { message: "boom again" });
     assert.ok("ok" in again && again.retry_at);
-    const wait2 = Date.parse(again.retry_at!) - Date.now();
+    const wait2 = Date.parse(again.retry_at!) - (await clock.read()).getTime();
     assert.ok(wait2 > 1500 && wait2 < 2600, `second retry after ~2 s, got ${wait2} ms`);
 
-    await sleep(2100);
+    await advanceClock(sql, 2.1);
     const [third] = await claimTasks(sql, "default", null, 1);
     assert.equal(third.attempt, 3);
     await completeTask(sql, third.task, third.lease, "fine");
@@ -109,7 +109,7 @@ dbTest("an expired lease is claimable again and the old token is refused", async
   const runId = await started(sql, v.id);
   const [old] = await claimTasks(sql, "default", null, 1, "w-old");
   assert.deepEqual(await claimTasks(sql, "default", null, 1), [], "leased");
-  await sleep(1200);
+  await advanceClock(sql, 1.2);
   const [fresh] = await claimTasks(sql, "default", null, 1, "w-new");
   assert.equal(fresh.task, old.task);
   assert.equal(fresh.attempt, 2, "the crashed attempt counts");
@@ -137,11 +137,11 @@ dbTest(
     );
     const runId = await started(sql, v.id);
     await claimTasks(sql, "default", null, 1);
-    await sleep(1200);
+    await advanceClock(sql, 1.2);
     assert.deepEqual(await sweepExpired(sql), { swept: 1, requeued: 1, failed: 0, cancelled: 0 });
     const [again] = await claimTasks(sql, "default", null, 1);
     assert.equal(again.attempt, 2);
-    await sleep(1200);
+    await advanceClock(sql, 1.2);
     assert.equal((await sweepExpired(sql)).failed, 1);
     const doc = await getRun(sql, runId);
     assert.equal(doc?.status, "CRASHED");
@@ -154,7 +154,7 @@ dbTest("heartbeats keep a lease alive past its timeout", async ({ sql }) => {
   const runId = await started(sql, v.id);
   const [t] = await claimTasks(sql, "default", null, 1);
   for (let i = 0; i < 3; i++) {
-    await sleep(1100);
+    await advanceClock(sql, 1.1);
     const r = await extendLeases(sql, [{ task: t.task, lease: t.lease }]);
     assert.deepEqual(r.lost, []);
     assert.equal((await sweepExpired(sql)).swept, 0);

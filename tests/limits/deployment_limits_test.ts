@@ -4,9 +4,10 @@
  */
 import assert from "node:assert/strict";
 import { dbTest } from "../support/db.ts";
+import { advanceClock } from "../support/clock.ts";
 import { testApp } from "../support/app.ts";
 import { claimTasks, completeTask, failTask, sweepExpired } from "../../shared/engine/tasks.ts";
-import { deploy, registerSteps, runStatuses, sleep, slots, trigger } from "./helpers.ts";
+import { deploy, registerSteps, runStatuses, slots, trigger } from "./helpers.ts";
 
 dbTest("enqueue: runs past the limit wait in order and start when a slot frees", async (db) => {
   const { sql } = db;
@@ -71,7 +72,7 @@ dbTest("failure, crash and cancellation all hand the slot to the next waiting ru
   // 1 crashes: its worker stops heartbeating on the last attempt
   [t] = await claimTasks(sql, "default", null, 10);
   assert.equal(t.run_id, ids[1]);
-  await sleep(1200);
+  await advanceClock(db.sql, 1.2);
   assert.equal((await sweepExpired(sql)).failed, 1);
   // 2 is cancelled while running; 3 is cancelled while waiting (leaves the line)
   [t] = await claimTasks(sql, "default", null, 10);

@@ -4,6 +4,7 @@
  */
 import assert from "node:assert/strict";
 import { dbTest } from "../support/db.ts";
+import { advanceClock } from "../support/clock.ts";
 import { flowDef, started } from "../support/flows.ts";
 import { registerFlow } from "../../shared/engine/flows.ts";
 import { getRun } from "../../shared/engine/runs.ts";
@@ -15,7 +16,6 @@ import {
   sweepExpired,
 } from "../../shared/engine/tasks.ts";
 import type { Sql } from "../../shared/db/sql.ts";
-import { sleep } from "./helpers.ts";
 
 const settings = (s: Partial<{ heartbeat: boolean; lazarus: boolean; version_lock: boolean }>) => ({
   settings: { heartbeat: true, lazarus: false, version_lock: true, ...s },
@@ -44,7 +44,7 @@ dbTest(
     for (let crash = 1; crash <= 3; crash++) {
       const [t] = await claimTasks(sql, "default", ["flaky"], 1);
       assert.equal(t.attempt, 1, "fresh attempts after each resurrection");
-      await sleep(1200); // the worker died: no heartbeat
+      await advanceClock(sql, 1.2); // the worker died: no heartbeat
       const swept = await sweep(sql);
       assert.equal(swept.failed, 1);
       assert.equal(swept.resurrected, 1, `resurrection ${crash}`);
@@ -54,7 +54,7 @@ dbTest(
     }
     const [t] = await claimTasks(sql, "default", ["flaky"], 1);
     assert.deepEqual(t.input.deps, { first: "kept" }, "completed steps are not run again");
-    await sleep(1200);
+    await advanceClock(sql, 1.2);
     assert.equal((await sweep(sql)).resurrected, 0, "no fourth time");
     const dead = await getRun(sql, runId);
     assert.equal(dead?.status, "CRASHED");
@@ -72,7 +72,7 @@ dbTest("lazarus: a resumed run completes normally", async ({ sql }) => {
   );
   const runId = await started(sql, v.id);
   await claimTasks(sql, "default", null, 1);
-  await sleep(1200);
+  await advanceClock(sql, 1.2);
   await sweepExpired(sql);
   const [t] = await claimTasks(sql, "default", null, 1);
   assert.ok("ok" in await completeTask(sql, t.task, t.lease, "alive"));
@@ -88,7 +88,7 @@ dbTest("without lazarus a crashed run stays CRASHED", async ({ sql }) => {
   );
   const runId = await started(sql, v.id);
   await claimTasks(sql, "default", null, 1);
-  await sleep(1200);
+  await advanceClock(sql, 1.2);
   assert.equal((await sweep(sql)).resurrected, 0);
   assert.equal((await getRun(sql, runId))?.status, "CRASHED");
 });
@@ -103,7 +103,7 @@ dbTest(
     const runId = await started(sql, v.id);
     const [t] = await claimTasks(sql, "default", null, 1);
     assert.equal(t.lease_expires_at, null);
-    await sleep(1300);
+    await advanceClock(sql, 1.3);
     assert.equal((await sweepExpired(sql)).swept, 0);
     assert.deepEqual(await claimTasks(sql, "default", null, 1), [], "not claimable again");
     assert.ok("ok" in await completeTask(sql, t.task, t.lease, "finally"));
@@ -118,7 +118,7 @@ dbTest("version_lock: false accepts a result under a superseded lease", async ({
   );
   const runId = await started(sql, v.id);
   const [old] = await claimTasks(sql, "default", null, 1);
-  await sleep(1200);
+  await advanceClock(sql, 1.2);
   const [fresh] = await claimTasks(sql, "default", null, 1);
   assert.notEqual(fresh.lease, old.lease);
   // A heartbeat under the old token is still told the lease is lost...
@@ -138,7 +138,7 @@ dbTest("version_lock: true (the default) refuses it and changes nothing", async 
   const v = await registerFlow(sql, flowDef("locked", [{ slug: "s", timeout: 1 }]));
   const runId = await started(sql, v.id);
   const [old] = await claimTasks(sql, "default", null, 1);
-  await sleep(1200);
+  await advanceClock(sql, 1.2);
   const [fresh] = await claimTasks(sql, "default", null, 1);
   assert.deepEqual(await completeTask(sql, old.task, old.lease, "x"), {
     error: "stale_lease",

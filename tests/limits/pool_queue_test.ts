@@ -1,9 +1,10 @@
 /** Pool and queue concurrency limits, and paused pools and queues. */
 import assert from "node:assert/strict";
 import { dbTest } from "../support/db.ts";
+import { advanceClock } from "../support/clock.ts";
 import { testApp } from "../support/app.ts";
 import { claimTasks, completeTask } from "../../shared/engine/tasks.ts";
-import { deploy, registerSteps, sleep, slots, trigger } from "./helpers.ts";
+import { deploy, registerSteps, slots, trigger } from "./helpers.ts";
 
 dbTest("a pool's concurrency_limit caps the tasks running in it", async (db) => {
   const { sql } = db;
@@ -22,7 +23,7 @@ dbTest("a pool's concurrency_limit caps the tasks running in it", async (db) => 
   assert.deepEqual(await claimTasks(sql, "gpu", null, 10), []);
   await completeTask(sql, first[0].task, first[0].lease, null);
   assert.deepEqual(await slots(sql), { "pool:gpu": 1 });
-  await sleep(1100);
+  await advanceClock(db.sql, 1.1);
   assert.equal((await claimTasks(sql, "gpu", null, 10)).length, 1);
 });
 

@@ -5,12 +5,13 @@
  */
 import assert from "node:assert/strict";
 import { dbTest } from "../support/db.ts";
+import { advanceClock } from "../support/clock.ts";
 import { testApp } from "../support/app.ts";
 import { flowDef, started } from "../support/flows.ts";
 import { registerFlow } from "../../shared/engine/flows.ts";
 import { cancelRun, getRun } from "../../shared/engine/runs.ts";
 import { claimTasks, completeTask, failTask, sweepExpired } from "../../shared/engine/tasks.ts";
-import { sleep, slotCount, slots } from "./helpers.ts";
+import { slotCount, slots } from "./helpers.ts";
 
 dbTest(
   "a tag limit of 1 runs one tagged task at a time; completing it frees the slot",
@@ -50,7 +51,7 @@ dbTest(
     assert.ok("ok" in await completeTask(sql, tagged.task, tagged.lease, "done"));
     assert.equal(await slotCount(sql), 0, "released in the completing transaction");
 
-    await sleep(1100); // the refused message becomes visible again after a second
+    await advanceClock(db.sql, 1.1); // the refused message becomes visible again after a second
     const next = await claimTasks(sql, "default", null, 10, "w1");
     assert.deepEqual(next.map((t) => t.run_id), [second]);
     assert.equal(next[0].attempt, 1);
@@ -106,12 +107,12 @@ dbTest("every way a task ends releases its slots", async ({ sql }) => {
   // lease expiry, through the sweep
   const r4 = await run();
   await claimOf(r4, "c");
-  await sleep(1200);
+  await advanceClock(sql, 1.2);
   assert.equal((await sweepExpired(sql)).requeued, 1);
   assert.equal(await slotCount(sql), 0, "expired lease");
   // ... and re-claiming an expired lease directly keeps exactly one slot
   const again = await claimOf(r4, "c");
-  await sleep(1200);
+  await advanceClock(sql, 1.2);
   const third = (await claimTasks(sql, "default", ["c"], 10)).filter((x) => x.run_id === r4);
   assert.equal(third.length, 1, "expired lease re-claimed without a sweep");
   assert.notEqual(third[0].lease, again.lease);
@@ -133,7 +134,7 @@ dbTest("a limit of 0 holds tagged tasks back; other tasks and other tags run", a
     (await sql<{ d: boolean }>`select edgeflow.delete_concurrency_limit('blocked') as d`)[0].d,
     true,
   );
-  await sleep(1100);
+  await advanceClock(sql, 1.1);
   const later = await claimTasks(sql, "default", null, 10);
   assert.deepEqual(later.map((t) => t.run_id), [blocked]);
 });

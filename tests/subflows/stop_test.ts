@@ -1,6 +1,7 @@
 /** Subflows and the runs around them: failing siblings, orphans, start delays. */
 import assert from "node:assert/strict";
 import { dbTest } from "../support/db.ts";
+import { advanceClock } from "../support/clock.ts";
 import { testApp } from "../support/app.ts";
 import { claimTasks, failTask } from "../../shared/engine/tasks.ts";
 import { subflowTick } from "../../shared/engine/subflows.ts";
@@ -46,7 +47,7 @@ dbTest("a subflow step with a start delay is started by the tick when due", asyn
   });
   assert.equal((await subflowTick(db.sql)).started, 0, "not due yet");
   assert.equal((await run(call, id)).children.length, 0);
-  await new Promise((r) => setTimeout(r, 1_100));
+  await advanceClock(db.sql, 1.1);
   const tick = await call("POST", "/trigger/tick");
   assert.equal(tick.body.subflows.started, 1);
   const doc = await run(call, id);

@@ -60,8 +60,8 @@ export const AREAS: Area[] = [
   },
   {
     file: "90_maintenance.sql",
-    about: "State of the maintenance pass (the sweep).",
-    match: /^(sweep|prune|maintenance)/,
+    about: "State of the maintenance pass (the sweep) and the engine's clock.",
+    match: /^(sweep|prune|maintenance|clock)/,
   },
 ];
 

@@ -150,6 +150,11 @@ function migrationBody(diffs: Difference[], tree: SourceFile[], a: Catalog, b: C
     );
   };
 
+  // A new table's constraints and indexes are written with its create table:
+  // known before the loop, since "constraint …" keys sort before "table …".
+  for (const d of diffs) {
+    if (d.key.startsWith("table ") && d.migrations === undefined) doneTables.add(d.key.slice(6));
+  }
   for (const d of diffs) {
     const [kind, rest] = [d.key.split(" ")[0], d.key.slice(d.key.indexOf(" ") + 1)];
     if (kind === "function") {
@@ -174,7 +179,6 @@ function migrationBody(diffs: Difference[], tree: SourceFile[], a: Catalog, b: C
         for (const c of t.constraints) {
           if (c.def.endsWith(" NOT VALID")) ddl.push(ddlForeignKey(t, c));
         }
-        doneTables.add(rest);
       } else if (d.source === undefined) stub(d, "drop table (or put it back in sql/schema/):");
       else stub(d, "alter table (columns below: now, then wanted):");
     } else if (kind === "constraint" || kind === "index") {

@@ -1,5 +1,6 @@
 -- The waits an event ends: every open wait for its name and key, begun no
--- later than the event arrived, whose `match` the payload satisfies. Each
+-- later than the event arrived and timing out after it, whose `match` the
+-- payload satisfies. Each
 -- completes with the payload as its output and starts the steps that became
 -- ready. Runs are locked in id order, then the wait's row is deleted: the
 -- delete decides, so a racing timeout (edgeflow.fire_wait_timeouts), a
@@ -23,7 +24,8 @@ begin
   end if;
   for w in
     select wt.run_id, wt.slug from edgeflow.waits wt
-     where wt.event_name = e.name and wt.event_key = e.key and wt.created_at <= e.received_at
+     where wt.event_name = e.name and wt.event_key = e.key
+       and wt.created_at <= e.received_at and e.received_at < wt.timeout_at
        and edgeflow._event_matches(e.payload, wt.match)
      order by wt.run_id, wt.slug
   loop

@@ -9,7 +9,8 @@ import assert from "node:assert/strict";
 import { dbTest } from "../support/db.ts";
 import { testApp } from "../support/app.ts";
 import { testClock } from "../support/clock.ts";
-import { processEvent } from "../../shared/engine/events.ts";
+import { emitEvent, processEvent } from "../../shared/engine/events.ts";
+import { claimTasks, completeTask } from "../../shared/engine/tasks.ts";
 import type { EventDocument } from "../../shared/engine/events.ts";
 import { register, start } from "./helpers.ts";
 
@@ -79,3 +80,41 @@ dbTest("an event and its timeout racing: exactly one wins, once", async (db) => 
     `${ROUNDS * RUNS} races: ${wins.event} won by the event, ${wins.timeout} by the timeout`,
   );
 }, { only: "postgres" });
+
+dbTest(
+  "an event racing its wait's beginning: never missed, never twice, no deadlock",
+  async (db) => {
+    const { sql } = db;
+    const { call } = testApp(db);
+    await register(call, {
+      name: "begin",
+      steps: [
+        { slug: "charge" },
+        {
+          slug: "paid",
+          depends_on: ["charge"],
+          wait: { event: "paid", key: "{{ run.order }}", timeout: 600, lookback: 600 },
+        },
+      ],
+    });
+    const runs: string[] = [];
+    for (let i = 0; i < RUNS; i++) runs.push(await start(call, "begin", { order: `b${i}` }));
+    const claimed = await claimTasks(sql, "default", null, RUNS);
+    assert.equal(claimed.length, RUNS);
+    // Each run's completion (which begins its wait) and its event, at once.
+    const order = new Map(runs.map((id, i) => [id, i]));
+    await Promise.all([
+      ...claimed.map((t) => completeTask(sql, t.task, t.lease, null)),
+      ...claimed.map((t) =>
+        emitEvent(sql, { name: "paid", key: `b${order.get(t.run_id)}`, payload: { ok: true } })
+      ),
+    ]);
+    const rows = await sql<{ status: string; output: unknown }>`
+    select status, output from edgeflow.step_states
+     where slug = 'paid' and run_id = any(${runs}::uuid[])`;
+    assert.deepEqual(rows.map((r) => r.status), Array(RUNS).fill("COMPLETED"));
+    const [{ n }] = await sql<{ n: number }>`select count(*)::int as n from edgeflow.waits`;
+    assert.equal(n, 0);
+  },
+  { only: "postgres" },
+);

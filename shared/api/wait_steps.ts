@@ -1,6 +1,7 @@
 /**
  * Registration of the steps of issue 16: `wait` and `sleep` steps (no
- * handler; see sql/functions/edgeflow._start_wait.sql). Checks what zod cannot (a wait step takes no handler, its
+ * handler; see sql/functions/edgeflow._start_wait.sql) and a step's per-key
+ * `concurrency` (sql/functions/edgeflow._take_step_slots.sql). Checks what zod cannot (a wait step takes no handler, its
  * key may name only the run and its dependencies) and writes the canonical
  * fields, each absent when not given so other flows keep their hash.
  */
@@ -13,7 +14,7 @@ import { checkKeyTemplate } from "./key_template.ts";
 /** What a step that waits cannot have: it runs no handler. */
 const NOT_WITH_WAIT = ["handler", "map", "deployment", "parameters", "args"] as const;
 
-/** Problems of a step's `wait` and `sleep`, with paths under `steps[i]`. */
+/** Problems of a step's `wait`, `sleep` and `concurrency`, with paths under `steps[i]`. */
 export function checkWaitStep(step: StepInput, i: number): FieldError[] {
   const errors: FieldError[] = [];
   const at = `steps[${i}]`;
@@ -31,14 +32,20 @@ export function checkWaitStep(step: StepInput, i: number): FieldError[] {
         });
       }
     }
+    if (step.concurrency !== undefined) {
+      errors.push({ path: `${at}.concurrency`, message: `a ${kind} step holds no slot` });
+    }
   }
   if (step.wait?.key !== undefined) {
     errors.push(...checkKeyTemplate(step.wait.key, scope, `${at}.wait.key`));
   }
+  (step.concurrency ?? []).forEach((c, j) => {
+    errors.push(...checkKeyTemplate(c.key, scope, `${at}.concurrency[${j}].key`));
+  });
   return errors;
 }
 
-/** The canonical `wait` and `sleep` of a step, defaults applied. */
+/** The canonical `wait`, `sleep` and `concurrency` of a step, defaults applied. */
 export function waitFields(step: StepInput): Partial<CanonicalStep> {
   const out: Partial<CanonicalStep> = {};
   if (step.wait !== undefined) {
@@ -55,6 +62,9 @@ export function waitFields(step: StepInput): Partial<CanonicalStep> {
     out.sleep = typeof step.sleep === "number"
       ? step.sleep
       : { until: new Date(step.sleep.until).toISOString() };
+  }
+  if (step.concurrency !== undefined) {
+    out.concurrency = step.concurrency.map((c) => ({ key: c.key, limit: c.limit }));
   }
   return out;
 }

@@ -132,15 +132,23 @@ export interface EventsTickReport {
   reprocessed: number;
   /** Events older than the retention deleted. */
   pruned: number;
+  /** Steps in line for a per-key slot started by the tick's catch-up. */
+  steps_admitted: number;
 }
 
-/** The tick's pass over waits, debounced triggers and stored events. */
+/** The tick's pass over waits, debounced triggers, stored events and steps in line for a key. */
 export async function eventsTick(sql: Sql, log?: Logger): Promise<EventsTickReport> {
-  const [row] = await sql<{ timeouts: number; pruned: number; due: boolean }>`
+  const [row] = await sql<{ timeouts: number; pruned: number; admitted: number; due: boolean }>`
     select edgeflow.fire_wait_timeouts() as timeouts, edgeflow.prune_inbound_events() as pruned,
-           edgeflow.subflows_due() as due`;
+           edgeflow.admit_queued_steps() as admitted, edgeflow.subflows_due() as due`;
   await afterSubflowsDue(sql, row.due);
   const reprocessed = await processStaleEvents(sql);
   const debounced = await startDueDebounces(sql, log);
-  return { timeouts: row.timeouts, debounced, reprocessed, pruned: row.pruned };
+  return {
+    timeouts: row.timeouts,
+    debounced,
+    reprocessed,
+    pruned: row.pruned,
+    steps_admitted: row.admitted,
+  };
 }

@@ -37,6 +37,7 @@ export interface StepDefinition {
     on_timeout: "fail" | "continue";
   };
   sleep?: number | { until: string };
+  concurrency?: { key: string; limit: number }[];
 }
 
 export interface Registered {

@@ -33,6 +33,10 @@ begin
       v_work := v_work || v_ready;
       continue;
     end if;
+    -- Per-key step concurrency (issue 16): in line until its keys have a slot.
+    if s.concurrency is not null and not edgeflow._take_step_slots(p_run_id, v_slug) then
+      continue;
+    end if;
     v_items := null;
     v_n := 1;
     if s.map_from is not null then

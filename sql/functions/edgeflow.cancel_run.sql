@@ -20,6 +20,7 @@ begin
     update edgeflow.step_states set status = 'CANCELLED', ended_at = edgeflow.now()
      where run_id = p_run_id and status in ('PENDING', 'QUEUED', 'WAITING');
     delete from edgeflow.waits where run_id = p_run_id;
+    delete from edgeflow.step_key_queue where run_id = p_run_id;
     perform edgeflow._cancel_queued_tasks(p_run_id);
   else
     perform edgeflow._finish_run(p_run_id, 'CANCELLED', null);

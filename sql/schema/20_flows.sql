@@ -39,6 +39,7 @@ create table edgeflow.flow_steps (
   args jsonb,
   deployment text,
   wait jsonb,
+  concurrency jsonb,
   constraint flow_steps_pkey PRIMARY KEY (flow_version_id, slug),
   constraint flow_steps_flow_version_id_fkey FOREIGN KEY (flow_version_id) REFERENCES edgeflow.flow_versions(id)
 );

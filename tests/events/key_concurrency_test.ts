@@ -82,3 +82,76 @@ dbTest(
     assert.equal(await status("b"), "PENDING");
   },
 );
+
+dbTest(
+  "a step's per-key concurrency: one instance per key at once, the rest in line",
+  async (db) => {
+    const { sql } = db;
+    const { call } = testApp(db);
+    await register(call, {
+      name: "report",
+      steps: [
+        { slug: "fetch" },
+        {
+          slug: "render",
+          depends_on: ["fetch"],
+          concurrency: [{ key: "{{ run.customer }}", limit: 1 }],
+        },
+      ],
+    });
+    const customerOf = new Map<string, string>();
+    for (let i = 0; i < 10; i++) {
+      for (const customer of KEYS) {
+        const res = await call("POST", "/trigger/flows/report", { parameters: { customer } });
+        assert.equal(res.status, 201);
+        customerOf.set(res.body.run_id, customer);
+      }
+    }
+    let rendered = 0;
+    for (let round = 0; rendered < 30; round++) {
+      assert.ok(round < 200, "the runs finish");
+      const claimed = await claimTasks(sql, "default", null, 50);
+      const renders = claimed.filter((t) => t.step === "render").map((t) =>
+        customerOf.get(t.run_id)
+      );
+      assert.equal(new Set(renders).size, renders.length, `round ${round}: one render per key`);
+      const [{ held }] = await sql<{ held: number }>`
+      select coalesce(max(n), 0)::int as held from (select count(*) as n from edgeflow.slots
+                                                     where limit_key like 'skey:%'
+                                                     group by limit_key) c`;
+      assert.ok(held <= 1, `round ${round}: ${held} slots of one key`);
+      if (round === 0) {
+        // Runs whose render is in line hold no task: the sweep must not crash them.
+        await call("POST", "/trigger/tick");
+      }
+      for (const t of claimed) {
+        assert.ok("ok" in await completeTask(sql, t.task, t.lease, null));
+        if (t.step === "render") rendered++;
+      }
+    }
+    const [left] = await sql<{ slots: number; queued: number; open: number }>`
+    select (select count(*)::int from edgeflow.slots) as slots,
+           (select count(*)::int from edgeflow.step_key_queue) as queued,
+           (select count(*)::int from edgeflow.runs where status <> 'COMPLETED') as open`;
+    assert.deepEqual(left, { slots: 0, queued: 0, open: 0 });
+  },
+);
+
+dbTest("a cancelled run leaves the line and gives its key to the next", async (db) => {
+  const { sql } = db;
+  const { call } = testApp(db);
+  await register(call, {
+    name: "one",
+    steps: [{ slug: "s", concurrency: [{ key: "{{ run.k }}", limit: 1 }] }],
+  });
+  const ids = [];
+  for (let i = 0; i < 3; i++) {
+    ids.push((await call("POST", "/trigger/flows/one", { parameters: { k: "x" } })).body.run_id);
+  }
+  const [first] = await claimTasks(sql, "default", null, 10);
+  assert.equal(first.run_id, ids[0], "only the first has a task");
+  await call("POST", `/trigger/runs/${ids[1]}/cancel`);
+  assert.ok("ok" in await completeTask(sql, first.task, first.lease, null));
+  const [next] = await claimTasks(sql, "default", null, 10);
+  assert.equal(next?.run_id, ids[2], "the key went to the third, past the cancelled second");
+});

@@ -161,6 +161,19 @@ dbTest("bad event bodies and bad definitions are 4xx naming the field", async (d
   await bad([{ slug: "w", sleep: { until: "tomorrow" } }], "steps[0].sleep.until");
   await bad([{ slug: "w", sleep: 5, wait: { event: "e", timeout: 5 } }], "steps[0].sleep");
 
+  await bad(
+    [{ slug: "w", concurrency: [{ key: "{{ item }}", limit: 1 }] }],
+    "steps[0].concurrency[0].key",
+  );
+  await bad(
+    [{ slug: "w", concurrency: [{ key: "k", limit: 0 }] }],
+    "steps[0].concurrency[0].limit",
+  );
+  await bad(
+    [{ slug: "w", sleep: 5, concurrency: [{ key: "k", limit: 1 }] }],
+    "steps[0].concurrency",
+  );
+
   await register(call, { name: "fine", steps: [{ slug: "a" }] });
   const badDeploy = async (extra: Record<string, unknown>, path: string) => {
     const r = await call("POST", "/deploy", { name: "d", flow: "fine", ...extra });

@@ -66,8 +66,13 @@ export const waitsBench: Benchmark = {
     "waits.tick: the tick's events pass (`eventsTick`) with no waits, with " +
     `${WAITING.toLocaleString("en-US")} waiting runs none due, and with ${DUE} of them due; ` +
     "median of the rounds.",
-  figures: ["waits.resume.p50", "waits.resume.p99", "waits.tick.empty", "waits.tick.100k",
-    "waits.tick.100k_1pct"],
+  figures: [
+    "waits.resume.p50",
+    "waits.resume.p99",
+    "waits.tick.empty",
+    "waits.tick.100k",
+    "waits.tick.100k_1pct",
+  ],
 
   async run(ctx: BenchContext): Promise<BenchRow[]> {
     const sql = postgresSql(ctx.url, { max: Math.max(ctx.clients, 2) });

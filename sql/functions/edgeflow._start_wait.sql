@@ -67,11 +67,15 @@ begin
       return edgeflow._complete_wait(p_run_id, p_slug, v_payload);
     end if;
   end if;
+  -- Under the lock, the events recorded so far are exactly those before this wait: ordered by
+  -- seq, not by time (a transaction's edgeflow.now() is when it began, not when it got the lock).
   insert into edgeflow.waits (run_id, slug, event_name, event_key, match, timeout_at, on_timeout,
-                              created_at)
+                              created_at, after_seq)
   values (p_run_id, p_slug, p_spec ->> 'event', v_key, p_spec -> 'match',
           v_now + make_interval(secs => (p_spec ->> 'timeout')::integer),
-          coalesce(p_spec ->> 'on_timeout', 'fail'), v_now);
+          coalesce(p_spec ->> 'on_timeout', 'fail'), v_now,
+          coalesce((select max(e.seq) from edgeflow.inbound_events e
+                     where e.name = p_spec ->> 'event' and e.key = v_key), 0));
   return '{}';
 end
 $function$;

@@ -1,6 +1,6 @@
--- The waits an event ends: every open wait for its name and key, begun no
--- later than the event arrived and timing out after it, whose `match` the
--- payload satisfies. Each
+-- The waits an event ends: every open wait for its name and key that began
+-- before the event was recorded (after_seq, see edgeflow._start_wait) and
+-- times out after it, whose `match` the payload satisfies. Each
 -- completes with the payload as its output and starts the steps that became
 -- ready. Runs are locked in id order, then the wait's row is deleted: the
 -- delete decides, so a racing timeout (edgeflow.fire_wait_timeouts), a
@@ -17,7 +17,7 @@ declare
   v_ready text[];
   v_n integer := 0;
 begin
-  select name, key, payload, received_at into e
+  select name, key, payload, received_at, seq into e
     from edgeflow.inbound_events where id = p_event_id;
   if not found then
     return 0;
@@ -25,7 +25,7 @@ begin
   for w in
     select wt.run_id, wt.slug from edgeflow.waits wt
      where wt.event_name = e.name and wt.event_key = e.key
-       and wt.created_at <= e.received_at and e.received_at < wt.timeout_at
+       and wt.after_seq < e.seq and e.received_at < wt.timeout_at
        and edgeflow._event_matches(e.payload, wt.match)
      order by wt.run_id, wt.slug
   loop

@@ -15,11 +15,14 @@ create table edgeflow.inbound_events (
   processed_at timestamp with time zone,
   runs_resumed integer default 0 not null,
   runs_started integer default 0 not null,
+  seq bigint generated always as identity not null,
   constraint inbound_events_pkey PRIMARY KEY (id),
   constraint inbound_events_dedupe_id_key UNIQUE (dedupe_id)
 );
 -- GET /trigger/events?name=&key= (newest first) and a wait's lookback.
 CREATE INDEX inbound_events_name_key ON edgeflow.inbound_events USING btree (name, key, received_at DESC);
+-- The newest event of a name and key a beginning wait has already seen.
+CREATE INDEX inbound_events_name_key_seq ON edgeflow.inbound_events USING btree (name, key, seq);
 -- Retention pruning, oldest first.
 CREATE INDEX inbound_events_received ON edgeflow.inbound_events USING btree (received_at);
 -- Events a crash left unprocessed: the tick's re-processing reads only these.
@@ -39,7 +42,9 @@ create table edgeflow.trigger_debounces (
 CREATE INDEX trigger_debounces_fire_at ON edgeflow.trigger_debounces USING btree (fire_at);
 
 -- An open wait of a WAITING step: for an event (event_name set) or a sleep
--- (event_name null). The row is the wait's lock: whoever deletes it (a
+-- (event_name null). `after_seq`: the newest event of its name and key
+-- recorded before it began (read under their advisory lock); only later
+-- ones can end it. The row is the wait's lock: whoever deletes it (a
 -- matching event, the timeout, the run ending) decides the outcome, once.
 create table edgeflow.waits (
   run_id uuid not null,
@@ -50,6 +55,7 @@ create table edgeflow.waits (
   timeout_at timestamp with time zone not null,
   on_timeout text not null,
   created_at timestamp with time zone not null,
+  after_seq bigint,
   constraint waits_pkey PRIMARY KEY (run_id, slug),
   constraint waits_on_timeout_check CHECK ((on_timeout = ANY (ARRAY['fail'::text, 'continue'::text]))),
   constraint waits_run_id_slug_fkey FOREIGN KEY (run_id, slug) REFERENCES edgeflow.step_states(run_id, slug) ON DELETE CASCADE

@@ -21,6 +21,7 @@ import { limitsRoutes } from "./limits_routes.ts";
 import { eventsRoutes } from "./events_routes.ts";
 import { logsIngestRoutes, logsReadRoutes } from "./logs_routes.ts";
 import { retryRoutes } from "./retry_routes.ts";
+import { inboundEventsRoutes } from "./inbound_events_routes.ts";
 import { uiRoutes } from "../ui/routes.tsx";
 import { graphqlRoutes } from "./graphql_routes.ts";
 import { scheduleRoutes } from "./schedule_routes.ts";
@@ -107,6 +108,8 @@ export function createApp(appDeps: AppDeps, options: AppOptions = {}): Hono<AppE
     heartbeat: heartbeatRoutes,
   };
   const wakeups = new Wakeups();
+  // Events and waits (issue 16): before `/trigger/:deployment`, which would take `/trigger/events`.
+  if (served.includes("trigger")) app.route("/", inboundEventsRoutes(deps, auth, wakeups));
   for (const fn of served) app.route("/", routes[fn](deps, auth, wakeups));
   if (served.includes("deploy")) app.route("/", limitsRoutes(deps, auth));
   if (served.includes("deploy")) app.route("/", webhookAdminRoutes(deps, auth, wakeups));

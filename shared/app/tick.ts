@@ -29,6 +29,7 @@ import { tickSchedules } from "../scheduler/tick_schedules.ts";
 import { subflowTick, type SubflowTickReport } from "../engine/subflows.ts";
 import { startDueSubflows } from "../engine/subflows.ts";
 import { pushReadyTasks } from "../scheduler/push_tasks.ts";
+import { eventsTick, type EventsTickReport } from "../engine/events.ts";
 import { qstashPublisher, scheduleDelivery } from "../scheduler/qstash_delivery.ts";
 import { planAhead } from "../scheduler/plan_ahead.ts";
 import { createNotifier } from "../notifications/notifier.ts";
@@ -66,6 +67,8 @@ export interface TickResult {
   planned: number;
   /** Outbound notifications sent, set to retry, given up; webhook log rows pruned. */
   notifications: DrainReport & { pruned: number };
+  /** Wait timeouts fired, debounced triggers started, events re-processed and pruned. */
+  events: EventsTickReport;
 }
 
 export async function runTick(deps: AppDeps, c: Context): Promise<TickResult> {
@@ -79,6 +82,8 @@ export async function runTick(deps: AppDeps, c: Context): Promise<TickResult> {
     deps.config.pruneBatch ?? 1000
   }::int, ${retention}::int) as sweep`;
   const subflows = await subflowTick(sql);
+  // Events and waits (issue 16): timeouts by edgeflow.now(), debounced triggers, retention.
+  const events = await eventsTick(sql, deps.log);
   const scheduled = await tickSchedules({
     sql,
     now: deps.now ?? (() => new Date()),
@@ -117,6 +122,7 @@ export async function runTick(deps: AppDeps, c: Context): Promise<TickResult> {
     subflows,
     planned,
     notifications: { ...sent, pruned },
+    events,
   };
 }
 

@@ -62,8 +62,9 @@ create table edgeflow.step_states (
   queued_at timestamp with time zone,
   started_at timestamp with time zone,
   ended_at timestamp with time zone,
+  holds_key_slots boolean default false not null,
   constraint step_states_pkey PRIMARY KEY (run_id, slug),
-  constraint step_states_status_check CHECK ((status = ANY (ARRAY['PENDING'::text, 'QUEUED'::text, 'RUNNING'::text, 'COMPLETED'::text, 'FAILED'::text, 'CANCELLED'::text]))),
+  constraint step_states_status_check CHECK ((status = ANY (ARRAY['PENDING'::text, 'QUEUED'::text, 'RUNNING'::text, 'COMPLETED'::text, 'FAILED'::text, 'CANCELLED'::text, 'WAITING'::text]))),
   constraint step_states_run_id_fkey FOREIGN KEY (run_id) REFERENCES edgeflow.runs(id) ON DELETE CASCADE
 );
 
@@ -135,3 +136,15 @@ create table edgeflow.task_log_stats (
   constraint task_log_stats_task_id_fkey FOREIGN KEY (task_id) REFERENCES edgeflow.tasks(id) ON DELETE CASCADE
 );
 CREATE INDEX task_log_stats_run ON edgeflow.task_log_stats USING btree (run_id);
+
+-- Steps with per-key `concurrency` (issue 16) waiting for a slot of their
+-- key (the first of their keys in limit_key), in line by created_at.
+create table edgeflow.step_key_queue (
+  run_id uuid not null,
+  slug text not null,
+  limit_key text not null,
+  created_at timestamp with time zone not null,
+  constraint step_key_queue_pkey PRIMARY KEY (run_id, slug),
+  constraint step_key_queue_run_id_slug_fkey FOREIGN KEY (run_id, slug) REFERENCES edgeflow.step_states(run_id, slug) ON DELETE CASCADE
+);
+CREATE INDEX step_key_queue_key ON edgeflow.step_key_queue USING btree (limit_key, created_at);

@@ -22,8 +22,27 @@ declare
   d record;
   v_key text := 'deployment:' || new.deployment_id;
 begin
-  select concurrency_limit, collision_strategy into d
+  select concurrency_limit, collision_strategy, concurrency into d
     from edgeflow.deployments where id = new.deployment_id;
+  if jsonb_array_length(d.concurrency) > 0 and new.status in ('SCHEDULED', 'PENDING') then
+    -- Per-key concurrency (issue 16): in line first, then admitted by key.
+    update edgeflow.runs
+       set status = 'SCHEDULED', awaiting_slot = (select k.limit_key
+                                                    from edgeflow._run_key_slots(new.id) k limit 1)
+     where id = new.id;
+    perform edgeflow._admit_keyed(new.deployment_id, new.id);
+    if d.collision_strategy = 'cancel_new'
+       and exists (select 1 from edgeflow.runs where id = new.id and awaiting_slot is not null) then
+      update edgeflow.runs
+         set status = 'CANCELLED', ended_at = edgeflow.now(),
+             error = jsonb_build_object(
+               'code', 'concurrency_limit',
+               'message', 'a per-key concurrency limit of the deployment is full '
+                          '(collision strategy cancel_new)')
+       where id = new.id;
+    end if;
+    return null;
+  end if;
   if d.concurrency_limit is null or new.status not in ('SCHEDULED', 'PENDING') then
     return null;
   end if;
@@ -60,7 +79,10 @@ declare
 begin
   with freed as (delete from edgeflow.slots where run_id = new.id returning limit_key)
   select array_agg(limit_key) into v_freed from freed;
-  if new.deployment_id is not null and ('deployment:' || new.deployment_id) = any(v_freed) then
+  if new.deployment_id is not null
+     and (('deployment:' || new.deployment_id) = any(v_freed)
+          -- A per-key slot (issue 16).
+          or exists (select 1 from unnest(v_freed) as k where k like 'dkey:%')) then
     perform edgeflow._admit_waiting(new.deployment_id);
   end if;
   return null;

@@ -31,6 +31,7 @@ import { uiBench } from "./ui.ts";
 import { peersBench } from "./peers.ts";
 import { webhooksBench } from "./webhooks.ts";
 import { retentionBench } from "./retention.ts";
+import { waitsBench } from "./waits.ts";
 
 const BENCHMARKS: Benchmark[] = [
   engineBench,
@@ -41,6 +42,7 @@ const BENCHMARKS: Benchmark[] = [
   webhooksBench,
   peersBench,
   retentionBench,
+  waitsBench,
 ];
 /** Modules that run only when asked for (`--peers` or `--only peers…`). */
 const OPT_IN = new Set([peersBench.name]);

@@ -58,6 +58,12 @@ export const AREAS: Area[] = [
     match: /^(webhook|notification)/,
   },
   {
+    file: "85_waits.sql",
+    about:
+      "Events sent to POST /trigger/events, the steps waiting on them, pending debounced triggers.",
+    match: /^(inbound_event|wait|trigger_debounce)/,
+  },
+  {
     file: "90_maintenance.sql",
     about: "State of the maintenance pass (the sweep) and the engine's clock.",
     match: /^(sweep|prune|maintenance|clock)/,

@@ -11,6 +11,8 @@
 import { z } from "zod";
 import { SCOPES } from "../http/api_keys.ts";
 import { int4, JsonObject, Name, Tag, Text, VersionPin } from "./names.ts";
+import { CancelOn, DeploymentTrigger, KeyConcurrency } from "./event_schema.ts";
+import { templateProblems, valueTemplateProblems } from "./key_template.ts";
 
 /** What a deployment does when its concurrency limit is full (Prefect's collision strategies). */
 export const CollisionStrategy = z.enum(["enqueue", "cancel_new"]);
@@ -39,6 +41,33 @@ export const DeployBody = z.strictObject({
   collision_strategy: CollisionStrategy.default("enqueue"),
   paused: z.boolean().default(false),
   job_variables: JobVariables.default({}),
+  /** Days its finished runs are kept; null: `EDGEFLOW_RETENTION_DAYS` (default 30). */
+  retention_days: int4(1).nullable().default(null),
+  /** Events that start runs (issue 16). */
+  triggers: z.array(DeploymentTrigger).max(20).default([]),
+  /** Events that cancel runs whose rendered key is the event's. */
+  cancel_on: z.array(CancelOn).max(20).default([]),
+  /** Per-key limits on this deployment's running runs. */
+  concurrency: z.array(KeyConcurrency).max(4).default([]),
+}).superRefine((body, ctx) => {
+  // Templates name only what exists where they are rendered (issue 16).
+  const issue = (path: PropertyKey[], message: string) =>
+    ctx.addIssue({ code: "custom", path, message });
+  body.triggers.forEach((t, i) => {
+    for (const p of valueTemplateProblems(t.parameters ?? {}, { roots: ["event"] })) {
+      issue(["triggers", i, "parameters", ...p.path], p.message);
+    }
+  });
+  body.cancel_on.forEach((c, i) => {
+    for (const m of templateProblems(c.key ?? "", { roots: ["run"] })) {
+      issue(["cancel_on", i, "key"], m);
+    }
+  });
+  body.concurrency.forEach((c, i) => {
+    for (const m of templateProblems(c.key, { roots: ["run"] })) {
+      issue(["concurrency", i, "key"], m);
+    }
+  });
 });
 /** A validated deployment body, defaults applied. */
 export type DeployInput = z.output<typeof DeployBody>;

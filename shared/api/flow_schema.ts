@@ -8,6 +8,7 @@
  */
 import { z } from "zod";
 import { Handler, JsonObject, Name, seconds, Slug, Tag, Text } from "./names.ts";
+import { KeyConcurrency, SleepSpec, WaitSpec } from "./event_schema.ts";
 
 /** Upper bounds that keep one registration small enough to check and store quickly. */
 export const MAX_STEPS = 1000;
@@ -41,6 +42,12 @@ export const StepDefinition = z.strictObject({
   deployment: Name.nullable().optional(),
   /** A `deployment` step's child parameters: a template (shared/api/step_parameters.ts). */
   parameters: z.unknown().optional(),
+  /** No handler: the step waits for an event (shared/api/event_schema.ts). */
+  wait: WaitSpec.optional(),
+  /** No handler: the step sleeps for seconds or until a time. */
+  sleep: SleepSpec.optional(),
+  /** Per-key limits on this step: at most `limit` of its instances per rendered key at once. */
+  concurrency: z.array(KeyConcurrency).min(1).max(4).optional(),
 });
 
 /** A JSON Schema for run parameters (checked for usability by `normalizeFlow`). */

@@ -21,6 +21,7 @@ import { components, cycleThrough, topologicalOrder } from "./dag.ts";
 import type { FlowDefinition, StepInput } from "./flow_schema.ts";
 import { checkParameterSchema, type JsonSchema } from "./params.ts";
 import { checkStepTemplate } from "./step_parameters.ts";
+import { checkWaitStep, waitFields } from "./wait_steps.ts";
 
 /** Built-in step defaults, used where neither the step nor the flow's `defaults` say. */
 export const STEP_DEFAULTS = {
@@ -80,6 +81,7 @@ export function normalizeFlow(def: FlowDefinition): NormalizedRegistration {
       ...(step.parameters === undefined
         ? {}
         : { parameters: canonicalize(step.parameters) as Record<string, unknown> }),
+      ...waitFields(step),
     };
   });
   return {
@@ -130,6 +132,7 @@ function checkSteps(steps: StepInput[], errors: FieldError[]): number[][] {
         message: `"${step.map}" must also be listed in depends_on`,
       });
     }
+    errors.push(...checkWaitStep(step, i));
     if (step.parameters !== undefined) {
       const path = `steps[${i}].parameters`;
       if (step.deployment == null) {

@@ -4,6 +4,7 @@ import { deployCommand, registerCommand } from "./commands/define.ts";
 import { importTrexCommand, importYamlCommand } from "./commands/import.ts";
 import { runCommand } from "./commands/run.ts";
 import { runsCancelCommand, runsListCommand, runsShowCommand } from "./commands/runs.ts";
+import { runsLogsCommand, runsRetryCommand } from "./commands/run_ops.ts";
 import { flowsArchiveCommand, flowsListCommand, flowsShowCommand } from "./commands/flows.ts";
 import {
   deploymentsListCommand,
@@ -25,6 +26,13 @@ import {
   schedulesPreviewCommand,
   schedulesResumeCommand,
 } from "./commands/schedules.ts";
+import {
+  webhooksCreateCommand,
+  webhooksDeliveriesCommand,
+  webhooksListCommand,
+  webhooksRedeliverCommand,
+  webhooksShowCommand,
+} from "./commands/webhooks.ts";
 
 /** The command table `main` dispatches on. */
 export const COMMANDS: readonly Command[] = [
@@ -36,6 +44,8 @@ export const COMMANDS: readonly Command[] = [
   runsListCommand,
   runsShowCommand,
   runsCancelCommand,
+  runsLogsCommand,
+  runsRetryCommand,
   flowsListCommand,
   flowsShowCommand,
   flowsArchiveCommand,
@@ -46,6 +56,11 @@ export const COMMANDS: readonly Command[] = [
   schedulesPauseCommand,
   schedulesResumeCommand,
   schedulesPreviewCommand,
+  webhooksCreateCommand,
+  webhooksListCommand,
+  webhooksShowCommand,
+  webhooksDeliveriesCommand,
+  webhooksRedeliverCommand,
   poolsListCommand,
   poolsCreateCommand,
   workersListCommand,

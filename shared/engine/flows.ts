@@ -27,6 +27,17 @@ export interface StepDefinition {
   /** The child parameters template of a deployment step; absent (not null) when none,
    * so flows without one keep their hash. */
   parameters?: Record<string, unknown>;
+  /** Issue 16; each absent (not null) when not given, so other flows keep their hash. */
+  wait?: {
+    event: string;
+    key: string;
+    match: Record<string, unknown>;
+    timeout: number;
+    lookback: number;
+    on_timeout: "fail" | "continue";
+  };
+  sleep?: number | { until: string };
+  concurrency?: { key: string; limit: number }[];
 }
 
 export interface Registered {

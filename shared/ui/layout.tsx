@@ -40,6 +40,7 @@ const NAV: { path: string; label: string; scope: Scope }[] = [
   { path: "/deployments", label: "Deployments", scope: "deploy" },
   { path: "/workers", label: "Workers", scope: "worker" },
   { path: "/concurrency", label: "Concurrency", scope: "deploy" },
+  { path: "/webhooks", label: "Webhooks", scope: "deploy" },
 ];
 
 /** A whole page. `active` is the navigation entry to highlight. */

@@ -13,6 +13,8 @@ export const STATE_COLORS: Record<string, { bg: string; fg: string }> = {
   QUEUED: { bg: "#d1e9ff", fg: "#1849a9" },
   SCHEDULED: { bg: "#6938ef", fg: "#ffffff" },
   RUNNING: { bg: "#3056d3", fg: "#ffffff" },
+  /** A step waiting for an event or sleeping (issue 16), and a run with only those left. */
+  WAITING: { bg: "#fef0c7", fg: "#93370d" },
   COMPLETED: { bg: "#067647", fg: "#ffffff" },
   FAILED: { bg: "#b42318", fg: "#ffffff" },
   CRASHED: { bg: "#b93815", fg: "#ffffff" },

@@ -36,6 +36,10 @@ export interface ExecuteDeps {
   onSettled?: () => void;
   /** How results are sent (default: one call each, `reportResult`). */
   reporter?: Reporter;
+  /** Runs before the result is reported: the task's log lines are sent first. */
+  beforeReport?: () => Promise<void>;
+  /** Calls the handler (console capture runs it inside the task's async context). */
+  runHandler?: (fn: () => unknown) => unknown;
 }
 
 /**
@@ -53,12 +57,14 @@ export async function executeTask(
     if (!handler) {
       throw new NonRetryableError(`worker ${ctx.worker} has no handler named "${task.handler}"`);
     }
-    const output = await handler(ctx);
+    const output = await (deps.runHandler ? deps.runHandler(() => handler(ctx)) : handler(ctx));
     outcome = { ok: true, output: output === undefined ? null : output };
   } catch (err) {
     outcome = { ok: false, error: toReportedError(err) };
   }
   deps.onSettled?.();
+  // Its lines go before its result: once the result is in, the lease no longer takes them.
+  if (!ctx.signal.aborted) await deps.beforeReport?.();
   // Once aborted, the result is not ours to give: the run is cancelled or the
   // lease belongs to someone else. Reporting would only earn a 409.
   if (ctx.signal.aborted) return { status: "aborted" };

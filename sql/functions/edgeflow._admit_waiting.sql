@@ -11,6 +11,11 @@ declare
   v_run record;
   v_admitted integer := 0;
 begin
+  if exists (select 1 from edgeflow.deployments
+              where id = p_deployment_id and jsonb_array_length(concurrency) > 0) then
+    -- Per-key concurrency (issue 16): round robin across keys.
+    return edgeflow._admit_keyed(p_deployment_id);
+  end if;
   select concurrency_limit into v_limit from edgeflow.deployments where id = p_deployment_id;
   perform edgeflow._slot_lock(v_key);
   loop

@@ -13,6 +13,9 @@ begin
           and r.remaining_steps > 0
           and not exists (select 1 from edgeflow.tasks t
                            where t.run_id = r.id and t.status in ('QUEUED', 'RUNNING'))
+          -- A waiting step, or one in line for a key's slot (issue 16), will finish it.
+          and not exists (select 1 from edgeflow.waits w where w.run_id = r.id)
+          and not exists (select 1 from edgeflow.step_key_queue q where q.run_id = r.id)
           and not exists (select 1 from edgeflow.tasks t
                             join edgeflow.runs c on c.parent_task_id = t.id
                            where t.run_id = r.id

@@ -10,7 +10,9 @@ begin
    where id = p_run_id;
   update edgeflow.step_states
      set status = 'CANCELLED', ended_at = edgeflow.now()
-   where run_id = p_run_id and status in ('PENDING', 'QUEUED', 'RUNNING');
+   where run_id = p_run_id and status in ('PENDING', 'QUEUED', 'RUNNING', 'WAITING');
+  delete from edgeflow.waits where run_id = p_run_id;
+  delete from edgeflow.step_key_queue where run_id = p_run_id;
   perform edgeflow._cancel_queued_tasks(p_run_id);
 end
 $function$;

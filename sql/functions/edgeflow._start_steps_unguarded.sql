@@ -15,6 +15,7 @@ declare
   v_ids uuid[];
   v_msgs bigint[];
   v_id uuid;
+  v_ready text[];
 begin
   select id, flow_version_id, pool, queue, scheduled_time into r
     from edgeflow.runs where id = p_run_id;
@@ -23,6 +24,19 @@ begin
     v_work := v_work[2:];
     select * into s from edgeflow.flow_steps
      where flow_version_id = r.flow_version_id and slug = v_slug;
+    -- Events and waits (issue 16): a `wait` or `sleep` step enqueues no task.
+    if s.wait is not null then
+      v_ready := edgeflow._start_wait(p_run_id, v_slug, s.wait);
+      if v_ready is null then
+        return;
+      end if;
+      v_work := v_work || v_ready;
+      continue;
+    end if;
+    -- Per-key step concurrency (issue 16): in line until its keys have a slot.
+    if s.concurrency is not null and not edgeflow._take_step_slots(p_run_id, v_slug) then
+      continue;
+    end if;
     v_items := null;
     v_n := 1;
     if s.map_from is not null then

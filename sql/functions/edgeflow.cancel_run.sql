@@ -18,7 +18,9 @@ begin
   if exists (select 1 from edgeflow.tasks where run_id = p_run_id and status = 'RUNNING') then
     update edgeflow.runs set status = 'CANCELLING' where id = p_run_id;
     update edgeflow.step_states set status = 'CANCELLED', ended_at = edgeflow.now()
-     where run_id = p_run_id and status in ('PENDING', 'QUEUED');
+     where run_id = p_run_id and status in ('PENDING', 'QUEUED', 'WAITING');
+    delete from edgeflow.waits where run_id = p_run_id;
+    delete from edgeflow.step_key_queue where run_id = p_run_id;
     perform edgeflow._cancel_queued_tasks(p_run_id);
   else
     perform edgeflow._finish_run(p_run_id, 'CANCELLED', null);

@@ -55,7 +55,7 @@ begin
 
   return (
     select coalesce(jsonb_agg(jsonb_build_object(
-             'id', r.id, 'status', r.status, 'flow', r.flow_name, 'version', r.version,
+             'id', r.id, 'status', edgeflow.run_status_shown(r.id, r.status), 'flow', r.flow_name, 'version', r.version,
              'deployment', d.name, 'parameters', r.parameters, 'error', r.error,
              'scheduled_time', edgeflow.iso(r.scheduled_time),
              'created_at', edgeflow.iso(r.created_at), 'started_at', edgeflow.iso(r.started_at),

@@ -40,14 +40,20 @@ begin
 
   insert into edgeflow.flow_steps (flow_version_id, slug, step_index, handler, depends_on,
                                    dependents, map_from, max_attempts, base_delay, timeout,
-                                   start_delay, args, deployment)
+                                   start_delay, args, deployment, wait, concurrency)
   select v_id, st ->> 'slug', (ord - 1)::integer, st ->> 'handler',
          array(select jsonb_array_elements_text(st -> 'depends_on')),
          array(select o ->> 'slug' from jsonb_array_elements(p_def -> 'steps') as o
                 where o -> 'depends_on' ? (st ->> 'slug')),
          st ->> 'map', (st ->> 'max_attempts')::integer, (st ->> 'base_delay')::double precision,
          (st ->> 'timeout')::integer, coalesce((st ->> 'start_delay')::integer, 0),
-         st -> 'args', st ->> 'deployment'
+         st -> 'args', st ->> 'deployment',
+         -- A wait or a sleep (issue 16): {"event": …}, {"sleep": seconds} or {"until": time}.
+         case when st ? 'wait' then st -> 'wait'
+              when jsonb_typeof(st -> 'sleep') = 'number'
+                then jsonb_build_object('sleep', st -> 'sleep')
+              when st ? 'sleep' then st -> 'sleep' end,
+         st -> 'concurrency'
     from jsonb_array_elements(p_def -> 'steps') with ordinality as s(st, ord);
 
   return jsonb_build_object('id', v_id, 'name', v_name, 'version', v_version, 'hash', v_hash,

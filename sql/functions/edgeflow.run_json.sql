@@ -5,10 +5,10 @@ CREATE OR REPLACE FUNCTION edgeflow.run_json(p_run_id uuid)
  SET search_path TO ''
 AS $function$
   select jsonb_build_object(
-    'id', r.id, 'status', r.status, 'flow', r.flow_name, 'version', r.version,
+    'id', r.id, 'status', edgeflow.run_status_shown(r.id, r.status), 'flow', r.flow_name, 'version', r.version,
     'deployment', d.name, 'pool', r.pool, 'queue', r.queue, 'tags', to_jsonb(r.tags),
     'parameters', r.parameters, 'output', r.output, 'error', r.error,
-    'idempotency_key', r.idempotency_key,
+    'idempotency_key', r.idempotency_key, 'retries', r.retries,
     'parent', case when r.parent_task_id is null then null else (
       select jsonb_build_object('run_id', pt.run_id, 'step', pt.slug, 'task', pt.id)
         from edgeflow.tasks pt where pt.id = r.parent_task_id) end,
@@ -22,6 +22,12 @@ AS $function$
                'attempts', coalesce(tk.attempts, 0), 'tasks', coalesce(ss.total_tasks, 0),
                'output', ss.output, 'error', coalesce(ss.error, tk.last_error),
                'started_at', edgeflow.iso(ss.started_at), 'ended_at', edgeflow.iso(ss.ended_at))
+             || case when ss.status = 'WAITING' then jsonb_build_object('wait', (
+                  select jsonb_build_object('event', w.event_name, 'key', w.event_key,
+                                            'until', edgeflow.iso(w.timeout_at),
+                                            'on_timeout', w.on_timeout)
+                    from edgeflow.waits w where w.run_id = ss.run_id and w.slug = ss.slug))
+                  else '{}' end
              order by ss.step_index)
         from edgeflow.step_states ss
         join edgeflow.flow_steps fs on fs.flow_version_id = r.flow_version_id and fs.slug = ss.slug

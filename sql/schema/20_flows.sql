@@ -38,6 +38,8 @@ create table edgeflow.flow_steps (
   start_delay integer default 0 not null,
   args jsonb,
   deployment text,
+  wait jsonb,
+  concurrency jsonb,
   constraint flow_steps_pkey PRIMARY KEY (flow_version_id, slug),
   constraint flow_steps_flow_version_id_fkey FOREIGN KEY (flow_version_id) REFERENCES edgeflow.flow_versions(id)
 );

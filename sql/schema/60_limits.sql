@@ -35,3 +35,15 @@ create table edgeflow.slots (
 );
 CREATE INDEX slots_holder ON edgeflow.slots USING btree (holder);
 CREATE INDEX slots_run ON edgeflow.slots USING btree (run_id);
+
+-- Per-key concurrency of a deployment (issue 16): when each key last had a
+-- run admitted, as a turn number per deployment. Waiting runs are admitted
+-- key by key, the key served longest ago first (round robin), so a key
+-- with many waiting runs cannot starve one with few.
+create table edgeflow.concurrency_key_turns (
+  deployment_id uuid not null,
+  limit_key text not null,
+  turn bigint not null,
+  constraint concurrency_key_turns_pkey PRIMARY KEY (deployment_id, limit_key),
+  constraint concurrency_key_turns_deployment_id_fkey FOREIGN KEY (deployment_id) REFERENCES edgeflow.deployments(id) ON DELETE CASCADE
+);

@@ -22,8 +22,27 @@ declare
   d record;
   v_key text := 'deployment:' || new.deployment_id;
 begin
-  select concurrency_limit, collision_strategy into d
+  select concurrency_limit, collision_strategy, concurrency into d
     from edgeflow.deployments where id = new.deployment_id;
+  if jsonb_array_length(d.concurrency) > 0 and new.status in ('SCHEDULED', 'PENDING') then
+    -- Per-key concurrency (issue 16): in line first, then admitted by key.
+    update edgeflow.runs
+       set status = 'SCHEDULED', awaiting_slot = (select k.limit_key
+                                                    from edgeflow._run_key_slots(new.id) k limit 1)
+     where id = new.id;
+    perform edgeflow._admit_keyed(new.deployment_id, new.id);
+    if d.collision_strategy = 'cancel_new'
+       and exists (select 1 from edgeflow.runs where id = new.id and awaiting_slot is not null) then
+      update edgeflow.runs
+         set status = 'CANCELLED', ended_at = edgeflow.now(),
+             error = jsonb_build_object(
+               'code', 'concurrency_limit',
+               'message', 'a per-key concurrency limit of the deployment is full '
+                          '(collision strategy cancel_new)')
+       where id = new.id;
+    end if;
+    return null;
+  end if;
   if d.concurrency_limit is null or new.status not in ('SCHEDULED', 'PENDING') then
     return null;
   end if;
@@ -60,7 +79,10 @@ declare
 begin
   with freed as (delete from edgeflow.slots where run_id = new.id returning limit_key)
   select array_agg(limit_key) into v_freed from freed;
-  if new.deployment_id is not null and ('deployment:' || new.deployment_id) = any(v_freed) then
+  if new.deployment_id is not null
+     and (('deployment:' || new.deployment_id) = any(v_freed)
+          -- A per-key slot (issue 16).
+          or exists (select 1 from unnest(v_freed) as k where k like 'dkey:%')) then
     perform edgeflow._admit_waiting(new.deployment_id);
   end if;
   return null;
@@ -98,10 +120,52 @@ CREATE OR REPLACE FUNCTION edgeflow._run_event()
  SET search_path TO ''
 AS $function$
 begin
-  insert into edgeflow.events (run_id, kind, from_status, to_status, error)
+  insert into edgeflow.events (run_id, kind, from_status, to_status, error, run_created_at)
   values (new.id, 'run', case when tg_op = 'UPDATE' then old.status end, new.status,
-          case when new.status in ('FAILED', 'CRASHED') then new.error end);
+          case when new.status in ('FAILED', 'CRASHED') then new.error end, new.created_at);
   perform edgeflow._notify_event(new.id);
+  return null;
+end
+$function$;
+
+-- THE HOOK for outbound notifications (issue 13), and the only one in the
+-- engine: a run reaching a final state writes one outbox row per matching
+-- notification, in the transaction that ended the run. It sends nothing: the
+-- drain (shared/notifications/) does after the commit, so a slow or dead
+-- receiver never holds the engine's transaction. Without any active
+-- notification for the event it costs one index-less lookup of a tiny table.
+CREATE OR REPLACE FUNCTION edgeflow._run_notify()
+ RETURNS trigger
+ LANGUAGE plpgsql
+ SET search_path TO ''
+AS $function$
+declare
+  v_event text := 'run.' || lower(new.status);
+  v_deployment text;
+begin
+  if not exists (select 1 from edgeflow.notifications n
+                  where n.active and v_event = any(n.events)) then
+    return null;
+  end if;
+  select d.name into v_deployment from edgeflow.deployments d where d.id = new.deployment_id;
+  insert into edgeflow.notification_deliveries
+         (notification_id, message_id, run_id, event, payload, next_attempt_at, created_at)
+  select n.id, 'msg_' || md5(n.id::text || ':' || new.id::text || ':' || v_event), new.id, v_event,
+         jsonb_build_object(
+           'type', v_event,
+           'timestamp', edgeflow.iso(coalesce(new.ended_at, edgeflow.now())),
+           'data', jsonb_build_object(
+             'run_id', new.id, 'flow', new.flow_name, 'version', new.version,
+             'deployment', v_deployment, 'status', new.status, 'parameters', new.parameters,
+             'output', new.output, 'error', new.error,
+             'created_at', edgeflow.iso(new.created_at), 'started_at', edgeflow.iso(new.started_at),
+             'ended_at', edgeflow.iso(new.ended_at))),
+         edgeflow.now(), edgeflow.now()
+    from edgeflow.notifications n
+   where n.active and v_event = any(n.events)
+     and (n.flows is null or new.flow_name = any(n.flows))
+     and (n.deployments is null or v_deployment = any(n.deployments))
+  on conflict (message_id) do nothing;
   return null;
 end
 $function$;
@@ -166,5 +230,8 @@ CREATE OR REPLACE TRIGGER events_run_update AFTER UPDATE OF status ON edgeflow.r
 CREATE OR REPLACE TRIGGER runs_after_child_end AFTER UPDATE OF status ON edgeflow.runs FOR EACH ROW WHEN (((new.parent_task_id IS NOT NULL) AND (new.status = ANY (ARRAY['COMPLETED'::text, 'FAILED'::text, 'CANCELLED'::text, 'CRASHED'::text])) AND (old.status <> ALL (ARRAY['COMPLETED'::text, 'FAILED'::text, 'CANCELLED'::text, 'CRASHED'::text])))) EXECUTE FUNCTION edgeflow._subflow_child_end_trigger();
 
 CREATE OR REPLACE TRIGGER runs_after_end AFTER UPDATE OF status ON edgeflow.runs FOR EACH ROW WHEN (((new.status = ANY (ARRAY['COMPLETED'::text, 'FAILED'::text, 'CANCELLED'::text, 'CRASHED'::text])) AND (old.status <> ALL (ARRAY['COMPLETED'::text, 'FAILED'::text, 'CANCELLED'::text, 'CRASHED'::text])))) EXECUTE FUNCTION edgeflow._run_after_end();
+
+-- Outbound notifications: see edgeflow._run_notify above.
+CREATE OR REPLACE TRIGGER runs_notify AFTER UPDATE OF status ON edgeflow.runs FOR EACH ROW WHEN (((new.status = ANY (ARRAY['COMPLETED'::text, 'FAILED'::text, 'CANCELLED'::text, 'CRASHED'::text])) AND (old.status <> ALL (ARRAY['COMPLETED'::text, 'FAILED'::text, 'CANCELLED'::text, 'CRASHED'::text])))) EXECUTE FUNCTION edgeflow._run_notify();
 
 CREATE OR REPLACE TRIGGER runs_stop_children AFTER UPDATE OF status ON edgeflow.runs FOR EACH ROW WHEN (((new.status = ANY (ARRAY['CANCELLING'::text, 'CANCELLED'::text, 'FAILED'::text, 'CRASHED'::text])) AND (old.status IS DISTINCT FROM new.status))) EXECUTE FUNCTION edgeflow._subflow_parent_stopped();

@@ -22,11 +22,15 @@ declare
   v_runs uuid[];
 begin
   with ins as (
-    insert into edgeflow.events (run_id, kind, step, task, attempt, from_status, to_status, error)
+    insert into edgeflow.events (run_id, kind, step, task, attempt, from_status, to_status, error,
+                                run_created_at)
     select n.run_id, 'task', n.slug, n.id, n.attempts, o.status, n.status,
            case when n.status = 'FAILED' or (o.status = 'RUNNING' and n.status = 'QUEUED')
-                then n.error end
+                then n.error end,
+           -- The partition key of events (sql/schema/80_events.sql).
+           r.created_at
       from new_rows n join old_rows o on o.id = n.id
+      join edgeflow.runs r on r.id = n.run_id
      where o.status is distinct from n.status
      order by n.run_id, n.slug, n.task_index
     returning run_id

@@ -29,6 +29,9 @@ import { tickBench } from "./tick.ts";
 import { sweepBench } from "./sweep.ts";
 import { uiBench } from "./ui.ts";
 import { peersBench } from "./peers.ts";
+import { webhooksBench } from "./webhooks.ts";
+import { retentionBench } from "./retention.ts";
+import { waitsBench } from "./waits.ts";
 
 const BENCHMARKS: Benchmark[] = [
   engineBench,
@@ -36,7 +39,10 @@ const BENCHMARKS: Benchmark[] = [
   tickBench,
   sweepBench,
   uiBench,
+  webhooksBench,
   peersBench,
+  retentionBench,
+  waitsBench,
 ];
 /** Modules that run only when asked for (`--peers` or `--only peers…`). */
 const OPT_IN = new Set([peersBench.name]);

@@ -40,6 +40,9 @@ Deno.test("a deployment body gets its defaults; the api.md example parses", () =
     collision_strategy: "enqueue",
     paused: false,
     job_variables: {},
+    triggers: [],
+    cancel_on: [],
+    concurrency: [],
   });
   const full = DeployBody.parse({
     name: "etl-nightly",

@@ -53,6 +53,17 @@ export const AREAS: Area[] = [
     match: /^event/,
   },
   {
+    file: "85_webhooks.sql",
+    about: "Inbound webhooks and their delivery log; outbound notifications and their outbox.",
+    match: /^(webhook|notification)/,
+  },
+  {
+    file: "85_waits.sql",
+    about:
+      "Events sent to POST /trigger/events, the steps waiting on them, pending debounced triggers.",
+    match: /^(inbound_event|wait|trigger_debounce)/,
+  },
+  {
     file: "90_maintenance.sql",
     about: "State of the maintenance pass (the sweep) and the engine's clock.",
     match: /^(sweep|prune|maintenance|clock)/,

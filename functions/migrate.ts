@@ -1,9 +1,20 @@
-/** `deno task migrate`: apply pending migrations to DATABASE_URL (or PGlite). */
+/**
+ * `deno task migrate`: apply pending migrations over a direct connection —
+ * `EDGEFLOW_DIRECT_URL`, else `DATABASE_URL`/`SUPABASE_DB_URL` unless it is a
+ * transaction pooler (refused, with the fix in the message) — or to the
+ * local PGlite when no URL is set.
+ */
 import { connectFromEnv } from "../shared/runtime/connect.ts";
 import { loadMigrations } from "../shared/runtime/migrations_fs.ts";
 import { migrate, pgmqMode } from "../shared/db/migrate.ts";
 
-const sql = await connectFromEnv();
+let sql;
+try {
+  sql = await connectFromEnv(Deno.env.toObject(), { local: true, migrations: true });
+} catch (err) {
+  console.error(`migrate: ${(err as Error).message}`);
+  Deno.exit(2);
+}
 try {
   const result = await migrate(sql, await loadMigrations(), {
     pgmq: pgmqMode(Deno.env.toObject()),

@@ -39,6 +39,8 @@ export const DeployBody = z.strictObject({
   collision_strategy: CollisionStrategy.default("enqueue"),
   paused: z.boolean().default(false),
   job_variables: JobVariables.default({}),
+  /** Days its finished runs are kept; null: `EDGEFLOW_RETENTION_DAYS` (default 30). */
+  retention_days: int4(1).nullable().default(null),
 });
 /** A validated deployment body, defaults applied. */
 export type DeployInput = z.output<typeof DeployBody>;

@@ -51,3 +51,19 @@ export const FailBody = z.object({
 });
 /** A validated failure report. */
 export type FailInput = z.output<typeof FailBody>;
+
+// --- Batched results (issue 12): many results in one call, each fenced and answered alone.
+
+/** The body of `POST /heartbeat/tasks/complete`: many completions in one call. */
+export const CompleteBatchBody = z.object({
+  results: z.array(CompleteBody.extend({ task: Uuid })).min(1).max(MAX_WORKER_TASKS),
+});
+/** A validated batch of completions. */
+export type CompleteBatchInput = z.output<typeof CompleteBatchBody>;
+
+/** The body of `POST /heartbeat/tasks/fail`: many failure reports in one call. */
+export const FailBatchBody = z.object({
+  results: z.array(FailBody.extend({ task: Uuid })).min(1).max(MAX_WORKER_TASKS),
+});
+/** A validated batch of failure reports. */
+export type FailBatchInput = z.output<typeof FailBatchBody>;

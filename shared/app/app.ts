@@ -19,9 +19,14 @@ import { heartbeatRoutes } from "./heartbeat_routes.ts";
 import { Wakeups } from "./wakeups.ts";
 import { limitsRoutes } from "./limits_routes.ts";
 import { eventsRoutes } from "./events_routes.ts";
+import { logsIngestRoutes, logsReadRoutes } from "./logs_routes.ts";
+import { retryRoutes } from "./retry_routes.ts";
 import { uiRoutes } from "../ui/routes.tsx";
 import { graphqlRoutes } from "./graphql_routes.ts";
 import { scheduleRoutes } from "./schedule_routes.ts";
+import { AppMetrics, metricsRoutes } from "./metrics_routes.ts";
+import { openApiRoutes } from "./openapi_routes.ts";
+import { planTopUp } from "./plan_topup.ts";
 import { hookReceiveRoutes, webhookAdminRoutes } from "./webhook_routes.ts";
 import {
   drainAfter,
@@ -50,7 +55,9 @@ async function databaseAnswers(sql: Sql, timeoutMs: number): Promise<boolean> {
   }
 }
 
-export function createApp(deps: AppDeps, options: AppOptions = {}): Hono<AppEnv> {
+export function createApp(appDeps: AppDeps, options: AppOptions = {}): Hono<AppEnv> {
+  const metrics = appDeps.metrics ?? new AppMetrics();
+  const deps: AppDeps = { ...appDeps, metrics };
   const served = options.functions ?? FUNCTIONS;
   const app = new Hono<AppEnv>();
   const now = deps.now ? () => deps.now!().getTime() : Date.now;
@@ -68,6 +75,8 @@ export function createApp(deps: AppDeps, options: AppOptions = {}): Hono<AppEnv>
   app.onError(errorHandler({ log: deps.log }));
   app.notFound(notFoundHandler);
   app.use("*", bodyLimit());
+  // Off unless configured (default on Supabase): fire-time plans of the SQL tick.
+  if (deps.config.planTopUpMinutes) app.use("*", planTopUp(deps));
   const notifier = createNotifier(deps);
   // Requests that can end runs: their outbox rows go out right after the response.
   for (const path of ["/heartbeat/tasks/*", "/trigger/runs/*"]) {
@@ -105,6 +114,10 @@ export function createApp(deps: AppDeps, options: AppOptions = {}): Hono<AppEnv>
   if (served.includes("deploy")) app.route("/", notificationAdminRoutes(deps, auth, notifier));
   if (served.includes("trigger")) app.route("/", notificationDrainRoutes(deps, auth, notifier));
   if (served.includes("trigger")) app.route("/", eventsRoutes(deps, auth));
+  if (served.includes("trigger")) app.route("/", logsReadRoutes(deps, auth));
+  if (served.includes("trigger")) app.route("/", retryRoutes(deps, auth, wakeups));
+  if (served.includes("heartbeat")) app.route("/", logsIngestRoutes(deps, auth));
+  if (served.includes("trigger")) app.route("/", metricsRoutes(deps, auth, metrics));
   if (served.includes("trigger")) {
     app.route("/", uiRoutes(deps, auth, wakeups));
     // A visitor opening the server's root meets the dashboard, not a JSON 404. Relative, so that
@@ -114,5 +127,6 @@ export function createApp(deps: AppDeps, options: AppOptions = {}): Hono<AppEnv>
   }
   if (served.includes("register")) app.route("/", graphqlRoutes(deps, auth));
   app.route("/", scheduleRoutes(deps, auth, served));
+  app.route("/", openApiRoutes());
   return app;
 }

@@ -8,6 +8,7 @@ import { DeployBody, KeyBody, PoolBody, uuidParam, VariableBody } from "../api/s
 import { createKey, listKeys, revokeKey } from "./key_store.ts";
 import { deployWithSchedules } from "../scheduler/deploy_schedules.ts";
 import { assertDeploymentAcyclic } from "./cycle_guard.ts";
+import { planInBackground } from "./plan_topup.ts";
 
 const UPSERT_ERRORS: Record<string, string> = {
   unknown_flow: "no flow with this name is registered",
@@ -35,6 +36,8 @@ export function deployRoutes(deps: AppDeps, auth: Auth): Hono<AppEnv> {
         { path: r.path ?? "", message: UPSERT_ERRORS[r.error] ?? r.error },
       ]);
     }
+    // Fire times for the SQL tick (pg_cron's `select edgeflow.tick()`).
+    if (body.schedules.length > 0) await planInBackground(deps, deps.sql(c));
     return c.json(r.deployment, r.created ? 201 : 200);
   });
 

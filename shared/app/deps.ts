@@ -32,6 +32,26 @@ export interface AppConfig {
   healthTimeoutMs?: number;
   /** Seconds an Idempotency-Key is remembered as a retry by the rate limiter (default 86 400). */
   duplicateTtlSeconds?: number;
+  /** `EDGEFLOW_RETENTION_DAYS`: days finished runs are kept (default 30; a deployment's `retention_days` wins). */
+  retentionDays?: number;
+  /** `EDGEFLOW_PRUNE_BATCH`: runs the tick prunes at most per pass (default 1,000). */
+  pruneBatch?: number;
+  /** `EDGEFLOW_LATE_SECONDS`: a run not started this long after its scheduled time is late (60). */
+  lateSeconds?: number;
+  /**
+   * `EDGEFLOW_PATH_PREFIX`: where a gateway mounts the functions, as browsers
+   * see it (links of the dashboard). Default `/functions/v1` on Supabase
+   * (which sets `SUPABASE_URL` in every function and hands the function the
+   * path without that prefix), else none.
+   */
+  pathPrefix?: string;
+  /** `EDGEFLOW_LONG_POLL_MAX_SECONDS`: the longest a heartbeat may wait for work (default 20). */
+  longPollMaxSeconds?: number;
+  /**
+   * `EDGEFLOW_PLAN_TOPUP_MINUTES`: how often a process plans schedules' fire
+   * times for the SQL tick after a request (default 10 on Supabase, else 0: off).
+   */
+  planTopUpMinutes?: number;
 }
 
 /** `QSTASH_TOKEN`, `QSTASH_URL`, `QSTASH_CURRENT_SIGNING_KEY`, `QSTASH_NEXT_SIGNING_KEY`. */
@@ -51,6 +71,19 @@ export interface AppDeps {
   log: Logger;
   /** Wall clock (tests move it). */
   now?: () => Date;
+  /** The app's latency histograms for /metrics (createApp makes them when absent). */
+  metrics?: import("../metrics/histogram.ts").AppMetrics;
+  /**
+   * Keep the isolate alive for `work` after the response (`EdgeRuntime.waitUntil`
+   * on Supabase); absent: the caller awaits it (shared/app/plan_topup.ts).
+   */
+  waitUntil?: (work: Promise<unknown>) => void;
+  /**
+   * Set where the runtime sees a client leave only while an answer streams
+   * (Workers): long polls then stream their answer (shared/app/long_poll.ts),
+   * and `keepUntil` holds the request's resources until `work` settles.
+   */
+  keepUntil?: (c: Context, work: Promise<unknown>) => void;
   /**
    * Work to finish after the response (Workers' `waitUntil`, a detached
    * promise on Deno), with a database client that outlives the request.
@@ -63,6 +96,12 @@ export interface AppDeps {
 
 /** How long `/health` waits for the database before answering 503. */
 export const DEFAULT_HEALTH_TIMEOUT_MS = 2_000;
+
+/** Seconds after its scheduled time a run that has not started counts as late. */
+export const DEFAULT_LATE_SECONDS = 60;
+
+/** Days finished runs are kept when neither `EDGEFLOW_RETENTION_DAYS` nor the deployment says. */
+export const DEFAULT_RETENTION_DAYS = 30;
 
 /** Shortest `EDGEFLOW_ADMIN_KEY` accepted outside the local dev server. */
 export const MIN_ADMIN_KEY_LENGTH = 24;
@@ -103,6 +142,17 @@ export function configFromEnv(
     leaseSeconds: num(env.EDGEFLOW_LEASE_SECONDS, 30),
     publicUrl: env.EDGEFLOW_PUBLIC_URL || undefined,
     healthTimeoutMs: num(env.EDGEFLOW_HEALTH_TIMEOUT_MS, DEFAULT_HEALTH_TIMEOUT_MS),
+    retentionDays: Math.ceil(num(env.EDGEFLOW_RETENTION_DAYS, DEFAULT_RETENTION_DAYS)),
+    pruneBatch: Math.ceil(num(env.EDGEFLOW_PRUNE_BATCH, 1_000)),
+    lateSeconds: Math.ceil(num(env.EDGEFLOW_LATE_SECONDS, DEFAULT_LATE_SECONDS)),
+    pathPrefix: (env.EDGEFLOW_PATH_PREFIX ?? (env.SUPABASE_URL ? "/functions/v1" : ""))
+      .replace(/\/+$/, "") || undefined,
+    longPollMaxSeconds: longPollCeiling(env.EDGEFLOW_LONG_POLL_MAX_SECONDS),
+    planTopUpMinutes: env.EDGEFLOW_PLAN_TOPUP_MINUTES !== undefined
+      ? Math.max(0, Number(env.EDGEFLOW_PLAN_TOPUP_MINUTES) || 0)
+      : env.SUPABASE_URL
+      ? 10
+      : 0,
     qstash: env.QSTASH_TOKEN
       ? {
         token: env.QSTASH_TOKEN,
@@ -123,6 +173,28 @@ export function configFromEnv(
       env.EDGEFLOW_TRIGGER_KEY_RATE_LIMIT,
     ),
   };
+}
+
+/**
+ * A heartbeat's long poll must end before the platform's wall-clock limit
+ * (Supabase Edge Functions: 150 s on the free plan, 400 s paid; Cloudflare
+ * and proxies cut idle responses at ~100 s). Default 20 s: well inside all
+ * of them, and a worker that re-polls every 20 s costs one request per 20 s.
+ * Values above 120 s are refused at start-up, so a typo cannot cross 150 s.
+ */
+export const DEFAULT_LONG_POLL_MAX_SECONDS = 20;
+export const LONG_POLL_CEILING_SECONDS = 120;
+
+function longPollCeiling(value: string | undefined): number {
+  if (value === undefined || value.trim() === "") return DEFAULT_LONG_POLL_MAX_SECONDS;
+  const n = Number(value);
+  if (!Number.isFinite(n) || n < 0 || n > LONG_POLL_CEILING_SECONDS) {
+    throw new Error(
+      `EDGEFLOW_LONG_POLL_MAX_SECONDS is ${JSON.stringify(value)}: give seconds from 0 to ` +
+        `${LONG_POLL_CEILING_SECONDS} (the platforms cut requests at 150 s or less)`,
+    );
+  }
+  return n;
 }
 
 /** Hono environment of the app's routes. */

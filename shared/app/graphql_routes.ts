@@ -152,7 +152,7 @@ function rootValue(sql: Sql) {
   };
 }
 
-const GraphQLBody = z.object({
+export const GraphQLBody = z.object({
   query: z.string().min(1),
   variables: z.record(z.string(), z.unknown()).nullish(),
   operationName: z.string().nullish(),

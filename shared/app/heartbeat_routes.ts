@@ -14,11 +14,11 @@ import {
   type ResultOutcome,
 } from "../engine/tasks.ts";
 import type { Wakeups } from "./wakeups.ts";
+import { type LongPoll, streamedLongPoll, waitForWork } from "./long_poll.ts";
+import { refusal, resultBatchRoutes } from "./task_results.ts";
 
 /** Longest a heartbeat may wait for work (seconds): well inside any proxy's idle timeout. */
 export const MAX_WAIT_SECONDS = 20;
-/** How often a waiting heartbeat looks for work made by other processes. */
-const POLL_MS = 250;
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
@@ -38,18 +38,19 @@ export interface QueuedHandler {
   served: boolean;
 }
 
+/** `GET /heartbeat/runs/:run/job`: how to start a run's tasks outside the worker. */
+export interface RunJob {
+  run_id: string;
+  flow: string;
+  version: number;
+  deployment: string | null;
+  entrypoint: string | null;
+  image: string | null;
+  job_variables: Record<string, unknown>;
+}
+
 function refused(outcome: ResultOutcome, task: string): never {
-  switch ("error" in outcome ? outcome.error : undefined) {
-    case "not_found":
-      throw ApiError.of("not_found", `no task ${task}`);
-    case "run_not_running":
-      throw ApiError.of(
-        "conflict",
-        `the run is ${"status" in outcome ? outcome.status : "over"}: the result was not accepted`,
-      );
-    default:
-      throw ApiError.of("stale_lease", "this lease is not the task's current one; nothing changed");
-  }
+  throw refusal(outcome, task);
 }
 
 /** Another key first used this worker name (migration 0067). */
@@ -68,11 +69,12 @@ export function heartbeatRoutes(deps: AppDeps, auth: Auth, wakeups: Wakeups): Ho
 
   app.post("/heartbeat", scope, async (c) => {
     const body = await readJsonAs(c, HeartbeatBody);
-    const wait = Math.min(body.wait_seconds, MAX_WAIT_SECONDS);
+    const wait = Math.min(body.wait_seconds, deps.config.longPollMaxSeconds ?? MAX_WAIT_SECONDS);
     // A heartbeat that may claim watches its connection: a client that gave up
     // (killed, stopped, timed out) must not be leased tasks it never receives.
     const gone = body.capacity > 0 ? clientSignal(c) : undefined;
     const principal = c.get("principal");
+    const claimStarted = performance.now();
     const beat = await heartbeat(deps.sql(c), {
       caller: { id: principal.id, admin: principal.scopes.includes("admin") },
       worker: body.worker,
@@ -85,42 +87,61 @@ export function heartbeatRoutes(deps: AppDeps, auth: Auth, wakeups: Wakeups): Ho
       heartbeatSeconds: deps.config.heartbeatSeconds,
     });
     if ("error" in beat) throw workerNameTaken(body.worker);
+    if (body.capacity > 0) deps.metrics?.claim.observe((performance.now() - claimStarted) / 1000);
     const result = beat;
     const foreign = body.running.filter((r) => !UUID.test(r.lease)).map((r) => r.task);
+    const answer = (tasks: typeof result.tasks) => ({
+      long_poll: true,
+      lease_seconds: deps.config.leaseSeconds,
+      heartbeat_seconds: deps.config.heartbeatSeconds,
+      tasks,
+      cancel: result.cancel,
+      lost: [...result.lost, ...foreign],
+    });
     // Long poll: no work yet, and the worker is willing to wait for some.
     if (gone && wait > 0 && !result.tasks.length && !gone.aborted) {
-      const until = Date.now() + wait * 1000;
-      while (!result.tasks.length && Date.now() < until) {
-        await wakeups.wait(Math.min(POLL_MS, until - Date.now()), gone);
-        // Checked right before each claim: nothing is claimed for a client that left.
-        if (gone.aborted) break;
-        result.tasks = await claimTasks(
-          deps.sql(c),
-          body.pool,
-          body.handlers ?? null,
-          body.capacity,
-          body.worker,
+      const poll: LongPoll = {
+        seconds: wait,
+        gone,
+        wakeups,
+        claim: async () => {
+          const claimAt = performance.now();
+          const tasks = await claimTasks(
+            deps.sql(c),
+            body.pool,
+            body.handlers ?? null,
+            body.capacity,
+            body.worker,
+          );
+          deps.metrics?.claim.observe((performance.now() - claimAt) / 1000);
+          return tasks;
+        },
+        handBack: async (tasks) => {
+          await handBackClaims(deps.sql(c), tasks.map((t) => ({ task: t.task, lease: t.lease })));
+        },
+      };
+      if (deps.keepUntil) {
+        return streamedLongPoll(
+          poll,
+          answer,
+          (work) => deps.keepUntil!(c, work),
+          (err) => deps.log("warn", "long poll ended early", { error: String(err) }),
         );
       }
-    }
-    if (gone?.aborted && result.tasks.length) {
-      // The client left while we claimed: nobody can receive these tasks. Give
-      // them back now rather than let them sit out a lease and burn an attempt.
+      result.tasks = await waitForWork(poll);
+    } else if (gone?.aborted && result.tasks.length) {
+      // The client left before its first claim was answered: give the tasks back.
       await handBackClaims(
         deps.sql(c),
         result.tasks.map((t) => ({ task: t.task, lease: t.lease })),
       );
       result.tasks = [];
     }
-    return c.json({
-      long_poll: true,
-      lease_seconds: deps.config.leaseSeconds,
-      heartbeat_seconds: deps.config.heartbeatSeconds,
-      tasks: result.tasks,
-      cancel: result.cancel,
-      lost: [...result.lost, ...foreign],
-    });
+    return c.json(answer(result.tasks));
   });
+
+  // Many results in one call (task_results.ts).
+  app.route("/", resultBatchRoutes(deps, scope, wakeups));
 
   app.post("/heartbeat/tasks/:task/complete", scope, async (c) => {
     const task = uuidParam(c.req.param("task"), "task");
@@ -149,6 +170,22 @@ export function heartbeatRoutes(deps: AppDeps, auth: Auth, wakeups: Wakeups): Ho
              edgeflow.pool_queued_handlers(${pool}) as handlers`;
     if (!row.known) throw ApiError.of("not_found", `no pool named ${pool}`);
     return c.json({ pool, handlers: row.handlers });
+  });
+
+  // What an executor needs to start a task's container or process (issue 14):
+  // the deployment's job variables and the flow's entrypoint and image.
+  app.get("/heartbeat/runs/:run/job", scope, async (c) => {
+    const run = uuidParam(c.req.param("run"), "run");
+    const [row] = await deps.sql(c)<RunJob[]>`
+      select r.id::text as run_id, r.flow_name as flow, r.version, d.name as deployment,
+             fv.definition->>'entrypoint' as entrypoint, fv.definition->>'image' as image,
+             coalesce(d.job_variables, '{}'::jsonb) as job_variables
+        from edgeflow.runs r
+        join edgeflow.flow_versions fv on fv.id = r.flow_version_id
+        left join edgeflow.deployments d on d.id = r.deployment_id
+       where r.id = ${run}::uuid`;
+    if (!row) throw ApiError.of("not_found", `no run ${run}`);
+    return c.json({ ...row });
   });
 
   app.get("/heartbeat/workers", scope, async (c) => {

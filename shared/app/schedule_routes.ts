@@ -59,7 +59,7 @@ function previewCount(raw: string | undefined): number {
  * schedule id in the signed body binds the message to its URL even where
  * the JWT's `sub` cannot be checked (no EDGEFLOW_PUBLIC_URL).
  */
-const FireBody = z.strictObject({
+export const FireBody = z.strictObject({
   schedule_id: z.uuid(),
   scheduled_time: z.iso.datetime({ offset: true }),
 });

@@ -3,11 +3,11 @@
  * Cloudflare `scheduled()` handler and pg_cron call. In order: the
  * maintenance pass (`edgeflow.maintenance`: the sweep of expired leases, so
  * that tasks it re-queues can be pushed at once, and pruning of rate-limit
- * windows and duplicate keys), the scheduler (shared/scheduler/tick_schedules.ts), and with QStash, push
+ * windows and duplicate keys, then retention: edgeflow.prune), the scheduler (shared/scheduler/tick_schedules.ts), and with QStash, push
  * delivery of ready tasks of push pools and pruning of old delivery records.
  */
 import type { Context } from "hono";
-import type { AppDeps } from "./deps.ts";
+import { type AppDeps, DEFAULT_RETENTION_DAYS } from "./deps.ts";
 import type { Sql } from "../db/sql.ts";
 /** What `edgeflow.maintenance()` reports: the sweep's counts and the rate-limit rows pruned. */
 interface SweepReport {
@@ -20,12 +20,17 @@ interface SweepReport {
   resurrected: number;
   admitted: number;
   pruned: number;
+  /** Retention (edgeflow.prune): finished runs deleted, event day partitions made and dropped. */
+  pruned_runs: number;
+  partitions_created: number;
+  partitions_dropped: number;
 }
 import { tickSchedules } from "../scheduler/tick_schedules.ts";
 import { subflowTick, type SubflowTickReport } from "../engine/subflows.ts";
 import { startDueSubflows } from "../engine/subflows.ts";
 import { pushReadyTasks } from "../scheduler/push_tasks.ts";
 import { qstashPublisher, scheduleDelivery } from "../scheduler/qstash_delivery.ts";
+import { planAhead } from "../scheduler/plan_ahead.ts";
 import { createNotifier } from "../notifications/notifier.ts";
 import type { DrainReport } from "../notifications/drain.ts";
 
@@ -50,8 +55,15 @@ export interface TickResult {
   admitted: number;
   /** Ended rate-limit windows and expired duplicate keys deleted. */
   pruned: number;
+  /** Finished runs deleted by retention (`EDGEFLOW_RETENTION_DAYS`, a deployment's `retention_days`). */
+  pruned_runs: number;
+  /** Day partitions of the event log made ahead / dropped once none of their runs is left. */
+  partitions_created: number;
+  partitions_dropped: number;
   /** Subflow retries and delayed subflow steps started, orphaned children cancelled. */
   subflows: SubflowTickReport;
+  /** Schedules whose fire times were planned ahead for the SQL tick (`edgeflow.tick()`). */
+  planned: number;
   /** Outbound notifications sent, set to retry, given up; webhook log rows pruned. */
   notifications: DrainReport & { pruned: number };
 }
@@ -60,8 +72,12 @@ export async function runTick(deps: AppDeps, c: Context): Promise<TickResult> {
   const sql = deps.sql(c);
   const publisher = qstashPublisher(deps.config);
   // The whole maintenance pass: expired leases, idle runs, Lazarus, waiting runs,
-  // then pruning of rate-limit windows and duplicate keys.
-  const [{ sweep }] = await sql<{ sweep: SweepReport }>`select edgeflow.maintenance() as sweep`;
+  // then pruning of rate-limit windows and duplicate keys, then retention.
+  const retention = deps.config.retentionDays ?? DEFAULT_RETENTION_DAYS;
+  const [{ sweep }] = await sql<{ sweep: SweepReport }>`
+    select edgeflow.maintenance(${
+    deps.config.pruneBatch ?? 1000
+  }::int, ${retention}::int) as sweep`;
   const subflows = await subflowTick(sql);
   const scheduled = await tickSchedules({
     sql,
@@ -81,12 +97,27 @@ export async function runTick(deps: AppDeps, c: Context): Promise<TickResult> {
     });
     await sql`select edgeflow.prune_qstash_deliveries()`;
   }
+  // Fire times ahead for pg_cron's SQL tick, which cannot compute them.
+  // A failure here (a racing deploy) costs nothing: the next tick plans again.
+  const planned = await planAhead(sql, (deps.now ?? (() => new Date()))()).catch((err) => {
+    deps.log("warn", "planning schedules ahead failed; the next tick plans them", {
+      error: String(err),
+    });
+    return 0;
+  });
   // Outbound notifications of the runs this pass ended (and every retry that is due), then the
   // bounded retention of the webhook logs.
   const sent = await createNotifier(deps).drain(sql);
   const [{ pruned }] = await sql<{ pruned: number }>`
     select edgeflow.prune_webhooks() as pruned`;
-  return { ...scheduled, pushed, ...sweep, subflows, notifications: { ...sent, pruned } };
+  return {
+    ...scheduled,
+    pushed,
+    ...sweep,
+    subflows,
+    planned,
+    notifications: { ...sent, pruned },
+  };
 }
 
 /** The tick outside a request (Cloudflare `scheduled()`), logged. */

@@ -125,6 +125,7 @@ export function triggerRoutes(deps: AppDeps, auth: Auth, wakeups?: Wakeups): Hon
   });
 
   app.post("/trigger/flows/:flow", scope, guard.flow, async (c) => {
+    const triggerStarted = performance.now();
     const flow = c.req.param("flow");
     const body = await readJsonAs(c, AdHocRunBody);
     const sql = deps.sql(c);
@@ -140,11 +141,15 @@ export function triggerRoutes(deps: AppDeps, auth: Auth, wakeups?: Wakeups): Hon
       tags: body.tags,
       ...(await idempotency(c, `flow:${flow}`)),
     });
-    if (result.error === undefined) wakeups?.wake();
+    if (result.error === undefined) {
+      wakeups?.wake();
+      deps.metrics?.trigger.observe((performance.now() - triggerStarted) / 1000);
+    }
     return started(c, result, { deployment: null, flow, version: version.version });
   });
 
   app.post("/trigger/:deployment", scope, guard.deployment, async (c) => {
+    const triggerStarted = performance.now();
     const name = c.req.param("deployment");
     const body = await readJsonAs(c, DeploymentTriggerBody);
     const sql = deps.sql(c);
@@ -167,7 +172,10 @@ export function triggerRoutes(deps: AppDeps, auth: Auth, wakeups?: Wakeups): Hon
       tags: [...target.tags, ...body.tags],
       ...(await idempotency(c, `deployment:${name}`)),
     });
-    if (result.error === undefined) wakeups?.wake();
+    if (result.error === undefined) {
+      wakeups?.wake();
+      deps.metrics?.trigger.observe((performance.now() - triggerStarted) / 1000);
+    }
     return started(c, result, { deployment: name, flow: target.flow, version: target.version });
   });
 

@@ -4,6 +4,7 @@ import { deployCommand, registerCommand } from "./commands/define.ts";
 import { importTrexCommand, importYamlCommand } from "./commands/import.ts";
 import { runCommand } from "./commands/run.ts";
 import { runsCancelCommand, runsListCommand, runsShowCommand } from "./commands/runs.ts";
+import { runsLogsCommand, runsRetryCommand } from "./commands/run_ops.ts";
 import { flowsArchiveCommand, flowsListCommand, flowsShowCommand } from "./commands/flows.ts";
 import {
   deploymentsListCommand,
@@ -43,6 +44,8 @@ export const COMMANDS: readonly Command[] = [
   runsListCommand,
   runsShowCommand,
   runsCancelCommand,
+  runsLogsCommand,
+  runsRetryCommand,
   flowsListCommand,
   flowsShowCommand,
   flowsArchiveCommand,

@@ -6,6 +6,9 @@
  * global state.
  */
 
+import type { Spawn } from "../executors/child.ts";
+import type { Connect } from "../celery/resp.ts";
+
 /** The CLI's runtime. */
 export interface CliIo {
   /** Command-line arguments after the program name. */
@@ -30,6 +33,12 @@ export interface CliIo {
   now(): number;
   /** Aborted on Ctrl-C / SIGTERM: long-running commands (worker, watch) stop cleanly. */
   shutdown: AbortSignal;
+  /** Starts a child process (the container and process executors). */
+  spawn?: Spawn;
+  /** Opens a TCP connection (the Celery bridge's Redis). */
+  connect?: Connect;
+  /** The working directory (the process executor's default). */
+  cwd?: string;
 }
 
 /** Exit codes: 0 success, 1 the operation failed, 2 the command line was wrong. */

@@ -73,6 +73,12 @@ export async function migrate(
   migrations: Migration[],
   opts: MigrateOptions = {},
 ): Promise<MigrateResult> {
+  if (sql.pooled) {
+    throw new MigrationError(
+      "this connection goes through a transaction pooler: migrations need a direct connection " +
+        "(set EDGEFLOW_DIRECT_URL; see shared/db/database_url.ts)",
+    );
+  }
   await sql.begin(async (tx) => {
     await tx.exec(LOCK);
     await tx.exec(`create schema if not exists edgeflow;

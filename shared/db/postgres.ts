@@ -46,6 +46,12 @@ export interface PostgresOptions {
    * client-side bound still applies.
    */
   serverStatementTimeout?: boolean;
+  /**
+   * Behind a transaction pooler (pgbouncer `pool_mode = transaction`,
+   * Supavisor's port 6543): implies `prepare: false` and
+   * `serverStatementTimeout: false` (shared/db/database_url.ts decides it).
+   */
+  pooled?: boolean;
 }
 
 /** Timeouts from the environment (milliseconds; unset or invalid: the defaults). */
@@ -95,6 +101,7 @@ interface Shared {
 
 /** Connect to Postgres at `url`. Connections open lazily, on the first query. */
 export function postgresSql(url: string, options: PostgresOptions = {}): Sql {
+  if (options.pooled) options = { ...options, prepare: false, serverStatementTimeout: false };
   const statementTimeoutMs = options.statementTimeoutMs ?? DEFAULT_STATEMENT_TIMEOUT_MS;
   const connection: Record<string, string | number> = {
     TimeZone: "UTC",
@@ -126,7 +133,9 @@ export function postgresSql(url: string, options: PostgresOptions = {}): Sql {
       void stuck.end({ timeout: 0 }).catch(() => {});
     },
   };
-  return wrap(shared, null, () => shared.pool.end({ timeout: 5 }));
+  const sql = wrap(shared, null, () => shared.pool.end({ timeout: 5 }));
+  if (options.pooled) Object.assign(sql, { pooled: true });
+  return sql;
 }
 
 /** `p`, or a `DatabaseUnavailableError` once `ms` have passed without an answer. */

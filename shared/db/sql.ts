@@ -20,6 +20,8 @@ export interface Sql {
   end(): Promise<void>;
   /** Which driver is underneath. */
   readonly driver: "postgres" | "pglite";
+  /** Connected through a transaction pooler (no migrations, no session state). */
+  readonly pooled?: boolean;
   /**
    * Is the database answering? Resolves true or false within `timeoutMs`
    * (never hangs, never throws). A client that got no answer treats the

@@ -27,3 +27,22 @@ export async function completeTasks(sql: Sql, results: TaskResult[]): Promise<Re
   await afterSubflowsDue(sql, row.due);
   return row.r;
 }
+
+/** One failed attempt: its id, the lease it was claimed under, the error, and whether to retry. */
+export interface TaskFailure {
+  task: string;
+  lease: string;
+  error: { message: string; [key: string]: unknown };
+  retryable: boolean;
+}
+
+/**
+ * Fail attempts under their leases in one round trip and one transaction.
+ * Each gets the outcome `failTask` would give it, in the order given.
+ */
+export async function failTasks(sql: Sql, failures: TaskFailure[]): Promise<ResultOutcome[]> {
+  if (failures.length === 0) return [];
+  const [row] = await sql<{ r: ResultOutcome[] }>`
+    select edgeflow.fail_tasks(${JSON.stringify(failures)}::text::jsonb) as r`;
+  return row.r;
+}

@@ -5,24 +5,8 @@
 import type { Sql } from "../db/sql.ts";
 import { afterSubflowsDue } from "./subflows.ts";
 
-export interface ClaimedTask {
-  task: string;
-  lease: string;
-  run_id: string;
-  flow: string;
-  step: string;
-  handler: string;
-  attempt: number;
-  max_attempts: number;
-  task_index: number;
-  lease_expires_at: string | null;
-  input: {
-    run: Record<string, unknown>;
-    deps: Record<string, unknown>;
-    args: unknown;
-    item?: unknown;
-  };
-}
+export type { ClaimedTask } from "../api/claimed_task.ts";
+import type { ClaimedTask } from "../api/claimed_task.ts";
 
 export type ResultOutcome =
   | { ok: true; task: string; retry_at?: string | null; run_status?: string; attempt?: number }

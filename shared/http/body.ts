@@ -68,9 +68,14 @@ export function readBody(
  * one-time notice about its legacy abort behaviour on first access.
  */
 export function clientSignal(c: Context): AbortSignal {
+  return originalRequest(c).signal;
+}
+
+/** The request the runtime handed us, before the body reader replaced `c.req.raw`. */
+export function originalRequest(c: Context): Request {
   let request = c.req.raw;
   for (let up = originals.get(request); up; up = originals.get(request)) request = up;
-  return request.signal;
+  return request;
 }
 
 /** The raw body as text, exactly as sent (400 `invalid_json` if it is not UTF-8). */

@@ -4,6 +4,8 @@
  * shared/cli/ and sees only the `CliIo` built here.
  */
 import { type CliIo, timerSleep } from "../cli/io.ts";
+import { denoSpawn } from "./spawn.ts";
+import { denoConnect } from "./tcp.ts";
 
 const encoder = new TextEncoder();
 
@@ -52,5 +54,8 @@ export function denoCliIo(): CliIo {
     sleep: timerSleep,
     now: () => Date.now(),
     shutdown: shutdownSignal(),
+    spawn: denoSpawn,
+    connect: denoConnect,
+    cwd: Deno.cwd(),
   };
 }

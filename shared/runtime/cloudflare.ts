@@ -10,6 +10,7 @@ import { configFromEnv } from "../app/deps.ts";
 import { consoleLogger } from "../http/logger.ts";
 import { postgresSql, postgresTimeoutsFromEnv } from "../db/postgres.ts";
 import type { Sql } from "../db/sql.ts";
+import { originalRequest } from "../http/body.ts";
 
 export interface WorkerEnv {
   HYPERDRIVE?: { connectionString: string };
@@ -39,7 +40,13 @@ export function requestSql(env: WorkerEnv): Sql {
   });
 }
 
+/**
+ * The request's client and the work that still needs it, keyed by the request
+ * the runtime handed us (the body reader replaces `c.req.raw`: keyed by that,
+ * a request that read its body opened a second client nobody closed).
+ */
 const clients = new WeakMap<Request, Sql>();
+const pending = new WeakMap<Request, Promise<unknown>[]>();
 
 /** AppDeps whose `sql(c)` is the request's own client. */
 export function workerDeps(env: WorkerEnv): AppDeps {
@@ -48,15 +55,20 @@ export function workerDeps(env: WorkerEnv): AppDeps {
   ) as Record<string, string>;
   return {
     sql: (c: Context) => {
-      let sql = clients.get(c.req.raw);
+      const request = originalRequest(c);
+      let sql = clients.get(request);
       if (!sql) {
         sql = requestSql(env);
-        clients.set(c.req.raw, sql);
+        clients.set(request, sql);
       }
       return sql;
     },
     config: configFromEnv(strings),
     log: consoleLogger,
+    keepUntil: (c: Context, work: Promise<unknown>) => {
+      const request = originalRequest(c);
+      pending.set(request, [...(pending.get(request) ?? []), work]);
+    },
     // waitUntil with a client of its own: the request's client is closed with the response.
     background: (c, task) => {
       const sql = requestSql(env);
@@ -88,5 +100,7 @@ export function workerApp(env: WorkerEnv): Hono<AppEnv> {
 /** Close the request's client after the response has gone out. */
 export function releaseRequest(request: Request, ctx: Executor): void {
   const sql = clients.get(request);
-  if (sql) ctx.waitUntil(sql.end());
+  const work = pending.get(request) ?? [];
+  if (work.length) ctx.waitUntil(Promise.allSettled(work).then(() => sql?.end()));
+  else if (sql) ctx.waitUntil(sql.end());
 }

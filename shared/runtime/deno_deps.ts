@@ -4,6 +4,7 @@ import { type ConfigContext, configFromEnv } from "../app/deps.ts";
 import { consoleLogger } from "../http/logger.ts";
 import { connectFromEnv } from "./connect.ts";
 import type { Sql } from "../db/sql.ts";
+import { edgeWaitUntil } from "./background.ts";
 
 /**
  * One shared client per process: Deno keeps connections across requests.
@@ -16,18 +17,22 @@ export async function denoDeps(
   context: ConfigContext = {},
 ): Promise<AppDeps & { db: Sql }> {
   const config = configFromEnv(env, context);
-  const db = sql ?? await connectFromEnv(env as Record<string, string>);
+  const db = sql ?? await connectFromEnv(env, { local: !!context.dev });
+  const waitUntil = edgeWaitUntil();
   return {
     db,
     sql: () => db,
     config,
     log: consoleLogger,
-    // The process outlives the response: a detached promise on the shared client. (Supabase may
-    // stop an idle isolate sooner; the outbox row then waits for the next tick.)
+    waitUntil,
+    // The process outlives the response: a promise on the shared client, which
+    // Supabase's runtime is asked to wait for (it may stop an idle isolate
+    // otherwise; an outbox row then waits for the next tick).
     background: (_c, task) => {
-      task(db).catch((err) =>
+      const work = task(db).catch((err) =>
         consoleLogger("warn", "background task failed", { error: String(err) })
       );
+      waitUntil?.(work);
     },
   };
 }

@@ -16,6 +16,9 @@ import { type JsonSchema, withSchemaDefaults } from "../api/params.ts";
 import { uuidParam } from "../api/schemas.ts";
 import { resolveFlowVersion } from "../engine/flows.ts";
 import { triggerRoutes } from "../app/trigger_routes.ts";
+import { retryRun } from "../app/retry_routes.ts";
+import { RetryBody } from "../api/log_schema.ts";
+import { zodIssuesToErrors } from "../http/error_path.ts";
 import type { Wakeups } from "../app/wakeups.ts";
 import { checkKey, endSession, safeNext, startSession } from "./session.ts";
 import { uiOf } from "./layout.tsx";
@@ -98,6 +101,19 @@ export function actionRoutes(deps: AppDeps, auth: Auth, wakeups?: Wakeups): Hono
     const id = uuidParam(c.req.param("id"), "run");
     const res = await api(c, `/trigger/runs/${id}/cancel`, {});
     if (res.status >= 400) throw ApiError.of("not_found", `no run ${id}`);
+    return c.redirect(`${c.get("uiBase")}/runs/${id}`, 303);
+  });
+
+  // Retry: the same checks as POST /trigger/runs/:id/retry; a refusal renders as an error page.
+  ui.post("/runs/:id/retry", may("trigger"), async (c) => {
+    const id = uuidParam(c.req.param("id"), "run");
+    const from = (await form(c)).get("from_step") ?? "";
+    const parsed = RetryBody.safeParse(from ? { from_step: from } : {});
+    if (!parsed.success) {
+      throw ApiError.of("validation_failed", "bad retry", zodIssuesToErrors(parsed.error.issues));
+    }
+    await retryRun(deps.sql(c), id, parsed.data);
+    wakeups?.wake();
     return c.redirect(`${c.get("uiBase")}/runs/${id}`, 303);
   });
 

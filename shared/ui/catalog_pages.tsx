@@ -4,6 +4,8 @@
  */
 import { type DagStep, DagSvg } from "./dag_svg.tsx";
 import { Badge, Json, Page, Sep, Time, type Ui, withQuery } from "./layout.tsx";
+import { ChartStyle, StatsStrip } from "./charts.tsx";
+import type { RunStats } from "./run_stats.ts";
 
 type Doc = Record<string, unknown>;
 
@@ -48,7 +50,9 @@ export function FlowsPage(props: { ui: Ui; flows: Doc[] }) {
 }
 
 /** `/ui/flows/:name`: versions, and the chosen version's DAG, steps and parameter schema. */
-export function FlowPage(props: { ui: Ui; name: string; versions: Doc[]; current: Doc }) {
+export function FlowPage(
+  props: { ui: Ui; name: string; versions: Doc[]; current: Doc; stats?: RunStats },
+) {
   const { ui, current } = props;
   const steps = (current.steps as (DagStep & Doc)[] | null) ?? [];
   const base = `${ui.base}/flows/${encodeURIComponent(props.name)}`;
@@ -67,6 +71,12 @@ export function FlowPage(props: { ui: Ui; name: string; versions: Doc[]; current
           </>
         )}
       </p>
+      {props.stats && (
+        <>
+          <ChartStyle />
+          <StatsStrip stats={props.stats} id="flow-stats" />
+        </>
+      )}
       <DagSvg steps={steps.map((s) => ({ ...s, depends_on: s.depends_on ?? [] }))} />
       <h2>Steps</h2>
       <table>
@@ -134,11 +144,14 @@ export function describeSchedule(s: Doc): string {
 }
 
 /** `/ui/deployments`: each deployment, its schedules and what it can do. */
-export function DeploymentsPage(props: { ui: Ui; deployments: Doc[] }) {
+export function DeploymentsPage(
+  props: { ui: Ui; deployments: Doc[]; stats?: Record<string, RunStats> },
+) {
   const { ui } = props;
   return (
     <Page ui={ui} title="Deployments" active="/deployments">
       <h1>Deployments</h1>
+      {props.stats && <ChartStyle />}
       {props.deployments.length === 0 && <p class="muted">No deployments yet (POST /deploy).</p>}
       {props.deployments.map((d) => {
         const name = String(d.name);
@@ -169,6 +182,7 @@ export function DeploymentsPage(props: { ui: Ui; deployments: Doc[] }) {
             <p class="small">
               parameters <code>{JSON.stringify(d.parameters ?? {})}</code>
             </p>
+            {props.stats?.[name] && <StatsStrip stats={props.stats[name]} id={`stats-${name}`} />}
             {schedules.length === 0
               ? <p class="muted small">No schedules.</p>
               : (

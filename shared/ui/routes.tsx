@@ -27,6 +27,9 @@ import { actionRoutes } from "./actions.tsx";
 import { WebhooksPage } from "./webhook_pages.tsx";
 import { listDeliveries, listWebhooks } from "../webhooks/store.ts";
 import { listNotificationDeliveries, listNotifications } from "../notifications/store.ts";
+import { firstLogs, runTimeline } from "./run_queries.ts";
+import { timelineRows } from "./timeline_svg.tsx";
+import { activity, type RunStats, runStats } from "./run_stats.ts";
 
 /** Variables the dashboard's middleware sets for its pages. */
 export type UiEnv = AppEnv & { Variables: { uiBase: string; uiNonce: string } };
@@ -39,7 +42,9 @@ function frame(deps: AppDeps) {
   const checkOrigin = sameOrigin(deps.config.publicUrl);
   const cookie = sessionFromCookie(deps);
   return async (c: Context<UiEnv>, next: () => Promise<void>) => {
-    c.set("uiBase", c.req.path.startsWith("/trigger/ui") ? "/trigger/ui" : "/ui");
+    // Behind a gateway (Supabase's /functions/v1) links carry the prefix browsers see.
+    const prefix = deps.config.pathPrefix ?? "";
+    c.set("uiBase", prefix + (c.req.path.startsWith("/trigger/ui") ? "/trigger/ui" : "/ui"));
     const nonce = crypto.randomUUID().replaceAll("-", "");
     c.set("uiNonce", nonce);
     c.header(
@@ -58,7 +63,7 @@ function frame(deps: AppDeps) {
 }
 
 /** Any error as a page; a missing or refused key on a GET goes to the sign-in form. */
-function errorPage(log: Logger) {
+function errorPage(log: Logger, prefix = "") {
   return (err: Error, c: Context<UiEnv>) => {
     const apiError = toApiError(err);
     if (apiError.status >= 500) {
@@ -71,7 +76,7 @@ function errorPage(log: Logger) {
     }
     const base = c.get("uiBase") ?? "/ui";
     if (apiError.code === "unauthorized" && (c.req.method === "GET" || c.req.method === "HEAD")) {
-      const next = c.req.path + (new URL(c.req.url).search || "");
+      const next = prefix + c.req.path + (new URL(c.req.url).search || "");
       return c.redirect(`${base}/login?next=${encodeURIComponent(next)}`, 303);
     }
     const doc = problemDocument(apiError);
@@ -94,7 +99,7 @@ function errorPage(log: Logger) {
 /** The dashboard routes, mounted at `/ui` and `/trigger/ui`; `wakeups` tells waiting workers of runs started here. */
 export function uiRoutes(deps: AppDeps, auth: Auth, wakeups?: Wakeups): Hono<AppEnv> {
   const ui = new Hono<UiEnv>();
-  ui.onError(errorPage(deps.log));
+  ui.onError(errorPage(deps.log, deps.config.pathPrefix));
   ui.use("*", frame(deps));
   const see = auth.requireScope;
 
@@ -116,8 +121,10 @@ export function uiRoutes(deps: AppDeps, auth: Auth, wakeups?: Wakeups): Hono<App
     const limit = f.limit === 50 ? undefined : String(f.limit);
     const filters = { status: f.status, flow: f.flow, deployment: f.deployment, limit };
     const choices = await q.filterChoices(sql);
+    const hours = await activity(sql);
     return c.html(
       <RunsPage
+        activity={hours}
         ui={view(c)}
         runs={page}
         filters={filters}
@@ -132,15 +139,29 @@ export function uiRoutes(deps: AppDeps, auth: Auth, wakeups?: Wakeups): Hono<App
     const id = uuidParam(c.req.param("id") ?? "", "run");
     const found = await q.runPage(deps.sql(c), id);
     if (!found) throw ApiError.of("not_found", `no run ${id}`);
-    return found;
+    const { tasks, events } = await runTimeline(deps.sql(c), id);
+    const { run } = found;
+    const now = run.ended_at ? Date.parse(run.ended_at) : Date.now();
+    const timeline = timelineRows(run.steps.map((s) => s.slug), tasks, events, now);
+    return { ...found, timeline };
   };
   ui.get("/runs/:id", see("trigger"), async (c) => {
-    const { run, events, last_id } = await loadRun(c);
-    return c.html(<RunPage ui={view(c)} run={run} events={events} lastId={last_id} />);
+    const { run, events, last_id, timeline } = await loadRun(c);
+    const logs = (await firstLogs(deps.sql(c), run.id)) ?? undefined;
+    return c.html(
+      <RunPage
+        ui={view(c)}
+        run={run}
+        events={events}
+        lastId={last_id}
+        timeline={timeline}
+        logs={logs}
+      />,
+    );
   });
   ui.get("/runs/:id/live", see("trigger"), async (c) => {
-    const { run, events } = await loadRun(c);
-    return c.html(<RunLive ui={view(c)} run={run} events={events} />);
+    const { run, events, timeline } = await loadRun(c);
+    return c.html(<RunLive ui={view(c)} run={run} events={events} timeline={timeline} />);
   });
 
   ui.get("/flows", see("register"), async (c) => {
@@ -154,13 +175,20 @@ export function uiRoutes(deps: AppDeps, auth: Auth, wakeups?: Wakeups): Hono<App
     if (!current) {
       throw ApiError.of("not_found", `no flow ${name}${wanted ? ` version ${wanted}` : ""}`);
     }
-    return c.html(<FlowPage ui={view(c)} name={name} versions={versions} current={current} />);
+    const stats = await runStats(deps.sql(c), { flow: name });
+    return c.html(
+      <FlowPage ui={view(c)} name={name} versions={versions} current={current} stats={stats} />,
+    );
   });
 
   ui.get("/deployments", see("deploy"), async (c) => {
-    return c.html(
-      <DeploymentsPage ui={view(c)} deployments={await q.listDeployments(deps.sql(c))} />,
-    );
+    const sql = deps.sql(c);
+    const deployments = await q.listDeployments(sql);
+    const stats: Record<string, RunStats> = {};
+    for (const d of deployments) {
+      stats[String(d.name)] = await runStats(sql, { deployment: String(d.name) });
+    }
+    return c.html(<DeploymentsPage ui={view(c)} deployments={deployments} stats={stats} />);
   });
   ui.get("/workers", see("worker"), async (c) => {
     return c.html(<WorkersPage ui={view(c)} workers={await q.listWorkers(deps.sql(c))} />);

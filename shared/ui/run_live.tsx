@@ -18,6 +18,8 @@ import { FINAL_RUN_STATES, type RunEvent } from "../app/events_routes.ts";
 import { DagSvg } from "./dag_svg.tsx";
 import { Badge, duration, Json, Sep, Time, type Ui } from "./layout.tsx";
 import { WaitingNotice } from "./waiting_notice.tsx";
+import { type TimelineRow, TimelineSvg } from "./timeline_svg.tsx";
+import { RetryForm } from "./retry_form.tsx";
 
 /** The script (inlined with the response's CSP nonce). */
 export const RUN_LIVE_JS = `
@@ -61,7 +63,9 @@ export const RUN_LIVE_JS = `
 `;
 
 /** The part of a run page that follows the run: status, DAG, steps, output, events. */
-export function RunLive(props: { ui: Ui; run: RunDocument; events: RunEvent[] }) {
+export function RunLive(
+  props: { ui: Ui; run: RunDocument; events: RunEvent[]; timeline?: TimelineRow[] },
+) {
   const { run } = props;
   const { ui } = props;
   const steps = run.steps as (RunDocument["steps"][number] & Record<string, unknown>)[];
@@ -80,18 +84,22 @@ export function RunLive(props: { ui: Ui; run: RunDocument; events: RunEvent[] })
           </form>
         )}
       </p>
+      <RetryForm ui={ui} run={run} />
       <WaitingNotice steps={run.steps} />
-      <DagSvg
-        steps={steps.map((s) => ({
-          slug: s.slug,
-          depends_on: (s.depends_on as string[]) ?? [],
-          handler: s.handler as string,
-          map: s.map as string | null,
-          status: s.status,
-          tasks: s.tasks,
-        }))}
-        href={(slug) => `#step-${slug}`}
-      />
+      <div class="run-pictures">
+        <DagSvg
+          steps={steps.map((s) => ({
+            slug: s.slug,
+            depends_on: (s.depends_on as string[]) ?? [],
+            handler: s.handler as string,
+            map: s.map as string | null,
+            status: s.status,
+            tasks: s.tasks,
+          }))}
+          href={(slug) => `#step-${slug}`}
+        />
+        {props.timeline && <TimelineSvg rows={props.timeline} />}
+      </div>
       <h2>Steps</h2>
       <table id="steps">
         <tr>

@@ -12,6 +12,11 @@ import { FINAL_RUN_STATES } from "../app/events_routes.ts";
 import { Badge, duration, Page, Sep, Time, type Ui, withQuery } from "./layout.tsx";
 import type { RunRow } from "./queries.ts";
 import { RUN_LIVE_JS, RunLive } from "./run_live.tsx";
+import type { LogPage } from "../engine/logs.ts";
+import type { TimelineRow } from "./timeline_svg.tsx";
+import { RUN_EXTRAS_CSS, RUN_LOGS_JS, RunLogs } from "./run_logs.tsx";
+import { ActivityChart, ChartStyle } from "./charts.tsx";
+import type { ActivityHour } from "./run_stats.ts";
 
 /** Every run state, for the status filter. */
 export const RUN_STATES = [
@@ -91,12 +96,20 @@ export function RunsPage(props: {
   choices: { flows: string[]; deployments: string[] };
   next: string | null;
   paged: boolean;
+  /** Runs per hour of the last 24 hours (the activity chart). */
+  activity?: ActivityHour[];
 }) {
   const { ui, filters } = props;
   const here = `${ui.base}/runs`;
   return (
     <Page ui={ui} title="Runs" active="/runs">
       <h1>Runs</h1>
+      {props.activity && (
+        <>
+          <ChartStyle />
+          <ActivityChart hours={props.activity} />
+        </>
+      )}
       <form class="filters" method="get" action={here}>
         <Select name="status" label="Status" value={filters.status} options={RUN_STATES} />
         <Select name="flow" label="Flow" value={filters.flow} options={props.choices.flows} />
@@ -157,7 +170,14 @@ export function RunsPage(props: {
 }
 
 /** `/ui/runs/:id`. */
-export function RunPage(props: { ui: Ui; run: RunDocument; events: RunEvent[]; lastId: number }) {
+export function RunPage(props: {
+  ui: Ui;
+  run: RunDocument;
+  events: RunEvent[];
+  lastId: number;
+  timeline?: TimelineRow[];
+  logs?: LogPage;
+}) {
   const { ui, run } = props;
   const final = FINAL_RUN_STATES.has(run.status);
   return (
@@ -189,9 +209,19 @@ export function RunPage(props: { ui: Ui; run: RunDocument; events: RunEvent[]; l
         data-last-id={String(props.lastId)}
         data-final={String(final)}
       >
-        <RunLive ui={ui} run={run} events={props.events} />
+        <RunLive ui={ui} run={run} events={props.events} timeline={props.timeline} />
       </div>
+      <style>{raw(RUN_EXTRAS_CSS)}</style>
+      {props.logs && (
+        <RunLogs
+          ui={ui}
+          runId={run.id}
+          steps={run.steps.map((s) => s.slug)}
+          page={props.logs}
+        />
+      )}
       <script nonce={ui.nonce}>{raw(RUN_LIVE_JS)}</script>
+      {props.logs && <script nonce={ui.nonce}>{raw(RUN_LOGS_JS)}</script>}
     </Page>
   );
 }

@@ -4,7 +4,7 @@
  * `reportResult`, whose retry policy is the protocol's: results must not be
  * lost while the lease lives, but a `409` is final.
  */
-import type { ClaimedTask } from "../engine/tasks.ts";
+import type { ClaimedTask } from "../api/claimed_task.ts";
 import { type Clock, sleep } from "./deps.ts";
 import { HttpError, isTransient } from "./errors.ts";
 
@@ -16,8 +16,8 @@ export interface HeartbeatRequest {
   worker: string;
   /** The work pool to claim from. */
   pool: string;
-  /** Handlers the worker implements: it gets only their tasks. */
-  handlers: string[];
+  /** Handlers the worker implements: it gets only their tasks (omitted: every handler). */
+  handlers?: string[];
   /** Free slots: how many new tasks the worker wants now. */
   capacity: number;
   /** Leases the worker holds and wants extended. */
@@ -113,6 +113,7 @@ export class ProtocolClient {
           typeof problem.code === "string" ? problem.code : undefined,
           typeof problem.detail === "string" ? problem.detail : undefined,
           path,
+          retryAfterMs(res.headers.get("retry-after")),
         );
       }
       return json;
@@ -148,6 +149,20 @@ export const DEFAULT_RETRY: RetryPolicy = { attempts: 8, baseDelayMs: 250, maxDe
 export function backoffMs(policy: RetryPolicy, n: number, random = Math.random): number {
   const raw = Math.min(policy.maxDelayMs, policy.baseDelayMs * 2 ** (n - 1));
   return Math.round(raw * (0.8 + 0.4 * random()));
+}
+
+/** `Retry-After` (delta-seconds or an HTTP date) in ms; undefined when absent or unreadable. */
+export function retryAfterMs(value: string | null, now = Date.now()): number | undefined {
+  if (!value) return undefined;
+  if (/^\s*\d+\s*$/.test(value)) return Number(value) * 1000;
+  const at = Date.parse(value);
+  return Number.isNaN(at) ? undefined : Math.max(0, at - now);
+}
+
+/** The backoff before retry `n` after `err`, but never sooner than the server's `Retry-After`. */
+export function retryDelayMs(policy: RetryPolicy, n: number, err: unknown): number {
+  const after = err instanceof HttpError ? err.retryAfterMs : undefined;
+  return Math.max(backoffMs(policy, n), after ?? 0);
 }
 
 /** A result ready to send: which call, and its JSON body (with the lease). */
@@ -189,7 +204,7 @@ export async function reportResult(
       if (!isTransient(error)) return { outcome: "rejected", error };
       if (attempt >= policy.attempts) return { outcome: "gave_up", error };
       onRetry(error, attempt);
-      await sleep(clock, backoffMs(policy, attempt), signal);
+      await sleep(clock, retryDelayMs(policy, attempt, error), signal);
     }
   }
 }

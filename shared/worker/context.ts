@@ -9,7 +9,8 @@
  * worker loop do not change.
  */
 import type { ClaimedTask, ProtocolClient } from "./client.ts";
-import type { Logger } from "./deps.ts";
+import type { Logger, LogLevel } from "./deps.ts";
+import { outsideCapture } from "./console_capture.ts";
 import {
   type DeploymentRun,
   deploymentRunner,
@@ -33,8 +34,14 @@ export interface TaskInput {
   item?: unknown;
 }
 
-/** A logger bound to one task: every line carries its task, run and step. */
+/**
+ * A logger bound to one task: every line carries its task, run and step, goes
+ * to the worker's logger and is shipped to the run's logs
+ * (`GET /trigger/runs/:id/logs`, the run page).
+ */
 export interface TaskLogger {
+  /** Detail for debugging; shipped too (readers filter with `?level=`). */
+  debug(message: string, fields?: Record<string, unknown>): void;
   /** Progress worth keeping. */
   info(message: string, fields?: Record<string, unknown>): void;
   /** Something odd that the handler recovered from. */
@@ -103,6 +110,8 @@ export interface ContextDeps {
   logger: Logger;
   /** The control plane, for `runDeployment` and `variables`. */
   client: ProtocolClient;
+  /** Where the task's lines are shipped to the control plane (log_shipper.ts); none: kept local. */
+  ship?: (level: LogLevel, message: string, fields?: Record<string, unknown>) => void;
 }
 
 /** Builds the context of one claimed task. */
@@ -112,9 +121,11 @@ export function createTaskContext(
   deps: ContextDeps,
 ): TaskContext {
   const where = { task: task.task, run: task.run_id, flow: task.flow, step: task.step };
-  const line =
-    (level: "info" | "warn" | "error") => (message: string, fields?: Record<string, unknown>) =>
-      deps.logger(level, message, { ...where, ...fields });
+  const line = (level: LogLevel) => (message: string, fields?: Record<string, unknown>) => {
+    // The worker's logger may print to the console: not a second copy of the line.
+    outsideCapture(() => deps.logger(level, message, { ...where, ...fields }));
+    deps.ship?.(level, message, fields);
+  };
   return {
     taskId: task.task,
     runId: task.run_id,
@@ -126,7 +137,7 @@ export function createTaskContext(
     taskIndex: task.task_index ?? 0,
     input: task.input ?? { run: {}, deps: {}, args: null },
     signal,
-    log: { info: line("info"), warn: line("warn"), error: line("error") },
+    log: { debug: line("debug"), info: line("info"), warn: line("warn"), error: line("error") },
     worker: deps.worker,
     runDeployment: deploymentRunner(deps.client, {
       taskId: task.task,

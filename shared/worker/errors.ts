@@ -48,13 +48,23 @@ export class HttpError extends Error {
   /** The problem document's explanation. */
   readonly detail: string | undefined;
 
+  /** The wait a 429/503 asked for in `Retry-After`, in ms (undefined: none). */
+  readonly retryAfterMs: number | undefined;
+
   /** An answer of `status` to a request for `path`. */
-  constructor(status: number, code: string | undefined, detail: string | undefined, path: string) {
+  constructor(
+    status: number,
+    code: string | undefined,
+    detail: string | undefined,
+    path: string,
+    retryAfterMs?: number,
+  ) {
     super(`${path} answered ${status}${code ? ` ${code}` : ""}${detail ? `: ${detail}` : ""}`);
     this.name = "HttpError";
     this.status = status;
     this.code = code;
     this.detail = detail;
+    this.retryAfterMs = retryAfterMs;
   }
 }
 

@@ -12,9 +12,9 @@ import {
   type EncodedResult,
   type ProtocolClient,
   type ReportOutcome,
-  reportResult,
   type RetryPolicy,
 } from "./client.ts";
+import { type Reporter, singleReporter } from "./result_batch.ts";
 import type { Handler, TaskContext } from "./context.ts";
 import type { Clock, Logger } from "./deps.ts";
 import { HttpError, NonRetryableError, type ReportedError, toReportedError } from "./errors.ts";
@@ -34,6 +34,12 @@ export interface ExecuteDeps {
   logger: Logger;
   /** The handler has returned; only the report is left. */
   onSettled?: () => void;
+  /** How results are sent (default: one call each, `reportResult`). */
+  reporter?: Reporter;
+  /** Runs before the result is reported: the task's log lines are sent first. */
+  beforeReport?: () => Promise<void>;
+  /** Calls the handler (console capture runs it inside the task's async context). */
+  runHandler?: (fn: () => unknown) => unknown;
 }
 
 /**
@@ -51,21 +57,21 @@ export async function executeTask(
     if (!handler) {
       throw new NonRetryableError(`worker ${ctx.worker} has no handler named "${task.handler}"`);
     }
-    const output = await handler(ctx);
+    const output = await (deps.runHandler ? deps.runHandler(() => handler(ctx)) : handler(ctx));
     outcome = { ok: true, output: output === undefined ? null : output };
   } catch (err) {
     outcome = { ok: false, error: toReportedError(err) };
   }
   deps.onSettled?.();
+  // Its lines go before its result: once the result is in, the lease no longer takes them.
+  if (!ctx.signal.aborted) await deps.beforeReport?.();
   // Once aborted, the result is not ours to give: the run is cancelled or the
   // lease belongs to someone else. Reporting would only earn a 409.
   if (ctx.signal.aborted) return { status: "aborted" };
 
+  const send = deps.reporter ?? singleReporter(deps.client, deps.clock, deps.retry);
   const report = (result: EncodedResult) =>
-    reportResult(
-      deps.client,
-      deps.clock,
-      deps.retry,
+    send(
       task.task,
       result,
       ctx.signal,

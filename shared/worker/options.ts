@@ -6,6 +6,7 @@
  */
 import { DEFAULT_RETRY, type RetryPolicy } from "./client.ts";
 import type { Handler } from "./context.ts";
+import { DEFAULT_RESULT_BATCH_MS } from "./result_batch.ts";
 import { type Clock, consoleLogger, type Logger, systemClock } from "./deps.ts";
 
 /** Options of `createWorker`. */
@@ -18,8 +19,15 @@ export interface WorkerOptions {
   pool?: string;
   /** Worker name shown in `GET /heartbeat/workers` (default `w-` + 8 random hex digits). */
   name?: string;
-  /** Handler name → function. Only these handlers' tasks are claimed. */
+  /** Handler name → function. Only these handlers' tasks are claimed (unless `fallback`). */
   handlers: Record<string, Handler>;
+  /**
+   * Runs tasks whose handler is not in `handlers`. With it the worker claims
+   * tasks of every handler in its pool (the heartbeat names none, api.md) and
+   * `handlers` may be empty: what the Celery bridge and the container and
+   * process executors use, since they run any task the pool holds.
+   */
+  fallback?: Handler;
   /** Most handlers running at once (default 1). */
   capacity?: number;
   /** Idle poll interval in seconds (default: the server's `heartbeat_seconds`). */
@@ -36,6 +44,24 @@ export interface WorkerOptions {
   clock?: Clock;
   /** Log sink (default: JSON lines on the console). */
   logger?: Logger;
+  /**
+   * Results finishing within this many milliseconds of each other are sent in
+   * one call (`POST /heartbeat/tasks/complete`); default 2, 0 turns batching
+   * off (one call per result).
+   */
+  resultBatchMs?: number;
+  /**
+   * Ship each task's `ctx.log` lines to the control plane, where the run's
+   * logs and run page show them (default true). `flushSeconds`: how long a
+   * line may wait for its batch (default 1).
+   */
+  shipLogs?: boolean | { flushSeconds?: number };
+  /**
+   * Ship `console.log/info/debug/warn/error` called inside a handler too
+   * (default false; needs AsyncLocalStorage: Deno, Node, Bun, Workers with
+   * nodejs_compat). The console still prints them.
+   */
+  captureConsole?: boolean;
 }
 
 /** Options with every default applied. */
@@ -45,6 +71,7 @@ export interface ResolvedOptions {
   pool: string;
   name: string;
   handlers: Map<string, Handler>;
+  fallback: Handler | null;
   capacity: number;
   pollMs: number | null;
   heartbeatMs: number;
@@ -53,6 +80,9 @@ export interface ResolvedOptions {
   fetch: typeof fetch;
   clock: Clock;
   logger: Logger;
+  resultBatchMs: number;
+  shipLogs: { flushMs: number } | false;
+  captureConsole: boolean;
 }
 
 /** Applies defaults; throws `TypeError` on options that cannot work. */
@@ -64,7 +94,12 @@ export function resolveOptions(o: WorkerOptions): ResolvedOptions {
     throw new TypeError("createWorker: `key` must be an API key with scope worker");
   }
   const names = Object.keys(o.handlers ?? {});
-  if (names.length === 0) throw new TypeError("createWorker: `handlers` must name at least one");
+  if (o?.fallback !== undefined && typeof o.fallback !== "function") {
+    throw new TypeError("createWorker: `fallback` must be a function");
+  }
+  if (names.length === 0 && !o.fallback) {
+    throw new TypeError("createWorker: `handlers` must name at least one (or give `fallback`)");
+  }
   for (const name of names) {
     if (typeof o.handlers[name] !== "function") {
       throw new TypeError(`createWorker: handler "${name}" is not a function`);
@@ -84,14 +119,19 @@ export function resolveOptions(o: WorkerOptions): ResolvedOptions {
   if (!(retry.attempts >= 1) || !(retry.baseDelayMs >= 0) || !(retry.maxDelayMs >= 0)) {
     throw new TypeError("createWorker: `retry` needs attempts ≥ 1 and delays ≥ 0");
   }
+  const resultBatchMs = o.resultBatchMs ?? DEFAULT_RESULT_BATCH_MS;
+  if (!(typeof resultBatchMs === "number" && resultBatchMs >= 0 && resultBatchMs < 60_000)) {
+    throw new TypeError("createWorker: `resultBatchMs` must be a number of ms ≥ 0 (0: off)");
+  }
   const customFetch = o.fetch;
   return {
     url: o.url,
     key: o.key,
     pool: o.pool ?? "default",
-    name: o.name ?? `w-${crypto.randomUUID().slice(0, 8)}`,
+    name: o.name ?? `w-${randomHex8()}`,
     // A Map, not the object: a task naming "constructor" must not find Object's.
     handlers: new Map(names.map((name) => [name, o.handlers[name]])),
+    fallback: o.fallback ?? null,
     capacity,
     pollMs: o.pollSeconds === undefined ? null : o.pollSeconds * 1000,
     heartbeatMs: (o.heartbeatSeconds ?? 10) * 1000,
@@ -105,5 +145,17 @@ export function resolveOptions(o: WorkerOptions): ResolvedOptions {
       : (input, init) => fetch(input, init),
     clock: o.clock ?? systemClock,
     logger: o.logger ?? consoleLogger,
+    resultBatchMs,
+    captureConsole: o.captureConsole === true && o.shipLogs !== false,
+    shipLogs: o.shipLogs === false ? false : {
+      flushMs: ((typeof o.shipLogs === "object" ? o.shipLogs.flushSeconds : undefined) ?? 1) * 1000,
+    },
   };
+}
+
+/** 8 random hex digits; Node 18 has no global `crypto` without a flag. */
+function randomHex8(): string {
+  const c = (globalThis as { crypto?: { randomUUID?: () => string } }).crypto;
+  if (c?.randomUUID) return c.randomUUID().slice(0, 8);
+  return Math.floor(Math.random() * 0x1_0000_0000).toString(16).padStart(8, "0");
 }

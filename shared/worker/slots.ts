@@ -13,6 +13,9 @@ import type { Clock, Logger } from "./deps.ts";
 import { type AbortReason, TaskAbortedError } from "./errors.ts";
 import type { WorkerEmitter } from "./events.ts";
 import { executeTask } from "./execute.ts";
+import type { Reporter } from "./result_batch.ts";
+import { LogShipper } from "./log_shipper.ts";
+import { withConsoleSink } from "./console_capture.ts";
 import { leaseAfterBeat, type LeaseClock, leaseFromClaim } from "./schedule.ts";
 
 /** A task this worker holds. `dropped`: cancelled, lost or shut down — never reported. */
@@ -29,13 +32,21 @@ export interface SlotDeps {
   worker: string;
   capacity: number;
   handlers: Map<string, Handler>;
+  /** Runs any handler not in `handlers` (null: such a task fails, not retried). */
+  fallback: Handler | null;
   client: ProtocolClient;
   clock: Clock;
   retry: RetryPolicy;
   logger: Logger;
   events: WorkerEmitter;
+  /** How results are sent (default: one call each). */
+  reporter?: Reporter;
   /** A slot was freed (the worker asks for work soon, or finishes draining). */
   onRelease: () => void;
+  /** Ship `ctx.log` lines to the control plane (default true); the flush delay in ms. */
+  shipLogs?: { flushMs: number } | false;
+  /** Handlers' console output goes to their task's lines too (the worker patched the console). */
+  captureConsole?: boolean;
 }
 
 /** The held tasks of one worker. */
@@ -127,14 +138,32 @@ export class TaskSlots {
     const { task } = h;
     const d = this.deps;
     d.events.emit("task:start", { task });
-    const ctx = createTaskContext(task, h.controller.signal, d);
+    const shipper = d.shipLogs === false ? null : new LogShipper({
+      client: d.client,
+      clock: d.clock,
+      logger: d.logger,
+      task: task.task,
+      lease: task.lease,
+      flushMs: d.shipLogs?.flushMs,
+    });
+    const ship = shipper ? shipper.push.bind(shipper) : undefined;
+    const ctx = createTaskContext(task, h.controller.signal, { ...d, ship });
     try {
-      const end = await executeTask(task, d.handlers.get(task.handler), ctx, {
-        ...d,
-        onSettled: () => {
-          h.phase = "reporting";
+      const end = await executeTask(
+        task,
+        d.handlers.get(task.handler) ?? d.fallback ?? undefined,
+        ctx,
+        {
+          ...d,
+          onSettled: () => {
+            h.phase = "reporting";
+          },
+          beforeReport: shipper ? () => shipper.flush() : undefined,
+          runHandler: shipper && d.captureConsole
+            ? (fn) => withConsoleSink((level, message) => shipper.push(level, message), fn)
+            : undefined,
         },
-      });
+      );
       if (end.status === "completed") {
         d.events.emit("task:done", { task, output: end.output, report: end.report });
       } else if (end.status === "failed") {

@@ -9,8 +9,10 @@
  * a beat sent before it lands would find nothing and the chain would stall
  * for a whole interval. Timing rules: `schedule.ts`.
  */
-import { backoffMs, type HeartbeatRequest, ProtocolClient } from "./client.ts";
+import { type HeartbeatRequest, ProtocolClient, retryDelayMs } from "./client.ts";
+import { ResultBatcher } from "./result_batch.ts";
 import { BeatTimer } from "./beat_timer.ts";
+import { startCapture, stopCapture } from "./console_capture.ts";
 import { sleep } from "./deps.ts";
 import {
   type HttpError,
@@ -70,11 +72,13 @@ class PollingWorker implements Worker {
   readonly #client: ProtocolClient;
   readonly #events: WorkerEmitter;
   readonly #slots: TaskSlots;
-  readonly #handlerNames: string[];
+  /** Null: a fallback runs any handler, so the heartbeat names none and gets all. */
+  readonly #handlerNames: string[] | null;
   #state: WorkerState = "idle";
   #heartbeatMs: number;
   #leaseSeconds = 0;
   readonly #timer: BeatTimer;
+  #capturing = false;
   #inFlight: Promise<void> | null = null;
   #failures = 0;
   #starting: Promise<void> | null = null;
@@ -91,7 +95,7 @@ class PollingWorker implements Worker {
   constructor(o: ResolvedOptions) {
     this.#o = o;
     this.#heartbeatMs = o.heartbeatMs;
-    this.#handlerNames = [...o.handlers.keys()];
+    this.#handlerNames = o.fallback ? null : [...o.handlers.keys()];
     this.#client = new ProtocolClient(o);
     this.#events = new WorkerEmitter(o.logger);
     this.#timer = new BeatTimer(o.clock, () => void this.#tick());
@@ -100,6 +104,9 @@ class PollingWorker implements Worker {
       worker: o.name,
       client: this.#client,
       events: this.#events,
+      reporter: o.resultBatchMs > 0
+        ? new ResultBatcher(this.#client, o.clock, o.retry, o.resultBatchMs).report
+        : undefined,
       onRelease: () => {
         if (this.#slots.size === 0) this.#onDrained?.();
         // A free slot: ask for the next task (often the dependent step just enqueued).
@@ -127,13 +134,14 @@ class PollingWorker implements Worker {
     if (this.#state !== "idle") return Promise.reject(new Error(`worker is ${this.#state}`));
     this.#state = "starting";
     this.#timer.hold();
-    this.#starting = this.#firstBeat().then(
+    this.#starting = this.#beginCapture().then(() => this.#firstBeat()).then(
       (got) => {
         this.#state = this.#stopping ? "stopping" : "running";
         this.#timer.settle(this.#nextDelay(got));
         this.#o.logger("info", "worker started", { worker: this.name, pool: this.#o.pool });
       },
       (err) => {
+        this.#endCapture();
         this.#state = this.#stopping ? "stopped" : "idle";
         this.#starting = null;
         this.#timer.settle(null);
@@ -156,7 +164,7 @@ class PollingWorker implements Worker {
         const fatal = startFailure(this.#o.url, err, n, this.#o.retry.attempts);
         if (fatal) throw fatal;
         this.#o.logger("warn", "first heartbeat failed; retrying", { error: String(err) });
-        await sleep(this.#o.clock, backoffMs(this.#o.retry, n), this.#wake.signal);
+        await sleep(this.#o.clock, retryDelayMs(this.#o.retry, n, err), this.#wake.signal);
         if (this.#stopping) {
           throw new WorkerStartError("stopped before a heartbeat succeeded", undefined, {
             cause: err,
@@ -189,7 +197,22 @@ class PollingWorker implements Worker {
     } catch (error) {
       this.#o.logger("warn", "final heartbeat failed", { worker: this.name, error: String(error) });
     }
+    this.#endCapture();
     this.#o.logger("info", "worker stopped", { worker: this.name });
+  }
+
+  /** `captureConsole`: patch the console for this worker's handlers (console_capture.ts). */
+  async #beginCapture(): Promise<void> {
+    if (!this.#o.captureConsole || this.#capturing) return;
+    this.#capturing = await startCapture();
+    if (!this.#capturing) {
+      this.#o.logger("warn", "captureConsole: this runtime has no AsyncLocalStorage; not captured");
+    }
+  }
+
+  #endCapture(): void {
+    if (this.#capturing) stopCapture();
+    this.#capturing = false;
   }
 
   /** Resolves true once nothing is held, false when `timeoutMs` ran out first. */
@@ -215,10 +238,10 @@ class PollingWorker implements Worker {
     const req: HeartbeatRequest = {
       worker: o.name,
       pool: o.pool,
-      handlers: this.#handlerNames,
       capacity,
       running,
     };
+    if (this.#handlerNames) req.handlers = this.#handlerNames;
     if (wait > 0) req.wait_seconds = wait;
     return req;
   }
@@ -284,9 +307,14 @@ class PollingWorker implements Worker {
       this.#failures++;
       this.#o.logger("warn", "heartbeat failed", { worker: this.name, error: String(error) });
       this.#events.emit("error", { error, during: "heartbeat" });
+      // Until the server answers again, no long poll: its "ask again at once"
+      // made an idle worker spin on a failing server (874 beats in 3 s, found
+      // by tests/conformance). The backoff honours Retry-After, but the
+      // interval and half the shortest lease still come first.
+      this.#longPoll = false;
       const next = this.#nextDelay(0);
       this.#timer.settle(
-        next === null ? null : Math.min(next, backoffMs(this.#o.retry, this.#failures)),
+        next === null ? null : Math.min(next, retryDelayMs(this.#o.retry, this.#failures, error)),
       );
     }
   }

@@ -11,7 +11,7 @@ AS $function$
     'pool', d.pool, 'queue', d.queue, 'description', d.description,
     'parameters', d.parameters, 'tags', to_jsonb(d.tags),
     'concurrency_limit', d.concurrency_limit, 'collision_strategy', d.collision_strategy,
-    'paused', d.paused, 'job_variables', d.job_variables,
+    'paused', d.paused, 'job_variables', d.job_variables, 'retention_days', d.retention_days,
     'schedules', coalesce((
       select jsonb_agg(edgeflow.schedule_entry_json(s, d.paused) order by s.position)
         from edgeflow.schedules s where s.deployment_id = d.id), '[]'::jsonb),

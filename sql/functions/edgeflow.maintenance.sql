@@ -1,4 +1,8 @@
-CREATE OR REPLACE FUNCTION edgeflow.maintenance(p_limit integer DEFAULT 1000)
+-- The maintenance pass of the tick: the sweep, pruning of rate-limit windows,
+-- then retention (edgeflow.prune; last, because dropping a partition locks
+-- the events table until this transaction commits). Expired leases are
+-- counted for /metrics.
+CREATE OR REPLACE FUNCTION edgeflow.maintenance(p_limit integer DEFAULT 1000, p_retention_days integer DEFAULT 30)
  RETURNS jsonb
  LANGUAGE plpgsql
  SET search_path TO ''
@@ -6,6 +10,12 @@ AS $function$
 declare
   v_sweep jsonb := edgeflow.sweep(p_limit);
 begin
-  return v_sweep || jsonb_build_object('pruned', edgeflow.prune_rate_limits(p_limit));
+  if (v_sweep ->> 'swept')::int > 0 then
+    insert into edgeflow.maintenance_counters as m (name, value)
+    values ('lease_expiries', (v_sweep ->> 'swept')::int)
+    on conflict (name) do update set value = m.value + excluded.value;
+  end if;
+  v_sweep := v_sweep || jsonb_build_object('pruned', edgeflow.prune_rate_limits(p_limit));
+  return v_sweep || edgeflow.prune(p_limit, p_retention_days);
 end
 $function$;

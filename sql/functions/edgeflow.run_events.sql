@@ -31,6 +31,7 @@ AS $function$
     left join lateral (
       select * from edgeflow.events ev
        where ev.run_id = r.id and ev.id > p_after
+         and ev.run_created_at = r.created_at -- reads the run's day partition only
        order by ev.id limit p_limit) e on true
    where r.id = p_run_id
    group by r.id, r.status;

@@ -8,7 +8,7 @@ AS $function$
     'id', r.id, 'status', r.status, 'flow', r.flow_name, 'version', r.version,
     'deployment', d.name, 'pool', r.pool, 'queue', r.queue, 'tags', to_jsonb(r.tags),
     'parameters', r.parameters, 'output', r.output, 'error', r.error,
-    'idempotency_key', r.idempotency_key,
+    'idempotency_key', r.idempotency_key, 'retries', r.retries,
     'parent', case when r.parent_task_id is null then null else (
       select jsonb_build_object('run_id', pt.run_id, 'step', pt.slug, 'task', pt.id)
         from edgeflow.tasks pt where pt.id = r.parent_task_id) end,

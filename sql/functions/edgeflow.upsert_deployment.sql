@@ -24,20 +24,22 @@ begin
   on conflict do nothing;
   insert into edgeflow.deployments as d (name, flow_name, version_pin, pool, queue, description,
                                          parameters, tags, concurrency_limit, collision_strategy,
-                                         paused, job_variables)
+                                         paused, job_variables, retention_days)
   values (p ->> 'name', p ->> 'flow',
           case when jsonb_typeof(p -> 'version') = 'number' then (p ->> 'version')::int end,
           p ->> 'pool', p ->> 'queue', p ->> 'description', coalesce(p -> 'parameters', '{}'),
           array(select jsonb_array_elements_text(coalesce(p -> 'tags', '[]'))),
           (p ->> 'concurrency_limit')::int, coalesce(p ->> 'collision_strategy', 'enqueue'),
-          coalesce((p ->> 'paused')::boolean, false), coalesce(p -> 'job_variables', '{}'))
+          coalesce((p ->> 'paused')::boolean, false), coalesce(p -> 'job_variables', '{}'),
+          (p ->> 'retention_days')::int)
   on conflict (name) do update
      set flow_name = excluded.flow_name, version_pin = excluded.version_pin,
          pool = excluded.pool, queue = excluded.queue, description = excluded.description,
          parameters = excluded.parameters, tags = excluded.tags,
          concurrency_limit = excluded.concurrency_limit,
          collision_strategy = excluded.collision_strategy, paused = excluded.paused,
-         job_variables = excluded.job_variables, updated_at = edgeflow.now()
+         job_variables = excluded.job_variables, retention_days = excluded.retention_days,
+         updated_at = edgeflow.now()
   returning d.id, (d.xmax = 0) into v_id, v_created;
   return jsonb_build_object('deployment', edgeflow.deployment_json(v_id), 'created', v_created);
 end

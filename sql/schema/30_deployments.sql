@@ -16,10 +16,12 @@ create table edgeflow.deployments (
   job_variables jsonb default '{}'::jsonb not null,
   created_at timestamp with time zone default now() not null,
   updated_at timestamp with time zone default now() not null,
+  retention_days integer,
   constraint deployments_pkey PRIMARY KEY (id),
   constraint deployments_name_key UNIQUE (name),
   constraint deployments_collision_strategy_check CHECK ((collision_strategy = ANY (ARRAY['enqueue'::text, 'cancel_new'::text]))),
   constraint deployments_concurrency_limit_check CHECK ((concurrency_limit >= 0)),
+  constraint deployments_retention_days_check CHECK ((retention_days >= 1)),
   constraint deployments_flow_name_fkey FOREIGN KEY (flow_name) REFERENCES edgeflow.flows(name),
   constraint deployments_pool_fkey FOREIGN KEY (pool) REFERENCES edgeflow.pools(name)
 );

@@ -38,3 +38,23 @@ CREATE INDEX schedules_deployment ON edgeflow.schedules USING btree (deployment_
 -- The tick reads due schedules through this index only: its cost follows the
 -- number of due schedules, not the number of schedules.
 CREATE INDEX schedules_due ON edgeflow.schedules USING btree (next_fire_at, id) WHERE (active AND (NOT deployment_paused) AND (next_fire_at IS NOT NULL));
+
+-- Fire times planned ahead in TypeScript (shared/scheduler/plan_ahead.ts:
+-- croner, rrule and the DST rules stay in one implementation) for the SQL
+-- tick, edgeflow.tick(), which pg_cron runs without HTTP. One row per
+-- schedule: every fire time from times[1] to planned_until, made for the
+-- spec, timezone, merged parameters and flow version recorded beside them
+-- (the SQL tick ignores a plan any of them no longer matches); final: the
+-- schedule fires no more after the last one.
+create table edgeflow.schedule_plans (
+  schedule_id uuid not null,
+  spec jsonb not null,
+  timezone text not null,
+  parameters jsonb not null,
+  version_id uuid,
+  times timestamp with time zone[] not null,
+  planned_until timestamp with time zone not null,
+  final boolean default false not null,
+  constraint schedule_plans_pkey PRIMARY KEY (schedule_id),
+  constraint schedule_plans_schedule_id_fkey FOREIGN KEY (schedule_id) REFERENCES edgeflow.schedules(id) ON DELETE CASCADE
+);

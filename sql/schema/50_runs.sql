@@ -27,6 +27,7 @@ create table edgeflow.runs (
   awaiting_slot text,
   resurrections integer default 0 not null,
   lazarus_due boolean default false not null,
+  retries integer default 0 not null,
   constraint runs_pkey PRIMARY KEY (id),
   constraint runs_status_check CHECK ((status = ANY (ARRAY['SCHEDULED'::text, 'PENDING'::text, 'RUNNING'::text, 'COMPLETED'::text, 'FAILED'::text, 'CANCELLING'::text, 'CANCELLED'::text, 'CRASHED'::text]))),
   constraint runs_deployment_id_fkey FOREIGN KEY (deployment_id) REFERENCES edgeflow.deployments(id),
@@ -40,6 +41,11 @@ CREATE UNIQUE INDEX runs_idempotency ON edgeflow.runs USING btree (idempotency_s
 CREATE INDEX runs_lazarus_due ON edgeflow.runs USING btree (ended_at) WHERE lazarus_due;
 -- Newest first with a (created_at, id) cursor, overall and per filter.
 CREATE INDEX runs_newest ON edgeflow.runs USING btree (created_at DESC, id DESC);
+-- Retention: a deployment's finished runs, oldest end first (edgeflow.prune_runs).
+CREATE INDEX runs_prunable ON edgeflow.runs USING btree (deployment_id, ended_at) WHERE ((deployment_id IS NOT NULL) AND (status = ANY (ARRAY['COMPLETED'::text, 'FAILED'::text, 'CANCELLED'::text, 'CRASHED'::text])));
+-- Retention of ad hoc runs: "deployment_id is null" gives no order on the
+-- index above, so those needed a sort of all of them (53 s for 877,000).
+CREATE INDEX runs_prunable_adhoc ON edgeflow.runs USING btree (ended_at) WHERE ((deployment_id IS NULL) AND (status = ANY (ARRAY['COMPLETED'::text, 'FAILED'::text, 'CANCELLED'::text, 'CRASHED'::text])));
 CREATE INDEX runs_parent ON edgeflow.runs USING btree (parent_task_id) WHERE (parent_task_id IS NOT NULL);
 CREATE INDEX runs_status_newest ON edgeflow.runs USING btree (status, created_at DESC, id DESC);
 
@@ -93,3 +99,39 @@ CREATE INDEX tasks_lease_expiry ON edgeflow.tasks USING btree (lease_expires_at)
 -- A run's live work, found without reading its finished tasks (a map step
 -- may have thousands): the idle check and cancellation read this.
 CREATE INDEX tasks_live ON edgeflow.tasks USING btree (run_id) WHERE (status = ANY (ARRAY['QUEUED'::text, 'RUNNING'::text]));
+
+-- Log lines shipped by workers (POST /heartbeat/tasks/:task/logs). Append
+-- only and read by run: no foreign key and a primary key that holds `at`, so
+-- the table can become range-partitioned by `at` (retention drops whole
+-- partitions) without changing a reader or a writer.
+create table edgeflow.task_logs (
+  id bigint generated always as identity not null,
+  at timestamp with time zone not null,
+  run_id uuid not null,
+  step text not null,
+  task_id uuid not null,
+  attempt integer not null,
+  level text not null,
+  message text not null,
+  fields jsonb,
+  constraint task_logs_pkey PRIMARY KEY (id, at),
+  constraint task_logs_level_check CHECK ((level = ANY (ARRAY['debug'::text, 'info'::text, 'warn'::text, 'error'::text])))
+);
+-- A run's lines after a given id: the only read (JSON pages, SSE resumption).
+CREATE INDEX task_logs_run ON edgeflow.task_logs USING btree (run_id, id);
+
+-- What each task has logged so far: the per-task bounds (lines, bytes, a
+-- token bucket for the rate) and the lines dropped over them, which readers
+-- see as `dropped` instead of losing them silently.
+create table edgeflow.task_log_stats (
+  task_id uuid not null,
+  run_id uuid not null,
+  lines integer default 0 not null,
+  bytes bigint default 0 not null,
+  dropped integer default 0 not null,
+  tokens double precision not null,
+  tokens_at timestamp with time zone not null,
+  constraint task_log_stats_pkey PRIMARY KEY (task_id),
+  constraint task_log_stats_task_id_fkey FOREIGN KEY (task_id) REFERENCES edgeflow.tasks(id) ON DELETE CASCADE
+);
+CREATE INDEX task_log_stats_run ON edgeflow.task_log_stats USING btree (run_id);

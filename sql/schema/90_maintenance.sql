@@ -19,3 +19,11 @@ create table edgeflow.clock (
   constraint clock_pkey PRIMARY KEY (id),
   constraint clock_id_check CHECK (id)
 );
+
+-- Counters the maintenance pass keeps for /metrics (Prometheus counters:
+-- they only grow): `lease_expiries` is every expired lease the sweep handled.
+create table edgeflow.maintenance_counters (
+  name text not null,
+  value bigint default 0 not null,
+  constraint maintenance_counters_pkey PRIMARY KEY (name)
+);

@@ -98,9 +98,9 @@ CREATE OR REPLACE FUNCTION edgeflow._run_event()
  SET search_path TO ''
 AS $function$
 begin
-  insert into edgeflow.events (run_id, kind, from_status, to_status, error)
+  insert into edgeflow.events (run_id, kind, from_status, to_status, error, run_created_at)
   values (new.id, 'run', case when tg_op = 'UPDATE' then old.status end, new.status,
-          case when new.status in ('FAILED', 'CRASHED') then new.error end);
+          case when new.status in ('FAILED', 'CRASHED') then new.error end, new.created_at);
   perform edgeflow._notify_event(new.id);
   return null;
 end

@@ -4,12 +4,16 @@
  *   target ≥ 1.0 × the pgmq cycle rate measured in the same run;
  * - `engine.chain.batch50`: 50 tasks per claim, completed in one call;
  *   target ≥ 10,000 steps/s on 2 cores;
+ * - `engine.events.cost`: `engine.chain.batch50` again with the event log's
+ *   triggers disabled; the figure is the share of steps/s the event log costs
+ *   (target ≤ 10 %, issue 12);
  * - `pgmq.cycle`: the baseline, always measured when either runs.
  *
  * Rounds interleave the loads (baseline, claim1, batch50, baseline, …) so
  * that drift on a shared machine hits them alike; each figure is the median.
  */
 import { postgresSql } from "../../shared/db/postgres.ts";
+import type { Sql } from "../../shared/db/sql.ts";
 import { registerFlow } from "../../shared/engine/flows.ts";
 import { type BenchContext, type Benchmark, type BenchRow, fmtInt, median } from "./harness.ts";
 import {
@@ -26,6 +30,10 @@ import {
 const BASELINE = "pgmq.cycle";
 const CLAIM1 = "engine.chain.claim1";
 const BATCH50 = "engine.chain.batch50";
+const EVENTS = "engine.events.cost";
+/** The same batch load as BATCH50, with the event triggers off: not a figure of its own. */
+const EVENTS_OFF = "engine.chain.batch50.events_off";
+const EVENTS_TARGET = 0.10;
 const BATCH_SIZE = 50;
 const BATCH_TARGET = 10_000;
 
@@ -49,8 +57,11 @@ export const engineBench: Benchmark = {
     "is COMPLETED; steps/s = completed tasks ÷ elapsed time. " +
     `${BASELINE}: the same N connections loop \`pgmq.send\` + \`pgmq.read(q, 30, 1)\` + ` +
     "`pgmq.delete` of one message (three round trips) for a fixed time. Each load is warmed " +
-    "up first; rounds interleave the loads, and each figure is the median of the rounds.",
-  figures: [BASELINE, CLAIM1, BATCH50],
+    "up first; rounds interleave the loads, and each figure is the median of the rounds. " +
+    `${EVENTS}: the ${BATCH50} load once more with the event log's triggers disabled ` +
+    "(`alter table … disable trigger events_…`, between measurements); the figure is " +
+    "1 − (steps/s with events ÷ steps/s without), medians of the same rounds.",
+  figures: [BASELINE, CLAIM1, BATCH50, EVENTS],
 
   async run(ctx: BenchContext, selected: Set<string>): Promise<BenchRow[]> {
     const size = ctx.quick ? SIZES.quick : SIZES.full;
@@ -60,7 +71,7 @@ export const engineBench: Benchmark = {
       const flow = await registerFlow(admin, CHAIN);
       await admin`select pgmq.create(${BASELINE_QUEUE})`;
 
-      const chain = (name: string, batch: number, runs: number): Load => ({
+      const chain = (name: string, batch: number, runs: number, events = true): Load => ({
         name,
         unit: "steps/s",
         measure: async (warm) => {
@@ -68,7 +79,12 @@ export const engineBench: Benchmark = {
           await resetState(admin);
           await startRuns(admin, flow.id, n);
           await analyzeState(admin);
-          return driveChains(clients, admin, n, batch);
+          if (!events) await eventTriggers(admin, false);
+          try {
+            return await driveChains(clients, admin, n, batch);
+          } finally {
+            if (!events) await eventTriggers(admin, true);
+          }
         },
       });
       const loads: Load[] = [{
@@ -80,7 +96,12 @@ export const engineBench: Benchmark = {
         },
       }];
       if (selected.has(CLAIM1)) loads.push(chain(CLAIM1, 1, size.claim1Runs));
-      if (selected.has(BATCH50)) loads.push(chain(BATCH50, BATCH_SIZE, size.batchRuns));
+      if (selected.has(BATCH50) || selected.has(EVENTS)) {
+        loads.push(chain(BATCH50, BATCH_SIZE, size.batchRuns));
+      }
+      if (selected.has(EVENTS)) {
+        loads.push(chain(EVENTS_OFF, BATCH_SIZE, size.batchRuns, false));
+      }
 
       for (const load of loads) {
         const m = await load.measure(true);
@@ -150,5 +171,40 @@ function rows(ctx: BenchContext, samples: Map<string, number[]>): BenchRow[] {
     batch: BATCH_SIZE,
     target_steps_per_s: BATCH_TARGET,
   });
+  const on = samples.get(BATCH50), off = samples.get(EVENTS_OFF);
+  if (on && off) {
+    const cost = 1 - median(on) / median(off);
+    out.push({
+      bench: EVENTS,
+      figure: `${(cost * 100).toFixed(1)} % of steps/s`,
+      target: `≤ ${EVENTS_TARGET * 100} %`,
+      baseline: `${fmtInt(median(off))} steps/s without events`,
+      ratio: median(on) / median(off),
+      verdict: cost <= EVENTS_TARGET ? "pass" : "FAIL",
+      json: {
+        bench: EVENTS,
+        ...common,
+        batch: BATCH_SIZE,
+        cost: Number(cost.toFixed(3)),
+        steps_per_s: round(median(on)),
+        steps_per_s_without_events: round(median(off)),
+        samples_without_events: off.map(round),
+      },
+    });
+  }
   return out;
+}
+
+/** The event log's triggers (named events_*) on the engine's tables, on or off. */
+async function eventTriggers(admin: Sql, enabled: boolean): Promise<void> {
+  const rows = await admin<{ tbl: string; name: string }>`
+    select format('%I.%I', n.nspname, c.relname) as tbl, quote_ident(t.tgname) as name
+      from pg_trigger t join pg_class c on c.oid = t.tgrelid
+      join pg_namespace n on n.oid = c.relnamespace
+     where n.nspname = 'edgeflow' and t.tgname like 'events\_%' and not t.tgisinternal`;
+  if (rows.length === 0) throw new Error("no event triggers found");
+  // Identifiers come from the catalog, quoted by format('%I') and quote_ident.
+  for (const r of rows) {
+    await admin.exec(`alter table ${r.tbl} ${enabled ? "enable" : "disable"} trigger ${r.name}`);
+  }
 }

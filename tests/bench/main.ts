@@ -30,6 +30,7 @@ import { sweepBench } from "./sweep.ts";
 import { uiBench } from "./ui.ts";
 import { peersBench } from "./peers.ts";
 import { webhooksBench } from "./webhooks.ts";
+import { retentionBench } from "./retention.ts";
 
 const BENCHMARKS: Benchmark[] = [
   engineBench,
@@ -39,6 +40,7 @@ const BENCHMARKS: Benchmark[] = [
   uiBench,
   webhooksBench,
   peersBench,
+  retentionBench,
 ];
 /** Modules that run only when asked for (`--peers` or `--only peers…`). */
 const OPT_IN = new Set([peersBench.name]);

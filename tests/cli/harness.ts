@@ -9,6 +9,8 @@ import { silentLogger } from "../../shared/http/logger.ts";
 import { main } from "../../shared/cli/main.ts";
 import { type CliIo, timerSleep } from "../../shared/cli/io.ts";
 import { moduleUrl } from "../../shared/runtime/cli_io.ts";
+import { denoSpawn } from "../../shared/runtime/spawn.ts";
+import { denoConnect } from "../../shared/runtime/tcp.ts";
 import type { TestDatabase } from "../support/db.ts";
 import { ADMIN_KEY } from "../support/app.ts";
 
@@ -59,6 +61,9 @@ export async function runCli(args: string[], env: CliIo["env"], options: CliOpti
     sleep: (ms, signal) => timerSleep(Math.min(ms, 250), signal),
     now: () => Date.now(),
     shutdown: options.shutdown ?? new AbortController().signal,
+    spawn: denoSpawn,
+    connect: denoConnect,
+    cwd: Deno.cwd(),
   };
   const code = await main(io);
   return { code, stdout, stderr };

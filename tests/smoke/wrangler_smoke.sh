@@ -12,13 +12,16 @@ URL="postgres://postgres@127.0.0.1:5432/${DB}"
 PORT=$((20000 + $$ % 10000))
 KEY="smoke-$(head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n')"
 LOG="$(mktemp)"
+MFLOG="$(mktemp)"
 pid=""
+mfpid=""
 
 cleanup() {
   # wrangler leaves esbuild and workerd children behind: end the whole group.
   [ -n "$pid" ] && { kill -- -"$pid" 2>/dev/null || kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null; } || true
+  [ -n "$mfpid" ] && { kill -- -"$mfpid" 2>/dev/null || kill "$mfpid" 2>/dev/null; wait "$mfpid" 2>/dev/null; } || true
   psql -h 127.0.0.1 -U postgres -qc "drop database if exists \"${DB}\" with (force)" || true
-  rm -f "$LOG"
+  rm -f "$LOG" "$MFLOG"
 }
 trap cleanup EXIT
 
@@ -40,5 +43,23 @@ for i in $(seq 1 120); do
 done
 curl -sf "http://127.0.0.1:${PORT}/health" >/dev/null || { cat "$LOG"; exit 1; }
 
-EDGEFLOW_SMOKE_URL="http://127.0.0.1:${PORT}" EDGEFLOW_SMOKE_KEY="$KEY" \
+# Under wrangler dev every case but the client-disconnect one: wrangler's dev
+# proxy hides a client's leaving from the Worker (tests/smoke/miniflare_serve.mjs).
+EDGEFLOW_SMOKE_URL="http://127.0.0.1:${PORT}" EDGEFLOW_SMOKE_KEY="$KEY" EDGEFLOW_SMOKE_PROXIED=1 \
   "${DENO[@]}" test -A tests/smoke/workerd_smoke.ts || { echo "--- wrangler log"; cat "$LOG"; exit 1; }
+
+# The same bundle under workerd with nothing in front (as Cloudflare runs it):
+# a long poll whose client left must not keep the next task.
+"${DENO[@]}" task cf:dry-run >/dev/null
+MFPORT=$((PORT + 1))
+MF_PORT="$MFPORT" DATABASE_URL="$URL" EDGEFLOW_ADMIN_KEY="$KEY" EDGEFLOW_HEARTBEAT_SECONDS=1 \
+  setsid npm exec --yes --package=wrangler@4.86.0 -- node tests/smoke/miniflare_serve.mjs >"$MFLOG" 2>&1 &
+mfpid=$!
+for i in $(seq 1 60); do
+  curl -sf "http://127.0.0.1:${MFPORT}/health" >/dev/null && break
+  kill -0 "$mfpid" 2>/dev/null || { cat "$MFLOG"; echo "miniflare exited"; exit 1; }
+  sleep 1
+done
+EDGEFLOW_SMOKE_URL="http://127.0.0.1:${MFPORT}" EDGEFLOW_SMOKE_KEY="$KEY" \
+  "${DENO[@]}" test -A tests/smoke/workerd_smoke.ts --filter "long poll" ||
+  { echo "--- miniflare log"; cat "$MFLOG"; exit 1; }

@@ -18,6 +18,24 @@ export interface TestApp {
   ): Promise<{ status: number; body: any; headers: Headers }>;
 }
 
+/**
+ * With `EDGEFLOW_RECORD_RESPONSES=<file>`, every response of `call` is
+ * appended there as a JSON line: tests/ops/openapi_test.ts runs the contract
+ * tests so and validates what they received against the OpenAPI document.
+ */
+const RECORD_TO = Deno.env.get("EDGEFLOW_RECORD_RESPONSES");
+function record(method: string, path: string, res: Response, body: unknown): void {
+  if (!RECORD_TO) return;
+  const line = JSON.stringify({
+    method,
+    path: path.split("?")[0],
+    status: res.status,
+    type: res.headers.get("content-type"),
+    body,
+  });
+  Deno.writeTextFileSync(RECORD_TO, line + "\n", { append: true });
+}
+
 /** `now`: the app's clock (key and session expiry, key creation), for tests that move time. */
 export function testApp(
   db: TestDatabase,
@@ -47,6 +65,7 @@ export function testApp(
       try {
         parsed = text ? JSON.parse(text) : null;
       } catch { /* not JSON */ }
+      record(method, path, res, parsed);
       return { status: res.status, body: parsed, headers: res.headers };
     },
   };

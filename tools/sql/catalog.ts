@@ -11,6 +11,10 @@
  * pgmq's per-queue tables `pgmq.q_*` / `pgmq.a_*` (made by `pgmq.create`, so
  * the seed data names the queues instead) and objects that belong to an
  * extension (the real pgmq, when installed).
+ *
+ * Partitions are data, not definition (the maintenance pass creates and drops
+ * them by date), so only a partitioned table and its DEFAULT partition are
+ * read; the other partitions are left out like pgmq's queue tables.
  */
 import type { Sql } from "../../shared/db/sql.ts";
 
@@ -39,6 +43,10 @@ export interface Table {
   columns: Column[];
   constraints: Constraint[];
   indexes: { name: string; def: string }[];
+  /** `RANGE (at)` for a partitioned table (`partition by …`), else null. */
+  partitionKey?: string | null;
+  /** For the DEFAULT partition of a partitioned table: the parent (schema.table). */
+  partitionOf?: string | null;
 }
 export interface TypeDef {
   schema: string;
@@ -102,7 +110,8 @@ const SCHEMA_LIST = SCHEMAS.map((s) => `'${s}'`).join(", ");
 
 /** Tables the catalog leaves out (see the file comment). */
 const SKIP_TABLE = `not ((n.nspname = 'edgeflow' and c.relname = 'schema_migrations')
-  or (n.nspname = 'pgmq' and c.relname ~ '^[qa]_'))`;
+  or (n.nspname = 'pgmq' and c.relname ~ '^[qa]_')
+  or (c.relispartition and pg_catalog.pg_get_expr(c.relpartbound, c.oid) <> 'DEFAULT'))`;
 
 /** Read everything the source tree describes from one database. */
 export async function readCatalog(sql: Sql): Promise<Catalog> {
@@ -125,11 +134,18 @@ async function read(sql: Sql): Promise<Catalog> {
     relpersistence: string;
     relrowsecurity: boolean;
     acl: string | null;
+    partkey: string | null;
+    parent: string | null;
   }>(
     sql,
     `
     select c.oid::int as oid, n.nspname as schema, c.relname as name, c.relkind::text as relkind,
-           c.relpersistence::text as relpersistence, c.relrowsecurity, c.relacl::text as acl
+           c.relpersistence::text as relpersistence, c.relrowsecurity, c.relacl::text as acl,
+           case when c.relkind = 'p' then pg_catalog.pg_get_partkeydef(c.oid) end as partkey,
+           (select pn.nspname || '.' || pc.relname from pg_catalog.pg_inherits i
+              join pg_catalog.pg_class pc on pc.oid = i.inhparent
+              join pg_catalog.pg_namespace pn on pn.oid = pc.relnamespace
+             where c.relispartition and i.inhrelid = c.oid) as parent
     from pg_catalog.pg_class c join pg_catalog.pg_namespace n on n.oid = c.relnamespace
     where n.nspname in (${SCHEMA_LIST}) and c.relkind in ('r', 'p', 'v', 'm')
       and ${SKIP_TABLE} and ${NOT_EXTENSION("pg_class", "c.oid")}
@@ -174,7 +190,8 @@ async function read(sql: Sql): Promise<Catalog> {
   const indexes = await query<{ rel: number; name: string; def: string }>(
     sql,
     `
-    select i.indrelid::int as rel, ic.relname as name, pg_catalog.pg_get_indexdef(i.indexrelid) as def
+    select i.indrelid::int as rel, ic.relname as name,
+           replace(pg_catalog.pg_get_indexdef(i.indexrelid), ' ON ONLY ', ' ON ') as def
     from pg_catalog.pg_index i join pg_catalog.pg_class ic on ic.oid = i.indexrelid
     where not exists (select 1 from pg_catalog.pg_constraint c where c.conindid = i.indexrelid
                         and c.conrelid = i.indrelid and c.contype in ('p', 'u', 'x'))
@@ -197,7 +214,23 @@ async function read(sql: Sql): Promise<Catalog> {
       });
       continue;
     }
+    if (r.parent) {
+      // A DEFAULT partition: its columns, constraints and indexes are the parent's.
+      tables.push({
+        schema: r.schema,
+        name: r.name,
+        unlogged: r.relpersistence === "u",
+        rls: r.relrowsecurity,
+        acl: r.acl,
+        columns: [],
+        constraints: [],
+        indexes: [],
+        partitionOf: r.parent,
+      });
+      continue;
+    }
     tables.push({
+      partitionKey: r.partkey,
       schema: r.schema,
       name: r.name,
       unlogged: r.relpersistence === "u",
@@ -444,6 +477,9 @@ const RESERVED = new Set([
 
 /** `create table` with its columns and constraints (foreign keys optional). */
 export function ddlTable(t: Table, withForeignKeys = true): string {
+  if (t.partitionOf) {
+    return `create table ${t.schema}.${ident(t.name)} partition of ${t.partitionOf} default;`;
+  }
   const lines = t.columns.map((c) => {
     let line = `  ${ident(c.name)} ${c.type}`;
     if (c.identity) {
@@ -462,7 +498,7 @@ export function ddlTable(t: Table, withForeignKeys = true): string {
   const out = [
     `create ${t.unlogged ? "unlogged " : ""}table ${t.schema}.${ident(t.name)} (\n${
       lines.join(",\n")
-    }\n);`,
+    }\n)${t.partitionKey ? ` partition by ${t.partitionKey.toLowerCase()}` : ""};`,
   ];
   for (const i of t.indexes) out.push(`${i.def};`);
   if (t.rls) out.push(`alter table ${t.schema}.${ident(t.name)} enable row level security;`);
@@ -503,6 +539,8 @@ export function flatten(c: Catalog, options: { skipPgmq?: boolean } = {}): Map<s
         t.unlogged ? "unlogged" : "logged",
         t.rls ? "row level security" : "",
         `acl ${t.acl ?? "default"}`,
+        t.partitionKey ? `partition by ${t.partitionKey}` : "",
+        t.partitionOf ? `default partition of ${t.partitionOf}` : "",
         ...t.columns.map((col) =>
           `${col.name} ${col.type}${col.notnull ? " not null" : ""}${
             col.default !== null ? ` default ${col.default}` : ""

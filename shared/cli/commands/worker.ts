@@ -14,7 +14,8 @@ import type { QueuedHandler } from "../../app/heartbeat_routes.ts";
 import type { ApiClient } from "../client.ts";
 import type { Command, CommandContext } from "../command.ts";
 import { seg } from "../command.ts";
-import { CliError, EXIT } from "../io.ts";
+import { CliError, EXIT, usageError } from "../io.ts";
+import { type Backend, BACKEND_FLAGS, backendOf } from "../worker_backends.ts";
 
 /** Handler name → function, from a module's exports. */
 export function handlersOf(exports: Record<string, unknown>): Record<string, Handler> {
@@ -73,9 +74,9 @@ async function warnUnserved(
 /** `edgeflow worker start --pool P <module>` */
 export const workerStartCommand: Command = {
   path: ["worker", "start"],
-  args: "<module>",
-  arity: [1, 1],
-  summary: "run the task handlers a JS/TS module exports",
+  args: "[<module>]",
+  arity: [0, 1],
+  summary: "run task handlers: a JS/TS module's, Celery's, or containers/processes",
   description: `Needs a key with scope "worker". Handler names come from the exports:
   export async function extract(ctx) {…}        → extract
   export const etl = { extract, split }          → etl.extract, etl.split
@@ -85,13 +86,25 @@ the step's dependencies), ctx.input.args, ctx.signal and ctx.log; what it
 returns is the step's output. Ctrl-C stops claiming and lets running tasks
 finish (up to --grace seconds).
 
-Example:
-  EDGEFLOW_KEY=ef_… edgeflow worker start --pool default --capacity 4 handlers.ts`,
+Without a module, --celery or --executor runs every handler of the pool
+(or those --handlers lists); with one, the module's handlers run here and
+the rest go to Celery or the executor:
+  --celery redis://127.0.0.1:6379/0   each task is sent to Celery as the task
+                                      its handler names, step args as kwargs
+  --executor docker                   each task runs in a container of the
+                                      deployment's job_variables.image
+  --executor process                  each task runs as a local Python process
+
+Examples:
+  EDGEFLOW_KEY=ef_… edgeflow worker start --pool default --capacity 4 handlers.ts
+  edgeflow worker start --pool default-process-pool --celery redis://127.0.0.1:6379/0
+  edgeflow worker start --pool docker-pool --executor docker --docker-bin podman`,
   flags: {
     pool: { kind: "string", arg: "POOL", help: "work pool to take tasks from (default: default)" },
     capacity: { kind: "string", arg: "N", help: "most tasks at once (default 1)" },
     name: { kind: "string", arg: "NAME", help: "worker name in `workers ls` (default: random)" },
     grace: { kind: "string", arg: "SECONDS", help: "on stop, wait this long for tasks (30)" },
+    ...BACKEND_FLAGS,
   },
   async run(ctx) {
     const [path] = ctx.positionals;
@@ -104,14 +117,24 @@ Example:
         EXIT.usage,
       );
     }
-    let exports: Record<string, unknown>;
-    try {
-      exports = await ctx.io.importModule(path);
-    } catch (err) {
-      throw new CliError(`cannot load module ${path}`, [(err as Error).message.split("\n")[0]]);
+    let handlers: Record<string, Handler> = {};
+    if (path) {
+      let exports: Record<string, unknown>;
+      try {
+        exports = await ctx.io.importModule(path);
+      } catch (err) {
+        throw new CliError(`cannot load module ${path}`, [(err as Error).message.split("\n")[0]]);
+      }
+      handlers = handlersOf(exports);
+      if (!Object.keys(handlers).length) throw new CliError(`${path} exports no functions`);
     }
-    const handlers = handlersOf(exports);
-    if (!Object.keys(handlers).length) throw new CliError(`${path} exports no functions`);
+    const backend: Backend | null = await backendOf(ctx, api.base, key);
+    if (!path && !backend) {
+      throw usageError("name a module of handlers, or pass --celery or --executor", ctx.name);
+    }
+    let fallback: Handler | undefined;
+    if (backend?.only) { for (const name of backend.only) handlers[name] ??= backend.handler; }
+    else if (backend) fallback = backend.handler;
     const pool = ctx.flags.string("pool") ?? "default";
     const grace = ctx.flags.int("grace", ctx.name, 0) ?? 30;
     let worker;
@@ -121,12 +144,14 @@ Example:
         key,
         pool,
         handlers,
+        fallback,
         name: ctx.flags.string("name"),
         capacity: ctx.flags.int("capacity", ctx.name),
         fetch: ctx.io.fetch,
         logger: textLogger(ctx),
       });
     } catch (err) {
+      backend?.close();
       throw new CliError((err as Error).message);
     }
     const started = new Map<string, number>();
@@ -159,13 +184,18 @@ Example:
     try {
       await worker.start();
     } catch (err) {
+      backend?.close();
       if (ctx.io.shutdown.aborted) return 130;
       throw new CliError(`the worker could not start: ${(err as Error).message}`);
     }
-    await warnUnserved(ctx, api, pool, Object.keys(handlers));
+    if (!fallback) await warnUnserved(ctx, api, pool, Object.keys(handlers));
+    const serves = fallback
+      ? `every handler${
+        path ? ` (${path}'s here, the rest by ${backend!.describe})` : ` by ${backend!.describe}`
+      }`
+      : Object.keys(handlers).sort().join(", ");
     ctx.print(
-      `worker ${worker.name} polling pool ${pool} at ${api.base} for ` +
-        `${Object.keys(handlers).sort().join(", ")} (Ctrl-C stops)`,
+      `worker ${worker.name} polling pool ${pool} at ${api.base} for ${serves} (Ctrl-C stops)`,
     );
     await Promise.race([
       fatal,
@@ -176,12 +206,14 @@ Example:
     ]);
     if (refused) {
       await worker.stop({ timeoutMs: 0 });
+      backend?.close();
       throw new CliError(refused.message, [
         "check --key / EDGEFLOW_KEY (deno task dev keeps its key in .edgeflow/dev_admin_key)",
       ]);
     }
     ctx.note(`stopping worker ${worker.name}: waiting up to ${grace} s for running tasks`);
     await stopping;
+    backend?.close();
     return EXIT.ok;
   },
 };

@@ -5,8 +5,9 @@
  *   `complete_tasks` (engine_load.ts's `driveChains`);
  * - through its HTTP worker protocol: the server in a process of its own
  *   (http_server.ts), each worker looping `POST /heartbeat` (capacity =
- *   batch, long poll) → one `POST /heartbeat/tasks/:id/complete` per task,
- *   the tasks of a batch completed concurrently, as the SDK does.
+ *   batch, long poll) → one `POST /heartbeat/tasks/complete` carrying the
+ *   results of the beat's tasks, as the SDK does with results that finish
+ *   within its batching window (shared/worker/result_batch.ts).
  */
 import postgres from "postgres";
 import { postgresSql } from "../../../shared/db/postgres.ts";
@@ -92,7 +93,7 @@ export function edgeflowHttpPeer(url: string): Peer {
   let server: { base: string; stop(): Promise<void> } | undefined;
   return {
     name: "edgeflow (HTTP worker protocol)",
-    cycle: "POST /heartbeat (capacity, long poll) → POST /heartbeat/tasks/:id/complete",
+    cycle: "POST /heartbeat (capacity, long poll) → POST /heartbeat/tasks/complete (batched)",
     unavailable: () => Promise.resolve(null),
     async setup() {
       admin = postgresSql(url, { max: 1 });
@@ -112,15 +113,19 @@ export function edgeflowHttpPeer(url: string): Peer {
             capacity: w.batch,
             wait_seconds: 1,
           });
-          await Promise.all(
-            // deno-lint-ignore no-explicit-any
-            beat.tasks.map((t: any) =>
-              post(`${base}/heartbeat/tasks/${t.task}/complete`, {
+          if (beat.tasks.length) {
+            const done = await post(`${base}/heartbeat/tasks/complete`, {
+              // deno-lint-ignore no-explicit-any
+              results: beat.tasks.map((t: any) => ({
+                task: t.task,
                 lease: t.lease,
                 output: { step: t.step },
-              })
-            ),
-          );
+              })),
+            });
+            // deno-lint-ignore no-explicit-any
+            const refused = done.results.filter((r: any) => r.status !== 200);
+            if (refused.length) throw new Error(`refused: ${JSON.stringify(refused[0])}`);
+          }
           if (beat.tasks.length) {
             gate.add(beat.tasks.length);
             t1 = performance.now();

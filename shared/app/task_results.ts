@@ -1,0 +1,101 @@
+/**
+ * Results of tasks (`complete`, `fail`), one at a time and in batches: the one
+ * place an engine refusal becomes a problem, and the batched routes.
+ *
+ * A batch is fenced per entry: each result is accepted or refused exactly as
+ * its own `POST /heartbeat/tasks/:task/{complete,fail}` would be, and answered
+ * in place (api.md, "Batched results"). The whole batch is one engine call, one
+ * transaction, committed (durable) before the answer. A body that does not
+ * validate is refused whole (422 naming the entry's field) and changes nothing.
+ */
+import { Hono } from "hono";
+import type { MiddlewareHandler } from "hono";
+import type { AppDeps, AppEnv } from "./deps.ts";
+import { readJsonAs } from "../http/body.ts";
+import { ApiError, type ProblemDocument, problemDocument } from "../http/problem.ts";
+import { CompleteBatchBody, FailBatchBody } from "../api/schemas.ts";
+import type { ResultOutcome } from "../engine/tasks.ts";
+import { completeTasks, failTasks } from "../engine/batch.ts";
+import type { Wakeups } from "./wakeups.ts";
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/** A lease we never issued cannot be current: such an entry is refused without a lookup. */
+export function isIssuedLease(lease: string): boolean {
+  return UUID.test(lease);
+}
+
+/** The problem an engine refusal of a result is. */
+export function refusal(outcome: ResultOutcome, task: string): ApiError {
+  switch ("error" in outcome ? outcome.error : undefined) {
+    case "not_found":
+      return ApiError.of("not_found", `no task ${task}`);
+    case "run_not_running":
+      return ApiError.of(
+        "conflict",
+        `the run is ${"status" in outcome ? outcome.status : "over"}: the result was not accepted`,
+      );
+    default:
+      return ApiError.of(
+        "stale_lease",
+        "this lease is not the task's current one; nothing changed",
+      );
+  }
+}
+
+/** One answer of a batch: the single route's `200` body, or its problem, with the task. */
+export type BatchItem =
+  | ({ task: string; status: 200 } & Extract<ResultOutcome, { ok: true }>)
+  | ({ task: string } & ProblemDocument);
+
+function item(task: string, outcome: ResultOutcome): BatchItem {
+  if ("error" in outcome) return { task, ...problemDocument(refusal(outcome, task)) };
+  return { ...outcome, task, status: 200 };
+}
+
+/**
+ * Sends the entries with an issued lease to `apply` in one call and answers
+ * every entry in the order given (entries with a foreign lease: stale).
+ */
+async function answer<E extends { task: string; lease: string }>(
+  entries: E[],
+  apply: (issued: E[]) => Promise<ResultOutcome[]>,
+): Promise<BatchItem[]> {
+  const issued = entries.filter((e) => isIssuedLease(e.lease));
+  const outcomes = await apply(issued);
+  const byEntry = new Map(issued.map((e, i) => [e, outcomes[i]]));
+  return entries.map((e) => item(e.task, byEntry.get(e) ?? { error: "stale_lease" }));
+}
+
+/** `POST /heartbeat/tasks/complete` and `POST /heartbeat/tasks/fail`. */
+export function resultBatchRoutes(
+  deps: AppDeps,
+  scope: MiddlewareHandler<AppEnv>,
+  wakeups: Wakeups,
+): Hono<AppEnv> {
+  const app = new Hono<AppEnv>();
+
+  app.post("/heartbeat/tasks/complete", scope, async (c) => {
+    const { results } = await readJsonAs(c, CompleteBatchBody);
+    const answers = await answer(results, (issued) => completeTasks(deps.sql(c), issued));
+    if (answers.some((a) => a.status === 200)) wakeups.wake(); // dependents may be ready now
+    return c.json({ results: answers });
+  });
+
+  app.post("/heartbeat/tasks/fail", scope, async (c) => {
+    const { results } = await readJsonAs(c, FailBatchBody);
+    const answers = await answer(results, (issued) =>
+      failTasks(
+        deps.sql(c),
+        issued.map(({ task, lease, error: { retryable, ...error } }) => ({
+          task,
+          lease,
+          error,
+          retryable,
+        })),
+      ));
+    return c.json({ results: answers });
+  });
+
+  return app;
+}

@@ -1,0 +1,94 @@
+/**
+ * A child process (a container's `docker run`, or a Python process) as one
+ * task attempt: its stdin gets the task as JSON, its output lines stream to
+ * the task's log, the tail of stderr is kept for the error, and an aborted
+ * task signal stops it. The process itself is made by a `Spawn` the runtime
+ * passes in (shared/runtime/spawn.ts), so this file touches no runtime global.
+ */
+
+/** A started child process. */
+export interface Child {
+  stdout: ReadableStream<Uint8Array>;
+  stderr: ReadableStream<Uint8Array>;
+  /** Resolves with the exit code (a signal-killed child: 128 + signal, or -1). */
+  status: Promise<number>;
+  /** Sends a signal; ignored when the child already ended. */
+  kill(signal: "SIGTERM" | "SIGKILL"): void;
+}
+
+/** What starting a process needs. */
+export interface SpawnOptions {
+  env?: Record<string, string>;
+  cwd?: string;
+  /** Written to stdin, which is then closed. */
+  stdin?: string;
+}
+
+/** Starts `command args…`; throws when the binary cannot be started. */
+export type Spawn = (command: string, args: string[], options: SpawnOptions) => Child;
+
+/** How a child ended. */
+export interface ChildOutcome {
+  code: number;
+  /** Every stdout line (the result is read from them). */
+  stdout: string[];
+  /** The last lines of stderr, for the error message. */
+  stderrTail: string[];
+}
+
+/** Lines of stderr kept for the error of a failed attempt. */
+export const STDERR_TAIL_LINES = 20;
+
+/** Reads a stream line by line, calling `onLine` for each (the last one unterminated too). */
+export async function readLines(
+  stream: ReadableStream<Uint8Array>,
+  onLine: (line: string) => void,
+): Promise<void> {
+  const decoder = new TextDecoder();
+  let rest = "";
+  for await (const chunk of stream) {
+    rest += decoder.decode(chunk, { stream: true });
+    let nl: number;
+    while ((nl = rest.indexOf("\n")) >= 0) {
+      onLine(rest.slice(0, nl).replace(/\r$/, ""));
+      rest = rest.slice(nl + 1);
+    }
+  }
+  rest += decoder.decode();
+  if (rest) onLine(rest);
+}
+
+/**
+ * Runs a started child to its end: streams its lines to `log`, and on
+ * `signal` calls `stop` (which ends it: `docker stop`, or SIGTERM then
+ * SIGKILL). Resolves once the child exited and both streams are read.
+ */
+export async function superviseChild(
+  child: Child,
+  log: { out(line: string): void; err(line: string): void },
+  signal: AbortSignal,
+  stop: () => Promise<void> | void,
+): Promise<ChildOutcome> {
+  const stdout: string[] = [];
+  const stderrTail: string[] = [];
+  const onAbort = () => void Promise.resolve(stop()).catch(() => {});
+  if (signal.aborted) onAbort();
+  else signal.addEventListener("abort", onAbort, { once: true });
+  try {
+    const [code] = await Promise.all([
+      child.status,
+      readLines(child.stdout, (line) => {
+        stdout.push(line);
+        log.out(line);
+      }),
+      readLines(child.stderr, (line) => {
+        stderrTail.push(line);
+        if (stderrTail.length > STDERR_TAIL_LINES) stderrTail.shift();
+        log.err(line);
+      }),
+    ]);
+    return { code, stdout, stderrTail };
+  } finally {
+    signal.removeEventListener("abort", onAbort);
+  }
+}

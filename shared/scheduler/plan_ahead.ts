@@ -1,0 +1,99 @@
+/**
+ * Fire times planned ahead for the SQL tick (`edgeflow.tick()`, which
+ * pg_cron runs without HTTP): TypeScript computes them — croner, rrule and
+ * the DST rules of shared/schedule/ stay the one implementation — and
+ * `edgeflow.schedule_plans` holds them; SQL only fires planned times
+ * (`edgeflow.fire_planned_schedules`).
+ *
+ * A plan holds a schedule's fire times from its next_fire_at, up to
+ * PLAN_DAYS ahead and at most PLAN_FIRE_TIMES of them. It is made again when
+ * it is missing or stale (spec, timezone, parameters or flow version
+ * changed), or once half of it has passed: by deploys, by the HTTP tick, and
+ * in the background of function requests on Supabase
+ * (shared/app/plan_topup.ts). A per-minute schedule's plan covers 4 hours
+ * (made again after 2), an hourly one's 7 days. A schedule whose parameters
+ * no longer fit its flow version gets no plan: the HTTP tick records why.
+ */
+import type { Sql } from "../db/sql.ts";
+import { nextFireTimes } from "../schedule/mod.ts";
+import { storedSpec } from "./stored_spec.ts";
+import { parameterProblem, type ScheduleTarget } from "./schedule_target.ts";
+
+/**
+ * Planning a zoned per-minute cron costs ~0.2 ms per fire time here (206 ms
+ * for 1000 on the 2-core CI machine; an interval: 0.8 ms for 168), so a plan
+ * holds at most 240 (~50 ms), and one call plans for at most PLAN_BUDGET_MS:
+ * a deploy or a tick stays far inside Supabase's 2 s CPU budget, and what is
+ * left is planned by the next call.
+ */
+export const PLAN_FIRE_TIMES = 240;
+export const PLAN_BUDGET_MS = 150;
+export const PLAN_DAYS = 7;
+/**
+ * A plan is made again once less than half of it is left, and at the latest
+ * when it covers less than this: a 7-day plan after 3.5 days, a per-minute
+ * schedule's 240 times (4 h) after 2 h — not on every tick.
+ */
+export const REFILL_BEFORE_DAYS = 3.5;
+const DAY_MS = 86_400_000;
+
+/** A schedule as `edgeflow.schedules_to_plan` returns it. */
+interface ToPlan extends ScheduleTarget {
+  timezone: string;
+  next_fire_at: string;
+}
+
+interface PlanItem {
+  id: string;
+  spec: unknown;
+  timezone: string;
+  parameters: Record<string, unknown>;
+  version_id: string | null;
+  times: string[];
+  until: string;
+  final: boolean;
+}
+
+/** The plan of one schedule from its next_fire_at, or null when its parameters do not fit. */
+export function planOne(row: ToPlan, now: Date): PlanItem | null {
+  if (parameterProblem(row)) return null;
+  const spec = { ...storedSpec(row.spec), active: true };
+  const horizon = now.getTime() + PLAN_DAYS * DAY_MS;
+  // next_fire_at is a fire time (made by nextFireTime): the plan starts with it.
+  const all = nextFireTimes(spec, new Date(Date.parse(row.next_fire_at) - 1), PLAN_FIRE_TIMES);
+  // Up to the horizon, and the first one past it: the SQL tick needs each time's successor.
+  const past = all.findIndex((t) => t.getTime() > horizon);
+  const times = past < 0 ? all : all.slice(0, past + 1);
+  // Fewer than asked for, and all of them kept: the schedule ends with the last one.
+  const final = past < 0 && all.length < PLAN_FIRE_TIMES;
+  const until = times.length > 0 ? times[times.length - 1] : new Date(horizon);
+  return {
+    id: row.id,
+    spec: row.spec,
+    timezone: row.timezone,
+    parameters: row.parameters,
+    version_id: row.version_id,
+    times: times.map((t) => t.toISOString()),
+    until: until.toISOString(),
+    final,
+  };
+}
+
+/** Plan every schedule that needs it (at most `limit`); resolves with the number stored. */
+export async function planAhead(sql: Sql, now: Date, limit = 200): Promise<number> {
+  const [row] = await sql<{ r: ToPlan[] }>`
+    select edgeflow.schedules_to_plan(${now.toISOString()}::timestamptz,
+                                      make_interval(secs => ${REFILL_BEFORE_DAYS * 86_400}::float8),
+                                      ${limit}::int) as r`;
+  const items: PlanItem[] = [];
+  const started = performance.now();
+  for (const r of row.r) {
+    if (performance.now() - started > PLAN_BUDGET_MS) break;
+    const item = planOne(r, now);
+    if (item) items.push(item);
+  }
+  if (items.length === 0) return 0;
+  const [saved] = await sql<{ n: number }>`
+    select edgeflow.save_schedule_plans(${JSON.stringify(items)}::text::jsonb) as n`;
+  return saved.n;
+}

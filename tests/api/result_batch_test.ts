@@ -1,0 +1,157 @@
+/**
+ * Batched results over HTTP (`POST /heartbeat/tasks/complete` and `…/fail`):
+ * each entry fenced and answered in place, the body validated whole.
+ */
+import assert from "node:assert/strict";
+import { dbTest } from "../support/db.ts";
+import { testApp } from "../support/app.ts";
+import { deploy, registerSteps, trigger } from "../limits/helpers.ts";
+
+const FORGED = "00000000-0000-4000-8000-000000000000";
+
+async function setup(call: ReturnType<typeof testApp>["call"], runs: number) {
+  await registerSteps(call, "batchy", [{ slug: "a" }, { slug: "b", depends_on: ["a"] }]);
+  await deploy(call, { name: "batchy", flow: "batchy" });
+  const ids: string[] = [];
+  for (let i = 0; i < runs; i++) ids.push((await trigger(call, "batchy")).run_id);
+  const hb = await call("POST", "/heartbeat", {
+    worker: "w",
+    pool: "default",
+    capacity: runs,
+    running: [],
+  });
+  assert.equal(hb.body.tasks.length, runs);
+  return { ids, tasks: hb.body.tasks as { task: string; lease: string; run_id: string }[] };
+}
+
+dbTest("a batch of completions answers each entry in place and advances every run", async (db) => {
+  const { call } = testApp(db);
+  const { tasks } = await setup(call, 3);
+  const [t1, t2, t3] = tasks;
+  const res = await call("POST", "/heartbeat/tasks/complete", {
+    results: [
+      { task: t1.task, lease: t1.lease, output: { n: 1 } },
+      { task: t2.task, lease: FORGED, output: { n: 2 } },
+      { task: t3.task, lease: "not-a-lease-we-issued", output: { n: 3 } },
+      { task: t1.task, lease: t1.lease, output: { n: 1 } },
+      { task: crypto.randomUUID(), lease: FORGED, output: null },
+    ],
+  });
+  assert.equal(res.status, 200);
+  const r = res.body.results;
+  assert.deepEqual(r.map((x: { status: number }) => x.status), [200, 409, 409, 409, 404]);
+  assert.equal(r[0].task, t1.task);
+  assert.equal(r[0].ok, true);
+  assert.equal(r[0].run_status, "RUNNING");
+  assert.deepEqual(r.slice(1, 4).map((x: { code: string }) => x.code), [
+    "stale_lease",
+    "stale_lease",
+    "stale_lease",
+  ]);
+  assert.equal(r[4].code, "not_found");
+
+  // The accepted one advanced its run: b is claimable; the refused ones changed nothing.
+  const states = await db.sql<{ id: string; status: string; output: unknown }>`
+    select id::text, status, output from edgeflow.tasks where slug = 'a' order by id`;
+  const byId = new Map(states.map((s) => [s.id, s]));
+  assert.equal(byId.get(t1.task)!.status, "COMPLETED");
+  assert.deepEqual(byId.get(t1.task)!.output, { n: 1 });
+  assert.equal(byId.get(t2.task)!.status, "RUNNING");
+  assert.equal(byId.get(t3.task)!.status, "RUNNING");
+  const hb = await call("POST", "/heartbeat", {
+    worker: "w",
+    pool: "default",
+    capacity: 10,
+    running: [],
+  });
+  assert.deepEqual(hb.body.tasks.map((t: { run_id: string; step: string }) => [t.run_id, t.step]), [
+    [t1.run_id, "b"],
+  ]);
+  assert.deepEqual(hb.body.tasks[0].input.deps, { a: { n: 1 } });
+
+  // The rest complete in one call; the dependents of both appear.
+  const rest = await call("POST", "/heartbeat/tasks/complete", {
+    results: [t2, t3].map((t) => ({ task: t.task, lease: t.lease, output: t.task })),
+  });
+  assert.deepEqual(rest.body.results.map((x: { status: number }) => x.status), [200, 200]);
+  const next = await call("POST", "/heartbeat", {
+    worker: "w",
+    pool: "default",
+    capacity: 10,
+    running: [],
+  });
+  assert.equal(next.body.tasks.length, 2);
+});
+
+dbTest("a batch of failures retries or fails each entry as its own call would", async (db) => {
+  const { call } = testApp(db);
+  await registerSteps(call, "flaky", [{ slug: "once", max_attempts: 1 }, {
+    slug: "twice",
+    max_attempts: 2,
+  }]);
+  await deploy(call, { name: "flaky", flow: "flaky" });
+  const { run_id } = await trigger(call, "flaky");
+  const hb = await call("POST", "/heartbeat", {
+    worker: "w",
+    pool: "default",
+    capacity: 2,
+    running: [],
+  });
+  const by = Object.fromEntries(
+    hb.body.tasks.map((t: { step: string; task: string; lease: string }) => [t.step, t]),
+  );
+  const res = await call("POST", "/heartbeat/tasks/fail", {
+    results: [
+      { task: by.twice.task, lease: by.twice.lease, error: { message: "try again" } },
+      { task: by.once.task, lease: FORGED, error: { message: "not mine" } },
+    ],
+  });
+  assert.equal(res.status, 200);
+  const [retried, stale] = res.body.results;
+  assert.equal(retried.status, 200);
+  assert.equal(retried.attempt, 1);
+  assert.ok(typeof retried.retry_at === "string");
+  assert.equal(stale.status, 409);
+  assert.equal(stale.code, "stale_lease");
+
+  const final = await call("POST", "/heartbeat/tasks/fail", {
+    results: [{
+      task: by.once.task,
+      lease: by.once.lease,
+      error: { message: "boom", retryable: false },
+    }],
+  });
+  assert.equal(final.body.results[0].status, 200);
+  assert.equal(final.body.results[0].run_status, "FAILED");
+  const [run] = await db.sql<{ status: string }>`
+    select status from edgeflow.runs where id = ${run_id}::uuid`;
+  assert.equal(run.status, "FAILED");
+});
+
+dbTest("a batch that does not validate is refused whole and changes nothing", async (db) => {
+  const { call } = testApp(db);
+  const { tasks } = await setup(call, 2);
+  for (
+    const body of [
+      { results: [] },
+      { results: [{ task: tasks[0].task, lease: tasks[0].lease }, { task: "nope", lease: "x" }] },
+      { results: [{ task: tasks[0].task }] },
+      [{ task: tasks[0].task, lease: tasks[0].lease }],
+    ]
+  ) {
+    const res = await call("POST", "/heartbeat/tasks/complete", body);
+    assert.equal(res.status, 422, JSON.stringify(body));
+    assert.equal(res.body.code, "validation_failed");
+  }
+  const bad = await call("POST", "/heartbeat/tasks/complete", {
+    results: [{ task: tasks[0].task, lease: tasks[0].lease }, { task: "nope", lease: "x" }],
+  });
+  assert.ok(bad.body.errors.some((e: { path: string }) => e.path === "results[1].task"));
+  const fail = await call("POST", "/heartbeat/tasks/fail", {
+    results: [{ task: tasks[0].task, lease: tasks[0].lease, error: {} }],
+  });
+  assert.equal(fail.status, 422);
+  const [n] = await db.sql<{ n: number }>`
+    select count(*)::int as n from edgeflow.tasks where status <> 'RUNNING'`;
+  assert.equal(n.n, 0);
+});

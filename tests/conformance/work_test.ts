@@ -20,6 +20,8 @@ conformance("claims a chain's tasks and completes them with their outputs", asyn
   assert.deepEqual(first.args, { n: 1 });
   assert.deepEqual(first.run, { day: "2026-12-01" });
   assert.deepEqual(run.output.second.deps, { first });
+  // The run can be COMPLETED before the adapter has printed the report's answer.
+  await until("both reports", () => w.events.filter((e) => e.event === "done").length >= 2);
   const done = w.events.filter((e) => e.event === "done");
   assert.deepEqual(done.map((e) => [e.attempt, e.report]), [[1, "accepted"], [1, "accepted"]]);
 });
@@ -41,7 +43,10 @@ conformance("heartbeats keep a task whose handler outlives its lease", async (c)
   );
   assert.ok(keeping.length >= 2, `only ${keeping.length} heartbeats carried the lease`);
   // None called it lost while it ran (a beat crossing the completion may: the task is over).
-  const completed = resultsOf(c.served, task).find((x) => x.status === 200)!;
+  const completed = await until(
+    "the completion's answer",
+    () => resultsOf(c.served, task).find((x) => x.status === 200),
+  );
   const during = keeping.filter((x) => x.endedAt! < completed.at);
   assert.ok(during.length >= 2, `only ${during.length} heartbeats kept the lease while it ran`);
   assert.deepEqual(during.filter((x) => x.response.lost.includes(task)), []);
@@ -55,6 +60,7 @@ conformance("a failed attempt is reported and retried", async (c) => {
   const run = await c.waitRun(await c.trigger(name));
   assert.equal(run.status, "COMPLETED", JSON.stringify(run));
   assert.deepEqual(run.output.flaky, { attempt: 2 });
+  await w.event("attempt 2's report", (e) => e.event === "done");
   const ends = w.events.filter((e) => e.event === "failed" || e.event === "done");
   assert.deepEqual(ends.map((e) => [e.event, e.attempt, e.report]), [
     ["failed", 1, "accepted"],
@@ -75,7 +81,7 @@ conformance("503s with Retry-After on heartbeats and results are retried", async
   const run = await c.waitRun(await c.trigger(name));
   assert.equal(run.status, "COMPLETED", JSON.stringify(run));
   assert.equal(run.steps[0].attempts, 1);
-  const task = w.events.find((e) => e.event === "done")!;
+  const task = await w.event("the report", (e) => e.event === "done");
   assert.equal(task.report, "accepted");
   const completes = resultsOf(c.served, task.task!).map((x) => x.status);
   const beats = heartbeatsOf(c.served, task.worker).map((x) => x.status);

@@ -197,14 +197,16 @@ begin
   end if;
 
   if v_ready_runs is not null then
-    -- A run whose ready steps are all plain (no map, no subflow) and that
-    -- waits for no slot starts them here; any other goes through _start_steps.
+    -- A run whose ready steps are all plain (no map, no subflow, no wait or
+    -- sleep, no per-key limit) and that waits for no slot starts them here;
+    -- any other goes through _start_steps, where those are handled.
     select array_agg(d.run_id order by d.ord) filter (where g2.plain),
            array_agg(d.slug order by d.ord) filter (where g2.plain)
       into v_fast_runs, v_fast_slugs
       from unnest(v_ready_runs, v_ready_slugs) with ordinality as d(run_id, slug, ord)
       join (select d2.run_id,
                    bool_and(fs.map_from is null and fs.deployment is null
+                            and fs.wait is null and fs.concurrency is null
                             and r.awaiting_slot is null
                             and r.status in ('PENDING', 'SCHEDULED', 'RUNNING')) as plain
               from unnest(v_ready_runs, v_ready_slugs) as d2(run_id, slug)

@@ -15,7 +15,16 @@ import {
   VariableBody,
 } from "../api/deploy_schema.ts";
 import { AdHocRunBody, DeploymentTriggerBody, RunsQuery } from "../api/run_schema.ts";
-import { CompleteBody, FailBody, HeartbeatBody } from "../api/worker_schema.ts";
+import {
+  CompleteBatchBody,
+  CompleteBody,
+  FailBatchBody,
+  FailBody,
+  HeartbeatBody,
+} from "../api/worker_schema.ts";
+import { EventBody, EventsQuery } from "../api/event_schema.ts";
+import { LogsBody, RetryBody } from "../api/log_schema.ts";
+import { DeliveriesQuery, NotificationBody, WebhookBody } from "../webhooks/schema.ts";
 import { QueueBody } from "../app/limits_routes.ts";
 import { GraphQLBody } from "../app/graphql_routes.ts";
 import { FireBody } from "../app/schedule_routes.ts";
@@ -72,6 +81,8 @@ const UI_PAGES: [RouteSpec["method"], string, string][] = [
   ["post", "/deployments/:name/resume", "resume a deployment"],
   ["get", "/concurrency", "concurrency limits and slots"],
   ["get", "/workers", "workers"],
+  ["get", "/webhooks", "inbound webhooks, notifications and their deliveries"],
+  ["post", "/runs/:id/retry", "retry a finished run from its failed steps"],
 ];
 
 export const ROUTES: RouteSpec[] = [
@@ -227,6 +238,88 @@ export const ROUTES: RouteSpec[] = [
   route("get", "/heartbeat/pools/:pool/queued", "heartbeat", "read", "queued work by handler", {
     200: R.AnyObject,
   }),
+
+  // Many results in one call (shared/app/task_results.ts): each answered on its own.
+  route("post", "/heartbeat/tasks/complete", "heartbeat", "worker", "complete many tasks", {
+    200: R.AnyObject,
+  }, { body: CompleteBatchBody }),
+  route("post", "/heartbeat/tasks/fail", "heartbeat", "worker", "fail many tasks", {
+    200: R.AnyObject,
+  }, { body: FailBatchBody }),
+  route("post", "/heartbeat/tasks/:task/logs", "heartbeat", "worker", "ship a task's log lines", {
+    200: R.AnyObject,
+  }, { body: LogsBody }),
+
+  route("get", "/trigger/runs/:id/logs", "trigger", "trigger", "a run's log lines (JSON or SSE)", {
+    200: R.AnyObject,
+  }),
+  route("post", "/trigger/runs/:id/retry", "trigger", "trigger", "retry a finished run", {
+    202: R.AnyObject,
+  }, { body: RetryBody }),
+  route("post", "/trigger/events", "events", "trigger", "send an event", {
+    200: R.AnyObject,
+    202: R.AnyObject,
+  }, { body: EventBody }),
+  route("get", "/trigger/events", "events", "trigger", "events by name and key", {
+    200: R.AnyObject,
+  }, { query: EventsQuery }),
+
+  route("post", "/deploy/webhooks", "webhooks", "deploy", "create or update an inbound webhook", {
+    200: R.AnyObject,
+    201: R.AnyObject,
+  }, { body: WebhookBody }),
+  route("get", "/deploy/webhooks", "webhooks", "deploy", "inbound webhooks", { 200: R.AnyObject }),
+  route("get", "/deploy/webhooks/:name", "webhooks", "deploy", "one inbound webhook", {
+    200: R.AnyObject,
+  }),
+  route("delete", "/deploy/webhooks/:name", "webhooks", "deploy", "delete an inbound webhook", {
+    200: R.AnyObject,
+  }),
+  route("get", "/deploy/webhooks/:name/deliveries", "webhooks", "deploy", "its delivery log", {
+    200: R.AnyObject,
+  }, { query: DeliveriesQuery }),
+  route(
+    "post",
+    "/deploy/webhooks/:name/deliveries/:id/redeliver",
+    "webhooks",
+    "deploy",
+    "process a recorded delivery again",
+    { 200: R.AnyObject, 202: R.AnyObject },
+  ),
+  route("post", "/trigger/hooks/:name", "webhooks", null, "a provider's signed delivery", {
+    200: R.AnyObject,
+    202: R.AnyObject,
+  }),
+  route("post", "/deploy/notifications", "webhooks", "deploy", "create or update a notification", {
+    200: R.AnyObject,
+    201: R.AnyObject,
+  }, { body: NotificationBody }),
+  route("get", "/deploy/notifications", "webhooks", "deploy", "outbound notifications", {
+    200: R.AnyObject,
+  }),
+  route("get", "/deploy/notifications/:name", "webhooks", "deploy", "one notification", {
+    200: R.AnyObject,
+  }),
+  route("delete", "/deploy/notifications/:name", "webhooks", "deploy", "delete a notification", {
+    200: R.AnyObject,
+  }),
+  route(
+    "get",
+    "/deploy/notifications/:name/deliveries",
+    "webhooks",
+    "deploy",
+    "its messages and their states",
+    { 200: R.AnyObject },
+    { query: DeliveriesQuery },
+  ),
+  route(
+    "post",
+    "/trigger/notifications/drain",
+    "webhooks",
+    null,
+    "send due notifications (QStash-signed, or a trigger key)",
+    { 200: R.AnyObject },
+  ),
 
   ...["/ui", "/trigger/ui"].flatMap((base) =>
     UI_PAGES.map(([method, path, summary]) =>

@@ -40,6 +40,7 @@ Deno.test("a deployment body gets its defaults; the api.md example parses", () =
     collision_strategy: "enqueue",
     paused: false,
     job_variables: {},
+    retention_days: null,
   });
   const full = DeployBody.parse({
     name: "etl-nightly",

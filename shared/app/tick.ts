@@ -115,10 +115,16 @@ export async function runTick(deps: AppDeps, c: Context): Promise<TickResult> {
   const sent = await createNotifier(deps).drain(sql);
   const [{ pruned }] = await sql<{ pruned: number }>`
     select edgeflow.prune_webhooks() as pruned`;
+  // Last and in a statement of its own: partition DDL locks edgeflow.events
+  // until it commits (edgeflow.maintain_partitions says why it comes last).
+  const [{ partitions }] = await sql<
+    { partitions: { partitions_created: number; partitions_dropped: number } }
+  >`select edgeflow.maintain_partitions() as partitions`;
   return {
     ...scheduled,
     pushed,
     ...sweep,
+    ...partitions,
     subflows,
     planned,
     notifications: { ...sent, pruned },

@@ -1,6 +1,6 @@
 -- The maintenance pass of the tick: the sweep, pruning of rate-limit windows,
--- then retention (edgeflow.prune; last, because dropping a partition locks
--- the events table until this transaction commits). Expired leases are
+-- then retention of finished runs (edgeflow.prune). Their event partitions
+-- are the ticks' last step (edgeflow.maintain_partitions). Expired leases are
 -- counted for /metrics.
 CREATE OR REPLACE FUNCTION edgeflow.maintenance(p_limit integer DEFAULT 1000, p_retention_days integer DEFAULT 30)
  RETURNS jsonb

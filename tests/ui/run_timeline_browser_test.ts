@@ -154,6 +154,9 @@ if (!hasChromium) {
       for (const line of ["listing three items", "item a", "b is flaky", "cannot add letters"]) {
         assert.ok(logs.includes(line), `the logs show "${line}"`);
       }
+      // The Retry form comes with the live part once the run is final: wait for
+      // it rather than read it in the same update (it raced once under load).
+      await page.waitForSelector("#retry button", { state: "visible", timeout: 10_000 });
       assert.ok(await page.isVisible("#retry button"));
       // The top of the page (README's picture: docs/run_timeline.png is a copy).
       await page.screenshot({

@@ -76,4 +76,11 @@ conformance(
     assert.ok(poll.response === undefined || poll.response.tasks.length === 0);
   },
   { heartbeatSeconds: 20, leaseSeconds: 60 },
+  {
+    // Open (issue 14's note): on the merged main the server often does not see
+    // the Python SDK's socket shutdown during a long poll (3 runs of 3 here:
+    // the poll ran its full 20 s, and a trigger inside it went to the gone
+    // worker; it passed on its branch). The TypeScript SDK's is seen in < 1 s.
+    python: "the server often does not see the Python SDK end its long poll (open)",
+  },
 );

@@ -74,7 +74,7 @@ export interface AppDeps {
   /** The app's latency histograms for /metrics (createApp makes them when absent). */
   metrics?: import("../metrics/histogram.ts").AppMetrics;
   /**
-   * Keep the isolate alive for `work` after the response (`EdgeRuntime.waitUntil`
+   * Keep the isolate alive for `work` after the response (the edge runtime's `waitUntil`
    * on Supabase); absent: the caller awaits it (shared/app/plan_topup.ts).
    */
   waitUntil?: (work: Promise<unknown>) => void;

@@ -2,7 +2,7 @@
  * Keeping the fire-time plans of the SQL tick topped up (shared/scheduler/plan_ahead.ts).
  *
  * - `planInBackground`: after a deploy with schedules, plan them — in the
- *   background where the runtime has one (`EdgeRuntime.waitUntil` on
+ *   background where the runtime has one (the edge runtime's `waitUntil` on
  *   Supabase), else before answering.
  * - `planTopUp`: a middleware that, at most every `EDGEFLOW_PLAN_TOPUP_MINUTES`
  *   per process (default 10 on Supabase, off elsewhere), plans what needs it

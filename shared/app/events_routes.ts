@@ -17,8 +17,8 @@
  */
 import { Hono } from "hono";
 import type { Context } from "hono";
-import { streamSSE } from "hono/streaming";
 import type { AppDeps, AppEnv } from "./deps.ts";
+import { FINAL_RUN_STATES, streamRun } from "./run_stream.ts";
 import type { Auth } from "../http/auth.ts";
 import type { Sql } from "../db/sql.ts";
 import { ApiError } from "../http/problem.ts";
@@ -53,13 +53,8 @@ export interface EventPage {
   last_id: number;
 }
 
-/** Run states after which nothing changes any more. */
-export const FINAL_RUN_STATES = new Set(["COMPLETED", "FAILED", "CANCELLED", "CRASHED"]);
-
-const POLL_MS = 300;
-const HEARTBEAT_MS = 15_000;
-/** Streams end after this long; EventSource reconnects and resumes by Last-Event-ID. */
-const MAX_STREAM_MS = 10 * 60_000;
+/** Run states after which nothing changes any more (run_stream.ts; imported from here by the UI). */
+export { FINAL_RUN_STATES };
 const PAGE = 500;
 
 /** Events of `runId` after event `after`, or null when there is no such run. */
@@ -119,44 +114,23 @@ export function eventsRoutes(deps: AppDeps, auth: Auth): Hono<AppEnv> {
 }
 
 function stream(c: Context, deps: AppDeps, sql: Sql, first: EventPage, limit: number) {
-  c.header("X-Accel-Buffering", "no"); // nginx and friends: do not hold events back
-  return streamSSE(c, async (sse) => {
-    const started = Date.now();
-    await sse.write("retry: 1000\n\n"); // reconnect after 1 s, not the browser's 3-5 s
-    let lastWrite = started;
-    // Events read again near the live edge (EventPage.last_id) go out once.
-    const sent = new Set<number>();
-    let page: EventPage | null = first;
-    // A client that goes away mid-stream must not keep us polling.
-    while (page && !sse.aborted && Date.now() - started < MAX_STREAM_MS) {
+  // Events read again near the live edge (EventPage.last_id) go out once.
+  const sent = new Set<number>();
+  return streamRun(c, deps, {
+    first,
+    what: "event",
+    async write(sse, page) {
+      let wrote = false;
       for (const event of page.events) {
         if (sent.has(event.id)) continue;
         await sse.writeSSE({ id: String(event.id), data: JSON.stringify(event) });
         sent.add(event.id);
-        lastWrite = Date.now();
+        wrote = true;
       }
       for (const id of sent) if (id <= page.last_id) sent.delete(id);
-      const drained = page.events.length < limit;
-      if (drained && FINAL_RUN_STATES.has(page.status)) {
-        const end = { status: page.status, last_id: page.last_id };
-        await sse.writeSSE({ event: "end", data: JSON.stringify(end) });
-        return;
-      }
-      if (drained) {
-        await sse.sleep(POLL_MS);
-        if (Date.now() - lastWrite >= HEARTBEAT_MS) {
-          await sse.write(": keep-alive\n\n");
-          lastWrite = Date.now();
-        }
-      }
-      try {
-        page = await readEvents(sql, first.run_id, page.last_id, limit);
-      } catch (err) {
-        // The database went away (or a Worker closed the request's client):
-        // end here; the browser reconnects and resumes from the last id.
-        deps.log("warn", "event stream stopped: database error", { error: String(err) });
-        return;
-      }
-    }
+      return wrote;
+    },
+    drained: (page) => page.events.length < limit,
+    next: (after) => readEvents(sql, first.run_id, after, limit),
   });
 }

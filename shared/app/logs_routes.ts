@@ -14,7 +14,6 @@
  */
 import { Hono } from "hono";
 import type { Context } from "hono";
-import { streamSSE } from "hono/streaming";
 import { z } from "zod";
 import type { AppDeps, AppEnv } from "./deps.ts";
 import type { Auth } from "../http/auth.ts";
@@ -27,13 +26,9 @@ import { Slug, uuidParam } from "../api/names.ts";
 import { Uuid } from "../api/names.ts";
 import { appendTaskLogs, type LogFilter, type LogPage, readLogs } from "../engine/logs.ts";
 import { sessionFromCookie } from "../ui/session.ts";
-import { FINAL_RUN_STATES } from "./events_routes.ts";
+import { streamRun } from "./run_stream.ts";
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-const POLL_MS = 300;
-const HEARTBEAT_MS = 15_000;
-/** Streams end after this long; EventSource reconnects and resumes by Last-Event-ID. */
-const MAX_STREAM_MS = 10 * 60_000;
 
 /** `POST /heartbeat/tasks/:task/logs`, served by the `heartbeat` function. */
 export function logsIngestRoutes(deps: AppDeps, auth: Auth): Hono<AppEnv> {
@@ -107,17 +102,13 @@ export function logsReadRoutes(deps: AppDeps, auth: Auth): Hono<AppEnv> {
 }
 
 function stream(c: Context, deps: AppDeps, sql: Sql, first: LogPage, filter: LogFilter) {
-  c.header("X-Accel-Buffering", "no");
-  return streamSSE(c, async (sse) => {
-    const started = Date.now();
-    await sse.write("retry: 1000\n\n");
-    let lastWrite = started;
-    let page: LogPage | null = first;
-    let dropped = "";
-    while (page && !sse.aborted && Date.now() - started < MAX_STREAM_MS) {
+  let dropped = "";
+  return streamRun(c, deps, {
+    first,
+    what: "log",
+    async write(sse, page) {
       for (const line of page.logs) {
         await sse.writeSSE({ id: String(line.id), data: JSON.stringify(line) });
-        lastWrite = Date.now();
       }
       // Overflow is news too: sent (without an id) whenever a count changes.
       const counts = JSON.stringify(page.dropped);
@@ -125,25 +116,9 @@ function stream(c: Context, deps: AppDeps, sql: Sql, first: LogPage, filter: Log
         await sse.writeSSE({ event: "dropped", data: counts });
       }
       dropped = counts;
-      const drained = page.logs.length < filter.limit;
-      if (drained && FINAL_RUN_STATES.has(page.status)) {
-        const end = { status: page.status, last_id: page.last_id };
-        await sse.writeSSE({ event: "end", data: JSON.stringify(end) });
-        return;
-      }
-      if (drained) {
-        await sse.sleep(POLL_MS);
-        if (Date.now() - lastWrite >= HEARTBEAT_MS) {
-          await sse.write(": keep-alive\n\n");
-          lastWrite = Date.now();
-        }
-      }
-      try {
-        page = await readLogs(sql, first.run_id, { ...filter, after: page.last_id });
-      } catch (err) {
-        deps.log("warn", "log stream stopped: database error", { error: String(err) });
-        return;
-      }
-    }
+      return page.logs.length > 0;
+    },
+    drained: (page) => page.logs.length < filter.limit,
+    next: (after) => readLogs(sql, first.run_id, { ...filter, after }),
   });
 }

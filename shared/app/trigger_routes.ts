@@ -16,21 +16,7 @@ import { runTick } from "./tick.ts";
 import type { Wakeups } from "./wakeups.ts";
 import { decodeCursor, encodeCursor } from "./cursor.ts";
 import { triggerGuard } from "./trigger_guard.ts";
-
-interface DeploymentTarget {
-  id: string;
-  name: string;
-  flow: string;
-  pool: string;
-  queue: string;
-  paused: boolean;
-  parameters: Record<string, unknown>;
-  tags: string[];
-  version_id: string | null;
-  version: number | null;
-  archived: boolean | null;
-  schema: JsonSchema | null;
-}
+import type { DeploymentTarget } from "../engine/deployment_target.ts";
 
 /** A `parent_task` must exist, and its run must leave room for one more level of nesting. */
 async function assertParentTask(sql: Sql, task: string): Promise<void> {

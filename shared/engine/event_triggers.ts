@@ -14,6 +14,7 @@ import { type JsonSchema, mergeParameters, validateParameters } from "../api/par
 import { renderValueTemplate } from "../api/key_template.ts";
 import { startRun } from "./runs.ts";
 import type { Logger } from "../http/logger.ts";
+import type { DeploymentTarget } from "./deployment_target.ts";
 
 /** One trigger an event fires (edgeflow.event_triggers / due_debounces). */
 export interface FiredTrigger {
@@ -37,16 +38,6 @@ export interface TriggerRefusal {
   deployment: string;
   trigger: number;
   message: string;
-}
-
-interface DeploymentTarget {
-  paused: boolean;
-  pool: string;
-  queue: string;
-  parameters: Record<string, unknown>;
-  tags: string[];
-  version_id: string | null;
-  schema: JsonSchema | null;
 }
 
 /** Start the run of one trigger for `event`: its run id, or why not. */

@@ -4,6 +4,7 @@ import type { JsonSchema } from "../api/params.ts";
 import type { Provider, ProviderOptions } from "./providers.ts";
 import type { WebhookFilter } from "./filter.ts";
 import { providerOptions, type WebhookInput } from "./schema.ts";
+import type { DeploymentTarget } from "../engine/deployment_target.ts";
 
 /** A webhook as the API shows it: never its secrets, only how many there are. */
 export interface WebhookDocument {
@@ -83,19 +84,7 @@ export interface HookTarget {
   filter: WebhookFilter;
   parameters: Record<string, unknown>;
   active: boolean;
-  deployment: {
-    id: string;
-    name: string;
-    flow: string;
-    pool: string;
-    queue: string;
-    paused: boolean;
-    parameters: Record<string, unknown>;
-    tags: string[];
-    version_id: string | null;
-    version: number | null;
-    schema: JsonSchema | null;
-  };
+  deployment: Omit<DeploymentTarget, "archived">;
 }
 
 /** The hook named `name` with its deployment's trigger target, in one round trip. */

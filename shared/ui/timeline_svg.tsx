@@ -9,17 +9,13 @@
  * a map step of 10,000 tasks is a table's job, not a chart's.
  */
 import { STATE_COLORS } from "./style.ts";
+import type { RunEvent } from "../app/events_routes.ts";
 
-/** A task or step event as the timeline reads it. */
-export interface TimelineEvent {
-  kind: "task" | "step" | "run";
-  step: string | null;
-  task: string | null;
-  attempt: number | null;
-  from: string | null;
-  to: string;
-  at: string;
-}
+/** A task or step event as the timeline reads it: the part of a RunEvent it needs. */
+export type TimelineEvent = Pick<
+  RunEvent,
+  "kind" | "step" | "task" | "attempt" | "from" | "to" | "at"
+>;
 
 /** A task row's identity (tasks replaced by a retry from a step are gone: their events remain). */
 export interface TimelineTask {

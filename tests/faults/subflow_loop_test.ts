@@ -25,7 +25,16 @@ async function startDev(dir: string) {
   const port = freePort();
   const child = new Deno.Command(Deno.execPath(), {
     args: ["run", "-A", "--no-check", DEV],
-    env: { PORT: String(port), EDGEFLOW_DATA_DIR: dir, EDGEFLOW_ADMIN_KEY: ADMIN_KEY },
+    // Its own PGlite on `dir`: the suite's DATABASE_URL (inherited otherwise)
+    // would put this server on the shared CI database, where the first pass's
+    // runs are still listed when the compat pass runs this test again.
+    env: {
+      PORT: String(port),
+      EDGEFLOW_DATA_DIR: dir,
+      EDGEFLOW_ADMIN_KEY: ADMIN_KEY,
+      DATABASE_URL: "",
+      SUPABASE_DB_URL: "",
+    },
     stdout: "null",
     stderr: "null",
   }).spawn();

@@ -14,13 +14,19 @@
  *   inner repetitions can match, which makes the split unambiguous
  *   (`(\.[a-z0-9]+)*`, `(-\d+)+`: the usual "separated list");
  * - an unbounded repetition of an alternation where one alternative is a
- *   prefix of another (`(a|aa)+`, `(a|a)*`, `(|a)+`) is unsafe.
+ *   prefix of another (`(a|aa)+`, `(a|a)*`, `(|a)+`), or where two
+ *   alternatives can start with the same character (`(\w|\d)+`,
+ *   `(a|[a-z])+`, `(.|a)+`: `^(a|[a-z])+$` on 24 a's and a "!" took 413 ms,
+ *   each more character doubles it), is unsafe. The first characters are
+ *   compared on probe characters (ASCII and a few others); an alternative
+ *   that starts with a group, an anchor or an optional atom is taken to
+ *   overlap everything. Such an alternation anywhere inside a repetition
+ *   counts too (`(x(a|[a-z])y)+`). This also refuses a few harmless
+ *   patterns (`(ab|ac)+`, which reads as well written `a[bc]`).
  *
- * This is a heuristic, not a proof: overlap between character classes in
- * different alternatives (`(\w|\d)+`) is not detected, and patterns with
- * star height 1 can still be polynomial (`\d*\d*\d*x`). The trigger path
- * therefore also bounds the length of strings that patterns are run on
- * (params.ts).
+ * This is a heuristic, not a proof: patterns with star height 1 can still
+ * be polynomial (`\d*\d*\d*x`). The trigger path therefore also bounds the
+ * length of strings that patterns are run on (params.ts).
  */
 
 /**
@@ -70,6 +76,10 @@ export function unsafePatternReason(source: string): string | null {
       group.alternatives.push(source.slice(group.altStart, i));
       const parent = stack[stack.length - 1];
       parent.repeated.push(...group.repeated);
+      // An ambiguous alternation anywhere inside a repetition multiplies the ways each turn
+      // matches: `(x(a|[a-z])y)+` is as exponential as `(a|[a-z])+`.
+      parent.ambiguous.push(...group.ambiguous);
+      if (sharedFirstChar(group)) parent.ambiguous.push(source.slice(group.start, i + 1));
       i++;
       atom = { start: group.start, end: i, group, literal: null, quantified: false };
       parent.atoms.push(atom);
@@ -88,7 +98,10 @@ export function unsafePatternReason(source: string): string | null {
       if (atom && q.max > 1) {
         const text = source.slice(atom.start, atom.end);
         if (q.max > MAX_SAFE_OUTER && atom.group) {
-          const reason = nestedReason(atom.group);
+          const reason = nestedReason(atom.group) ??
+            (atom.group.ambiguous.length > 0
+              ? `an ambiguous alternation ("${atom.group.ambiguous[0]}") repeated`
+              : null);
           if (reason) return `${reason} in "${text}${source.slice(atom.end, i)}"`;
         }
         group.repeated.push(text);
@@ -117,6 +130,8 @@ interface Group {
   alternatives: string[];
   /** Source text of every repeated atom anywhere inside the group. */
   repeated: string[];
+  /** Source text of every alternation inside the group whose alternatives share a first character. */
+  ambiguous: string[];
   /** The group's own atoms (first one decides the "separator" exception). */
   atoms: Atom[];
 }
@@ -132,7 +147,7 @@ interface Atom {
 }
 
 function newGroup(start: number): Group {
-  return { start, altStart: start, alternatives: [], repeated: [], atoms: [] };
+  return { start, altStart: start, alternatives: [], repeated: [], ambiguous: [], atoms: [] };
 }
 
 /** Why an unbounded repetition of `group` is unsafe, or null. */
@@ -144,12 +159,71 @@ function nestedReason(group: Group): string | null {
         if (a !== b && alts[b].startsWith(alts[a])) return "overlapping alternatives repeated";
       }
     }
+    if (sharedFirstChar(group)) {
+      return "alternatives that can start with the same character repeated";
+    }
   }
   if (group.repeated.length === 0) return null;
   const first = group.atoms[0];
   const separator = alts.length === 1 && first && !first.quantified ? first.literal : null;
   if (separator !== null && !group.repeated.some((r) => matchesChar(r, separator))) return null;
   return "a repetition nested in a repetition";
+}
+
+/** Can two alternatives of `group` start with the same character? */
+function sharedFirstChar(group: Group): boolean {
+  const firsts = group.alternatives.map(firstAtom);
+  for (let a = 0; a < firsts.length; a++) {
+    for (let b = a + 1; b < firsts.length; b++) {
+      if (mayShareFirstChar(firsts[a], firsts[b])) return true;
+    }
+  }
+  return false;
+}
+
+/**
+ * The first atom of an alternative when it is one character wide and not
+ * optional (a literal, class, escape or `.`); null when it may match
+ * nothing or more than one character (a group, an anchor, `a?`, `a*`).
+ */
+function firstAtom(alternative: string): string | null {
+  const ch = alternative[0];
+  if (ch === undefined || "()^$|*+?{".includes(ch)) return null;
+  let end = 1;
+  if (ch === "\\") {
+    end = escapeEnd(alternative, 0);
+    // \b \B are anchors; \1 … are backreferences: either may match nothing.
+    if (/^\\[bB1-9k]/.test(alternative)) return null;
+  } else if (ch === "[") end = classEnd(alternative, 0);
+  const next = alternative[end];
+  if (next === "?" || next === "*" || (next === "{" && /^\{0[,}]/.test(alternative.slice(end)))) {
+    return null;
+  }
+  return alternative.slice(0, end);
+}
+
+/** Probe characters for overlap between first atoms: ASCII and a few beyond it. */
+const PROBES = [
+  ...Array.from({ length: 128 }, (_, i) => String.fromCharCode(i)),
+  "\u00a0",
+  "\u00e9",
+  "\u00df",
+  "\u0416",
+  "\u2028",
+  "\u4e2d",
+  "\u{1F600}",
+];
+
+/** May two first atoms (see `firstAtom`) match the same character? */
+function mayShareFirstChar(a: string | null, b: string | null): boolean {
+  if (a === null || b === null) return true;
+  try {
+    const ra = new RegExp(`^(?:${a})$`, "u");
+    const rb = new RegExp(`^(?:${b})$`, "u");
+    return PROBES.some((ch) => ra.test(ch) && rb.test(ch));
+  } catch {
+    return true; // unreadable on its own: assume the worst
+  }
 }
 
 /** Does the atom `source` (a char, class, escape or group) match the character `ch`? */

@@ -221,9 +221,11 @@ export function uiRoutes(deps: AppDeps, auth: Auth, wakeups?: Wakeups): Hono<App
   });
 
   const outer = new Hono<AppEnv>();
-  // `/ui/` (a typed URL) is the dashboard too: strict routing would 404 it.
-  outer.get("/ui/", (c) => c.redirect("/ui/runs", 303));
-  outer.get("/trigger/ui/", (c) => c.redirect("/trigger/ui/runs", 303));
+  // `/ui/` (a typed URL) is the dashboard too: strict routing would 404 it. Behind a gateway the
+  // redirect keeps its prefix (`/functions/v1/trigger/ui/` on Supabase).
+  const prefix = deps.config.pathPrefix ?? "";
+  outer.get("/ui/", (c) => c.redirect(`${prefix}/ui/runs`, 303));
+  outer.get("/trigger/ui/", (c) => c.redirect(`${prefix}/trigger/ui/runs`, 303));
   outer.route("/ui", ui);
   outer.route("/trigger/ui", ui);
   return outer;

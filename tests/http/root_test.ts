@@ -28,6 +28,23 @@ Deno.test("GET / sends a visitor to the dashboard, not a JSON 404", async () => 
   assert.equal(bare.status, 404);
 });
 
+Deno.test("behind Supabase's gateway the dashboard's redirects keep /functions/v1", async () => {
+  const app = createApp({ ...deps, config: { ...deps.config, pathPrefix: "/functions/v1" } }, {
+    functions: ["trigger"],
+  });
+  // The function sees /trigger/ui/…; the browser is at /functions/v1/trigger/ui/….
+  for (const path of ["/trigger/ui", "/trigger/ui/"]) {
+    const res = await app.request(path, { redirect: "manual" });
+    assert.equal(res.status, 303, path);
+    const loc = res.headers.get("location")!;
+    assert.equal(
+      new URL(loc, `https://p.supabase.co/functions/v1${path}`).pathname,
+      "/functions/v1/trigger/ui/runs",
+      `${path} → ${loc}`,
+    );
+  }
+});
+
 Deno.test("the Workers entrypoint builds its app once per isolate (per env binding)", () => {
   const env = { DATABASE_URL: "postgres://nobody@127.0.0.1:1/none" };
   const first = workerApp(env);

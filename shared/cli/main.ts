@@ -34,8 +34,14 @@ async function dispatch(io: CliIo, commands: readonly Command[]): Promise<number
   if (!command) {
     const first = words[0]?.word;
     if (first === undefined) {
-      io.stdout(overviewHelp(commands));
-      return EXIT.ok;
+      const flagsOnly = io.args.filter((a) => a !== "--help" && a !== "-h");
+      if (flagsOnly.length === 0) {
+        io.stdout(overviewHelp(commands));
+        return EXIT.ok;
+      }
+      // `edgeflow --url`, `edgeflow --verbose runs ls`: say what is wrong, not the overview with 0.
+      parseArgs(flagsOnly, GLOBAL_FLAGS, "");
+      throw usageError("name a command (edgeflow runs ls, edgeflow run <deployment>, …)");
     }
     if (commands.some((c) => c.path.length > 1 && c.path[0] === first)) {
       const text = groupHelp(first, commands);

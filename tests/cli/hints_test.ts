@@ -29,6 +29,24 @@ Deno.test("an unknown command or subcommand says which, and suggests the closest
   assert.equal(closest("dep", ["deployments", "run"]), "deployments");
 });
 
+Deno.test("flags without a command are an error, not the overview with exit 0", async () => {
+  const none = await offline([]);
+  assert.equal(none.code, 0);
+  assert.match(none.stdout, /^Usage: edgeflow <command>/m);
+  const help = await offline(["--help"]);
+  assert.equal(help.code, 0);
+  // An unknown flag before the command used to hide the command and print the overview.
+  const before = await offline(["--verbose", "runs", "ls"]);
+  assert.equal(before.code, 2);
+  assert.match(before.stderr, /^error: unknown flag --verbose$/m);
+  const bare = await offline(["--url"]);
+  assert.equal(bare.code, 2);
+  assert.match(bare.stderr, /^error: --url needs a value \(URL\)$/m);
+  const only = await offline(["--url", "http://127.0.0.1:1", "--json"]);
+  assert.equal(only.code, 2);
+  assert.match(only.stderr, /^error: name a command/m);
+});
+
 Deno.test("a map step of 3 tasks that never retried shows 3 tasks and 0 retries", () => {
   const run = {
     id: "r1",

@@ -15,7 +15,8 @@ export interface Column<T> {
 /** Renders rows as aligned columns, two spaces apart; the last column is not padded. */
 export function renderTable<T>(columns: Column<T>[], rows: readonly T[]): string {
   const cells = rows.map((row) => columns.map((c) => cell(c.value(row))));
-  const headers = columns.map((c) => c.header.toUpperCase());
+  // Upper case up to a parenthesis: `local time (Asia/Kolkata)` keeps the zone's real name.
+  const headers = columns.map((c) => c.header.replace(/^[^(]*/, (h) => h.toUpperCase()));
   const widths = headers.map((h, i) => Math.max(width(h), ...cells.map((r) => width(r[i]))));
   const line = (values: string[]) =>
     values.map((v, i) => i === values.length - 1 ? v : pad(v, widths[i])).join("  ").trimEnd();

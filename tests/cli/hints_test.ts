@@ -94,7 +94,7 @@ dbTest("schedules preview works without an id when the deployment has one schedu
 
     const one = await server.cli(["schedules", "preview", "tz-daily", "--count", "2"]);
     assert.equal(one.code, 0, one.stderr);
-    assert.match(one.stdout, /^FIRE TIME \(UTC\)\s+LOCAL TIME \(ASIA\/KOLKATA\)$/m);
+    assert.match(one.stdout, /^FIRE TIME \(UTC\)\s+LOCAL TIME \(Asia\/Kolkata\)$/m);
     assert.match(one.stdout, /10:00:00\s+\S+T15:30:00\+05:30$/m);
     const shown = await server.cli(["deployments", "show", "tz-daily"]);
     assert.match(shown.stdout, / 15:30:00 Asia\/Kolkata /, "next fire in the schedule's zone");

@@ -27,6 +27,10 @@ async function dispatch(io: CliIo, commands: readonly Command[]): Promise<number
   if (words[0]?.word === "help") {
     const rest = words.slice(1).map((w) => w.word);
     const target = findCommand(commands, rest);
+    const names = new Set(commands.map((c) => c.path[0]));
+    if (!target && rest[0] !== undefined && !names.has(rest[0])) {
+      throw usageError(`unknown command "${rest[0]}"${didYouMean(rest[0], names)}`);
+    }
     io.stdout(target ? commandHelp(target) : helpFor(rest[0], commands));
     return EXIT.ok;
   }
@@ -40,7 +44,8 @@ async function dispatch(io: CliIo, commands: readonly Command[]): Promise<number
         return EXIT.ok;
       }
       // `edgeflow --url`, `edgeflow --verbose runs ls`: say what is wrong, not the overview with 0.
-      parseArgs(flagsOnly, GLOBAL_FLAGS, "");
+      const { positionals } = parseArgs(flagsOnly, GLOBAL_FLAGS, "");
+      if (positionals[0]?.startsWith("-")) throw usageError(`unknown flag ${positionals[0]}`);
       throw usageError("name a command (edgeflow runs ls, edgeflow run <deployment>, …)");
     }
     if (commands.some((c) => c.path.length > 1 && c.path[0] === first)) {

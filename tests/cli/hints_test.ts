@@ -45,6 +45,13 @@ Deno.test("flags without a command are an error, not the overview with exit 0", 
   const only = await offline(["--url", "http://127.0.0.1:1", "--json"]);
   assert.equal(only.code, 2);
   assert.match(only.stderr, /^error: name a command/m);
+  const dash = await offline(["-v"]);
+  assert.equal(dash.code, 2);
+  assert.match(dash.stderr, /^error: unknown flag -v$/m);
+  const helpTypo = await offline(["help", "rnus"]);
+  assert.equal(helpTypo.code, 2);
+  assert.match(helpTypo.stderr, /^error: unknown command "rnus"; did you mean "runs"\?$/m);
+  assert.equal((await offline(["help", "runs"])).code, 0);
 });
 
 Deno.test("a map step of 3 tasks that never retried shows 3 tasks and 0 retries", () => {

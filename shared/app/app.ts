@@ -127,6 +127,7 @@ export function createApp(appDeps: AppDeps, options: AppOptions = {}): Hono<AppE
     // Supabase's /functions/v1/trigger → /functions/v1/trigger/ui too.
     app.get("/", (c) => c.redirect("ui", 302));
     app.get("/trigger", (c) => c.redirect("trigger/ui", 302));
+    app.get("/trigger/", (c) => c.redirect("ui", 302));
   }
   if (served.includes("register")) app.route("/", graphqlRoutes(deps, auth));
   app.route("/", scheduleRoutes(deps, auth, served));

@@ -92,6 +92,7 @@ export const ROUTES: RouteSpec[] = [
   ),
   route("get", "/", "dashboard", null, "redirects to the dashboard", { 302: "redirect" }),
   route("get", "/trigger", "dashboard", null, "redirects to the dashboard", { 302: "redirect" }),
+  route("get", "/trigger/", "dashboard", null, "redirects to the dashboard", { 302: "redirect" }),
   route("get", "/openapi.json", "meta", null, "this document", { 200: R.AnyObject }),
   route("get", "/docs", "meta", null, "this document, rendered", { 200: "html" }),
   route("get", "/metrics", "meta", "read", "Prometheus metrics", { 200: "text" }),

@@ -23,6 +23,13 @@ Deno.test("GET / sends a visitor to the dashboard, not a JSON 404", async () => 
     new URL(loc, "https://p.supabase.co/functions/v1/trigger").pathname,
     "/functions/v1/trigger/ui",
   );
+  // With a trailing slash (as typed, or as a gateway hands it over) too.
+  const slash = await createApp(deps, { functions: ["trigger"] }).request("/trigger/");
+  assert.equal(slash.status, 302);
+  assert.equal(
+    new URL(slash.headers.get("location")!, "https://p.supabase.co/functions/v1/trigger/").pathname,
+    "/functions/v1/trigger/ui",
+  );
   // Where the dashboard is not served, the root stays a problem document.
   const bare = await createApp(deps, { functions: ["register"] }).request("/");
   assert.equal(bare.status, 404);

@@ -17,6 +17,13 @@
  *   leave there (24 of 24 checks under wrangler dev and miniflare said
  *   "not aborted" after the client was gone; a streamed answer saw it within
  *   one write). A failed write counts as the client having left too.
+ *
+ * Deno's serve has a blind spot of its own: when a request's head and body
+ * reached it in two reads (Python's `http.client` writes them separately),
+ * the signal did not fire for a client that left during the wait (19 of 20
+ * polls ran their full wait; 0 of 20 when the request came in one write).
+ * The Python SDK sends each request in one write (docs/worker-protocol.md,
+ * "Long poll"); a streamed answer would see it on its next write.
  */
 import type { ClaimedTask } from "../engine/tasks.ts";
 import type { Wakeups } from "./wakeups.ts";

@@ -5,6 +5,7 @@
  * task signal stops it. The process itself is made by a `Spawn` the runtime
  * passes in (shared/runtime/spawn.ts), so this file touches no runtime global.
  */
+import { RESULT_MARKER } from "./runner_io.ts";
 
 /** A started child process. */
 export interface Child {
@@ -30,7 +31,12 @@ export type Spawn = (command: string, args: string[], options: SpawnOptions) => 
 /** How a child ended. */
 export interface ChildOutcome {
   code: number;
-  /** Every stdout line (the result is read from them). */
+  /**
+   * The stdout lines a result can come from (runner_io.ts `resultOf`): the
+   * last result-marker line and the last non-empty line, in order. Every
+   * line went to the log; keeping them all would hold a chatty child's
+   * whole output in memory.
+   */
   stdout: string[];
   /** The last lines of stderr, for the error message. */
   stderrTail: string[];
@@ -38,6 +44,8 @@ export interface ChildOutcome {
 
 /** Lines of stderr kept for the error of a failed attempt. */
 export const STDERR_TAIL_LINES = 20;
+/** A line longer than this is passed on in pieces (the log cuts a line at 8 KiB anyway). */
+export const MAX_LINE_CHARS = 64 * 1024;
 
 /** Reads a stream line by line, calling `onLine` for each (the last one unterminated too). */
 export async function readLines(
@@ -52,6 +60,11 @@ export async function readLines(
     while ((nl = rest.indexOf("\n")) >= 0) {
       onLine(rest.slice(0, nl).replace(/\r$/, ""));
       rest = rest.slice(nl + 1);
+    }
+    // A child that never ends its line must not grow this buffer without end.
+    while (rest.length > MAX_LINE_CHARS) {
+      onLine(rest.slice(0, MAX_LINE_CHARS));
+      rest = rest.slice(MAX_LINE_CHARS);
     }
   }
   rest += decoder.decode();
@@ -69,7 +82,7 @@ export async function superviseChild(
   signal: AbortSignal,
   stop: () => Promise<void> | void,
 ): Promise<ChildOutcome> {
-  const stdout: string[] = [];
+  let marker: string | null = null, last: string | null = null;
   const stderrTail: string[] = [];
   const onAbort = () => void Promise.resolve(stop()).catch(() => {});
   if (signal.aborted) onAbort();
@@ -78,7 +91,8 @@ export async function superviseChild(
     const [code] = await Promise.all([
       child.status,
       readLines(child.stdout, (line) => {
-        stdout.push(line);
+        if (line.startsWith(RESULT_MARKER)) marker = line;
+        if (line.trim() !== "") last = line;
         log.out(line);
       }),
       readLines(child.stderr, (line) => {
@@ -87,6 +101,11 @@ export async function superviseChild(
         log.err(line);
       }),
     ]);
+    const stdout = marker !== null && marker !== last
+      ? [marker, last!]
+      : last !== null
+      ? [last]
+      : [];
     return { code, stdout, stderrTail };
   } finally {
     signal.removeEventListener("abort", onAbort);

@@ -16,7 +16,7 @@ import { NonRetryableError } from "../worker/errors.ts";
 import type { Spawn } from "./child.ts";
 import { runChildTask } from "./child_task.ts";
 import type { JobVariables, RunJob } from "./job.ts";
-import { commandArgv, entrypointOf, envStrings, runnerEnv, runnerInput } from "./runner_io.ts";
+import { childEnv, commandArgv, entrypointOf, runnerInput } from "./runner_io.ts";
 
 /** The container command when the job names none: the Python SDK's runner. */
 export const DEFAULT_CONTAINER_COMMAND = ["python", "-m", "edgeflow.run"];
@@ -64,7 +64,7 @@ export function dockerRunArgs(
   if (pull) args.push(`--pull=${pull}`);
   if (job.network) args.push("--network", job.network);
   for (const volume of job.volumes ?? []) args.push("-v", volume);
-  const env = { ...envStrings(job.env), ...runnerEnv(ctx, entrypoint) };
+  const env = childEnv(job.env, ctx, entrypoint);
   // Names only: the values travel in the child's environment, not on a
   // command line that `ps` shows to every user of the machine.
   for (const name of Object.keys(env)) args.push("-e", name);
@@ -100,7 +100,7 @@ export function dockerExecutor(o: DockerExecutorOptions): Handler {
     return await runChildTask(ctx, o.spawn, {
       command: bin,
       args: [...globals, ...dockerRunArgs(ctx, image, ep, run.job)],
-      env: { ...envStrings(run.job.env), ...runnerEnv(ctx, ep) },
+      env: childEnv(run.job.env, ctx, ep),
       stdin: runnerInput(ctx, ep),
       label: `container ${name}`,
       // Stopping the client would leave the container running: stop the container.

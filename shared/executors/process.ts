@@ -10,7 +10,7 @@ import { NonRetryableError } from "../worker/errors.ts";
 import type { Spawn } from "./child.ts";
 import { runChildTask } from "./child_task.ts";
 import type { RunJob } from "./job.ts";
-import { commandArgv, entrypointOf, envStrings, runnerEnv, runnerInput } from "./runner_io.ts";
+import { childEnv, commandArgv, entrypointOf, runnerInput } from "./runner_io.ts";
 
 /** Options of the process executor. */
 export interface ProcessExecutorOptions {
@@ -41,7 +41,7 @@ export function processExecutor(o: ProcessExecutorOptions): Handler {
       command: argv[0],
       args: argv.slice(1),
       cwd: run.job.working_dir ?? o.cwd,
-      env: { ...envStrings(run.job.env), ...runnerEnv(ctx, ep) },
+      env: childEnv(run.job.env, ctx, ep),
       stdin: runnerInput(ctx, ep),
       label: `process ${argv[0]}`,
     }, o.graceMs ?? 10_000);

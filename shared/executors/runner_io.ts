@@ -52,6 +52,22 @@ export function runnerInput(ctx: TaskContext, entrypoint: string): string {
   });
 }
 
+/**
+ * A task child's environment: `PYTHONUNBUFFERED=1`, the job's `env`, then
+ * the `EDGEFLOW_*` variables. Python buffers a piped stdout in 8 KiB
+ * blocks, so without it a flow's `print()` lines reach the task's logs only
+ * when it exits — and never when a cancel stops it
+ * (tests/executors/process_test.ts reads a line while the process runs).
+ * A job's own `env` may set it back to empty.
+ */
+export function childEnv(
+  jobEnv: Record<string, string | number | boolean> | undefined,
+  ctx: TaskContext,
+  entrypoint: string,
+): Record<string, string> {
+  return { PYTHONUNBUFFERED: "1", ...envStrings(jobEnv), ...runnerEnv(ctx, entrypoint) };
+}
+
 /** The `EDGEFLOW_*` variables of a task's child. */
 export function runnerEnv(ctx: TaskContext, entrypoint: string): Record<string, string> {
   return {

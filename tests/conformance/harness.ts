@@ -2,7 +2,7 @@
  * The conformance suite's harness: every case runs once per SDK, each SDK
  * driven through its adapter program (adapters/), a real process talking
  * real HTTP to a served edgeflow (server.ts). An adapter registers the same
- * handlers (echo, sleep, block, gate, fail) and prints the same JSON event
+ * handlers (echo, sleep, block, gate, fail, log) and prints the same JSON event
  * lines (started, task_start, done, failed, aborted, stopped, start_failed),
  * so a case says what a worker must do without knowing which SDK it drives.
  *

@@ -62,6 +62,13 @@ conformance(
     assert.deepEqual(w.events.map((e) => e.event), ["started", "stopped"]);
     const beats = heartbeatsOf(c.served, worker);
     assert.deepEqual([beats.at(-1)!.body.capacity, beats.at(-1)!.body.running], [0, []]);
+    // The server saw the client leave: the poll ended, inside its own 20 s wait.
+    // (The Python SDK's head and body in two writes: 4 of 10 polls here ran
+    // the full 20 s, Deno's server never noticed; one write: 0 of 20.)
+    const ended = await until("the server to end the long poll", () => poll.endedAt, {
+      timeoutMs: 30_000,
+    });
+    assert.ok(ended - poll.at < 10_000, `the poll ran ${ended - poll.at} ms of its 20 s`);
     // A run right after goes to a live worker on attempt 1, not to the gone poll.
     const runId = await c.trigger(name);
     const got = await until("another worker to claim the run", async () => {
@@ -76,11 +83,4 @@ conformance(
     assert.ok(poll.response === undefined || poll.response.tasks.length === 0);
   },
   { heartbeatSeconds: 20, leaseSeconds: 60 },
-  {
-    // Open (issue 14's note): on the merged main the server often does not see
-    // the Python SDK's socket shutdown during a long poll (3 runs of 3 here:
-    // the poll ran its full 20 s, and a trigger inside it went to the gone
-    // worker; it passed on its branch). The TypeScript SDK's is seen in < 1 s.
-    python: "the server often does not see the Python SDK end its long poll (open)",
-  },
 );

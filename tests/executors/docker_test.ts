@@ -37,6 +37,11 @@ async function containersOf(run: string): Promise<string[]> {
   return new TextDecoder().decode(out.stdout).split("\n").filter(Boolean);
 }
 
+/** The run's log lines (`GET /trigger/runs/:id/logs`). */
+async function logsOf(server: ReturnType<typeof serveApp>, run: string): Promise<any[]> {
+  return (await api(server, "GET", `/trigger/runs/${run}/logs`)).body.logs;
+}
+
 const test = (name: string, fn: (db: any) => Promise<void>) =>
   HAVE_PODMAN ? dbTest(name, fn, { only: "pglite" }) : Deno.test({ name, ignore: true, fn() {} });
 
@@ -87,6 +92,16 @@ test("trex's package runs its Python flows in podman containers; a cancel stops 
       assert.equal(synced.status, "COMPLETED", JSON.stringify(synced.steps));
       // The function's return value is the run's step output.
       assert.deepEqual(synced.steps[0].output, { source: "crm", synced: 7 });
+      // The container's stdout lines are the task's logs.
+      const syncLogs = await logsOf(server, sync.run_id);
+      assert.deepEqual(
+        syncLogs.filter((l) => !l.message.startsWith("::edgeflow-result::"))
+          .map((l) => [l.level, l.message, l.fields?.stream]),
+        [
+          ["info", "starting a sync from crm", "stdout"],
+          ["info", "syncing 7 rows from crm", "stdout"],
+        ],
+      );
       const reported = await runReaches(server, report.run_id, ["COMPLETED", "FAILED", "CRASHED"]);
       assert.deepEqual(reported.steps[0].output, { title: "weekly", lines: 2 });
       // A raising flow: exit code 1, each attempt failed with the stderr tail, retried 3 times.
@@ -97,6 +112,13 @@ test("trex's package runs its Python flows in podman containers; a cancel stops 
         failed.steps[0].error.message,
         /^container edgeflow-\S+ exited with code 1:\n[\s\S]*RuntimeError: report broken could not be generated$/,
       );
+      // Its stderr (the traceback) is in the logs too, per attempt, as warnings.
+      const failedLogs = await logsOf(server, broken.run_id);
+      assert.deepEqual(
+        failedLogs.filter((l) => l.message.includes("RuntimeError: report broken"))
+          .map((l) => [l.attempt, l.level, l.fields?.stream]),
+        [[1, "warn", "stderr"], [2, "warn", "stderr"], [3, "warn", "stderr"]],
+      );
 
       // A long sync, cancelled while its container runs: the container is stopped.
       const slow = (await api(server, "POST", "/trigger/data-sync", {
@@ -106,6 +128,15 @@ test("trex's package runs its Python flows in podman containers; a cancel stops 
         "the container to run",
         async () => (await containersOf(slow.run_id)).length === 1 || undefined,
       );
+      // Lines stream as they come: the first is readable while the container runs.
+      await waitFor(
+        "the running container's first line in the run's logs",
+        async () =>
+          (await logsOf(server, slow.run_id)).some((l) =>
+            l.message === "starting a sync from crm"
+          ) || undefined,
+      );
+      assert.equal((await containersOf(slow.run_id)).length, 1, "the container still runs");
       assert.equal((await api(server, "POST", `/trigger/runs/${slow.run_id}/cancel`)).status, 202);
       await waitFor(
         "the container to stop",

@@ -5,6 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { dockerRunArgs, pullFlag } from "../../shared/executors/docker.ts";
+import { MAX_LINE_CHARS, superviseChild } from "../../shared/executors/child.ts";
 import { entrypointOf, RESULT_MARKER, resultOf } from "../../shared/executors/runner_io.ts";
 import { revokeBroadcast, taskEnvelope } from "../../shared/celery/message.ts";
 import { parseRedisUrl, RedisConnection, RespError } from "../../shared/celery/resp.ts";
@@ -58,6 +59,34 @@ Deno.test("a child's output: the marker line wins, else the last line as JSON or
   assert.deepEqual(resultOf(["log", "[1,2]", ""]), [1, 2]);
   assert.equal(resultOf(["done: 3 rows"]), "done: 3 rows");
   assert.equal(resultOf([]), null);
+});
+
+Deno.test("a chatty child: every line is logged, only the result's candidates are kept", async () => {
+  // A real process would do; a stream is the same bytes without the seconds.
+  const text = (s: string) => ReadableStream.from([new TextEncoder().encode(s)]);
+  const lines = Array.from({ length: 50_000 }, (_, i) => `line ${i}`);
+  const out = [...lines.slice(0, 100), `${RESULT_MARKER} {"n":1}`, ...lines.slice(100)];
+  const logged: string[] = [];
+  const outcome = await superviseChild(
+    {
+      stdout: text(out.join("\n") + "\n" + "x".repeat(MAX_LINE_CHARS * 2 + 5)),
+      stderr: text("oops\n"),
+      status: Promise.resolve(0),
+      kill() {},
+    },
+    { out: (l) => logged.push(l), err: (l) => logged.push(`! ${l}`) },
+    new AbortController().signal,
+    () => {},
+  );
+  assert.equal(logged.length, out.length + 3 + 1);
+  // The unterminated 128 KiB line went out in pieces of at most 64 KiB.
+  assert.deepEqual(
+    logged.filter((l) => l.startsWith("x")).map((l) => l.length),
+    [MAX_LINE_CHARS, MAX_LINE_CHARS, 5],
+  );
+  assert.deepEqual(outcome.stdout, [`${RESULT_MARKER} {"n":1}`, "x".repeat(5)]);
+  assert.deepEqual(resultOf(outcome.stdout), { n: 1 });
+  assert.deepEqual(outcome.stderrTail, ["oops"]);
 });
 
 Deno.test("a Celery envelope carries protocol 2 headers and base64 [args, kwargs, embed]", () => {

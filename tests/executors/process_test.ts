@@ -35,6 +35,10 @@ const test = (name: string, fn: (db: any) => Promise<void>) =>
   HAVE_PYTHON ? dbTest(name, fn, { only: "pglite" }) : Deno.test({ name, ignore: true, fn() {} });
 
 test("the process executor runs trex's flows as Python processes; a cancel or a lost lease ends one", async (db) => {
+  // The processes inherit the worker's environment: a PYTHONUNBUFFERED set
+  // there (this machine sets it) would hide whether the executor asks for it.
+  const unbuffered = Deno.env.get("PYTHONUNBUFFERED");
+  Deno.env.delete("PYTHONUNBUFFERED");
   const server = serveApp(db);
   try {
     const imported = await server.cli(["import", "trex", "examples/trex/package.json"], {
@@ -67,11 +71,29 @@ test("the process executor runs trex's flows as Python processes; a cancel or a 
       const done = await runReaches(server, sync.run_id, ["COMPLETED", "FAILED", "CRASHED"]);
       assert.equal(done.status, "COMPLETED", JSON.stringify(done.steps));
       assert.deepEqual(done.steps[0].output, { source: "erp", synced: 4 });
+      // The process's stdout lines are the task's logs (the result line too: it is output).
+      const lines = (await api(server, "GET", `/trigger/runs/${sync.run_id}/logs`)).body.logs;
+      assert.deepEqual(
+        lines.filter((l: any) => !l.message.startsWith("::edgeflow-result::"))
+          .map((l: any) => [l.level, l.message, l.fields?.stream]),
+        [
+          ["info", "starting a sync from erp", "stdout"],
+          ["info", "syncing 4 rows from erp", "stdout"],
+        ],
+      );
 
       const slow = (await api(server, "POST", "/trigger/data-sync", {
         parameters: { sleep_seconds: 300 },
       })).body;
       const pid = await waitFor("the flow's process", () => flowPid());
+      // Lines stream as they come: the first is readable while the process still runs.
+      await waitFor(
+        "the running process's first line in the run's logs",
+        async () =>
+          (await api(server, "GET", `/trigger/runs/${slow.run_id}/logs`)).body.logs
+            .some((l: any) => l.message === "starting a sync from crm") || undefined,
+      );
+      assert.equal(await gone(pid), undefined, "the process still runs");
       assert.equal((await api(server, "POST", `/trigger/runs/${slow.run_id}/cancel`)).status, 202);
       await waitFor("the process to end", () => gone(pid));
 
@@ -89,5 +111,6 @@ test("the process executor runs trex's flows as Python processes; a cancel or a 
     }
   } finally {
     await server.close();
+    if (unbuffered !== undefined) Deno.env.set("PYTHONUNBUFFERED", unbuffered);
   }
 });

@@ -7,6 +7,7 @@ import time
 
 
 def run(source="crm", rows=3, sleep_seconds=0):
+    print("starting a sync from %s" % source)
     # A long sync, for trying a cancel: the container is stopped mid-way.
     deadline = time.time() + float(sleep_seconds)
     while time.time() < deadline:

@@ -6,6 +6,13 @@ and reusing a connection saves a TCP handshake per call. A request can
 be aborted from another thread (``Abort``): ``stop()`` ends a long poll at
 once by shutting its socket down, so the server sees the client leave and
 leases it nothing more (docs/worker-protocol.md, "Long poll").
+
+A request goes out in one write (``_OneWrite``). ``http.client`` sends the
+head and the body in two, and when they reach Deno's server in two reads,
+it never notices the client leaving while the handler waits: of 20 long
+polls aborted 10 ms in, 19 ran their full wait when the head and the body
+arrived 2 ms apart, and 0 when they came in one segment
+(tests/conformance/stop_test.ts shows the effect end to end).
 """
 from __future__ import annotations
 
@@ -98,6 +105,36 @@ def retry_delay(err: BaseException, attempt: int, maximum: float = 5.0) -> float
     return delay
 
 
+class _OneWrite:
+    """Mixin for ``http.client`` connections: a request's head and body are
+    gathered and sent with one ``sendall`` (see the module's header)."""
+
+    _gather: Optional[List[bytes]] = None
+
+    def request(self, *args: Any, **kwargs: Any) -> None:
+        self._gather = []
+        try:
+            super().request(*args, **kwargs)  # type: ignore[misc]
+            data = b"".join(self._gather)
+        finally:
+            self._gather = None
+        super().send(data)  # type: ignore[misc]
+
+    def send(self, data: Any) -> None:
+        if self._gather is not None and isinstance(data, (bytes, bytearray, memoryview)):
+            self._gather.append(bytes(data))
+            return
+        super().send(data)  # type: ignore[misc]
+
+
+class _HTTPConnection(_OneWrite, http.client.HTTPConnection):
+    pass
+
+
+class _HTTPSConnection(_OneWrite, http.client.HTTPSConnection):
+    pass
+
+
 class Transport:
     """Authenticated JSON requests against one edgeflow base URL."""
 
@@ -122,7 +159,7 @@ class Transport:
         with self._lock:
             conn = self._idle.pop() if self._idle else None
         if conn is None:
-            cls = http.client.HTTPSConnection if self._https else http.client.HTTPConnection
+            cls = _HTTPSConnection if self._https else _HTTPConnection
             conn = cls(self._host, self._port, timeout=timeout)
         conn.timeout = timeout
         if conn.sock is not None:

@@ -18,6 +18,7 @@ import time
 from typing import Any, Callable, Dict, Optional
 
 from ._http import RawJson, Transport, is_transient, retry_delay
+from ._logs import attach_stdout, detach_stdout
 from .context import TaskContext
 from .errors import HttpError, NonRetryableError, reported_error
 
@@ -110,6 +111,9 @@ def run_task(
     ctx, task = held.ctx, held.task
     emit("task:start", {"task": task})
     ok, output, error = False, None, None
+    shipper = ctx._shipper
+    if shipper is not None:
+        attach_stdout(shipper)
     try:
         if fn is None:
             raise NonRetryableError(f'worker {ctx.worker} has no handler named "{task["handler"]}"')
@@ -118,7 +122,14 @@ def run_task(
         if isinstance(err, (KeyboardInterrupt, SystemExit)):
             raise
         error = reported_error(err)
+    finally:
+        if shipper is not None:
+            detach_stdout()
     held.phase = "reporting"
+    if shipper is not None:
+        # Before the result: a result ends the lease, and an ended run has all its lines.
+        # (A dropped task's lines go too while its lease is still current; else a 409.)
+        shipper.flush()
     if held.dropped or ctx.cancelled.is_set():
         return
     if ok:

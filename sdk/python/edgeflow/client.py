@@ -114,6 +114,13 @@ class Client:
         """Cancels a run; its workers see the task in ``cancel`` and abort."""
         return self.request("POST", f"/trigger/runs/{_q(run_id)}/cancel")
 
+    def logs(self, run_id: str, **query: Any) -> Dict[str, Any]:
+        """A page of the run's log lines (``GET /trigger/runs/:id/logs``): ``step``,
+        ``task``, ``level`` (this level and above), ``after`` (a line id), ``limit``.
+        ``{"run_id", "status", "logs": [...], "last_id", "dropped": [...]}``."""
+        qs = "&".join(f"{_q(k)}={_q(str(v))}" for k, v in query.items() if v is not None)
+        return self.request("GET", f"/trigger/runs/{_q(run_id)}/logs" + (f"?{qs}" if qs else ""))
+
     def wait(self, run_id: str, timeout: Optional[float] = None, poll: float = 0.25) -> Dict[str, Any]:
         """Polls the run until it is COMPLETED, FAILED, CANCELLED or CRASHED and returns
         it; raises ``TimeoutError`` when ``timeout`` seconds pass first."""

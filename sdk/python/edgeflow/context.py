@@ -15,6 +15,7 @@ import urllib.parse
 from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple
 
 from ._http import Transport, is_transient, retry_delay
+from ._logs import LogShipper, ShippingHandler
 from .errors import DeploymentRunError, HttpError, NonRetryableError, TaskAborted
 
 __all__ = ["DeploymentRun", "TaskContext", "Variables"]
@@ -38,12 +39,18 @@ class _TaskFields(logging.Filter):
         return True
 
 
-def _task_log(task: Mapping[str, Any]) -> logging.Logger:
+def _task_log(task: Mapping[str, Any], shipper: Optional[LogShipper]) -> logging.Logger:
     # A Logger of its own per task, outside the manager's registry (so it is
     # garbage once the task ends), whose records carry the task's fields and
     # propagate to "edgeflow.task": configure handlers there, or on the root.
+    # Shipping: every level is shipped (_logs.py), and a record is passed on to
+    # "edgeflow.task" only where that logger is enabled for its level.
     log = logging.Logger(f"edgeflow.task.{task.get('step', '?')}")
     log.parent = _task_logger
+    if shipper is not None:
+        log.setLevel(logging.DEBUG)
+        log.propagate = False
+        log.addHandler(ShippingHandler(shipper, _task_logger))
     log.addFilter(
         _TaskFields(
             {
@@ -76,7 +83,13 @@ class DeploymentRun(dict):
 class TaskContext:
     """The argument of a handler."""
 
-    def __init__(self, task: Mapping[str, Any], worker: str, transport: Transport) -> None:
+    def __init__(
+        self,
+        task: Mapping[str, Any],
+        worker: str,
+        transport: Transport,
+        logs: Optional[Mapping[str, Any]] = None,
+    ) -> None:
         self.task_id: str = task["task"]
         self.lease: str = task["lease"]
         self.run_id: str = task.get("run_id", "")
@@ -89,7 +102,12 @@ class TaskContext:
         #: ``{"run": parameters, "deps": {slug: output}, "args": static args, "item"?: map item}``
         self.input: Dict[str, Any] = task.get("input") or {"run": {}, "deps": {}, "args": None}
         self.worker = worker
-        self.log: logging.Logger = _task_log(task)
+        #: Ships this task's lines (None when the worker keeps them local).
+        self._shipper: Optional[LogShipper] = (
+            LogShipper(transport, self.task_id, self.lease, **logs) if logs is not None else None
+        )
+        #: ``info/warn/error/debug`` with ``%``-style args; shipped to the run's logs.
+        self.log: logging.Logger = _task_log(task, self._shipper)
         #: Set when the result is no longer wanted; see ``cancel_reason``.
         self.cancelled = threading.Event()
         #: ``"cancelled"``, ``"lost"`` or ``"shutdown"`` once ``cancelled`` is set.

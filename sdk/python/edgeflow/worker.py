@@ -19,6 +19,7 @@ import uuid
 from typing import Any, Callable, Dict, List, Optional
 
 from ._http import Abort, Aborted, Transport, is_transient, retry_delay
+from . import _logs
 from ._slots import Slots
 from ._tasks import HeldTask
 from .context import TaskContext
@@ -41,7 +42,13 @@ class Worker(Slots):
 
     ``url`` and ``key`` default to ``$EDGEFLOW_URL`` and ``$EDGEFLOW_KEY``;
     ``capacity`` is how many handlers run at once; ``poll_seconds`` the idle
-    poll interval (default: the server's ``heartbeat_seconds``)."""
+    poll interval (default: the server's ``heartbeat_seconds``).
+
+    ``ship_logs`` (default True): ``ctx.log`` lines go to the run's logs
+    (``GET /trigger/runs/:id/logs``) as well as to ``logging``; a batch waits
+    at most ``log_flush_seconds`` (default 1 s), at most ``log_max_buffer``
+    lines wait per task (more are counted as dropped). ``capture_stdout``
+    (default False): ``print()`` inside a handler is shipped too."""
 
     def __init__(
         self,
@@ -54,6 +61,10 @@ class Worker(Slots):
         poll_seconds: Optional[float] = None,
         request_timeout: float = 30.0,
         start_attempts: int = 8,
+        ship_logs: bool = True,
+        log_flush_seconds: float = 1.0,
+        log_max_buffer: int = 1000,
+        capture_stdout: bool = False,
     ) -> None:
         if not isinstance(capacity, int) or capacity < 1:
             raise ValueError("Worker: capacity must be a whole number >= 1")
@@ -84,6 +95,14 @@ class Worker(Slots):
         self._deadline = math.inf
         self._thread: Optional[threading.Thread] = None
         self._fatal: Optional[BaseException] = None
+        if log_flush_seconds <= 0 or log_max_buffer < 1:
+            raise ValueError("Worker: log_flush_seconds must be > 0 and log_max_buffer >= 1")
+        self._logs: Optional[Dict[str, Any]] = (
+            {"flush_seconds": log_flush_seconds, "max_buffer": log_max_buffer}
+            if ship_logs else None
+        )
+        self._capture_stdout = capture_stdout and ship_logs
+        self._capturing = False
 
     # -- registration -------------------------------------------------------
 
@@ -160,6 +179,9 @@ class Worker(Slots):
                 log.warning("first heartbeat failed (%s); retrying", err)
                 time.sleep(retry_delay(err, n))
         self.state = "running"
+        if self._capture_stdout and not self._capturing:
+            _logs.capture_stdout()
+            self._capturing = True
         with self._cv:
             self._plan(self._next_delay(got))
         self._thread = threading.Thread(target=self._loop, name=f"edgeflow-{self.name}", daemon=True)
@@ -225,6 +247,9 @@ class Worker(Slots):
             self._send([], 0, 0, None)
         except Exception as err:  # noqa: BLE001 - best effort
             log.warning("final heartbeat failed: %s", err)
+        if self._capturing:
+            _logs.release_stdout()
+            self._capturing = False
         self.transport.close()
         log.info("worker %s stopped", self.name)
 
@@ -341,7 +366,7 @@ class Worker(Slots):
                 else:
                     h.kept_by_beat(sent_at)
             for t in tasks:
-                ctx = TaskContext(t, self.name, self.transport)
+                ctx = TaskContext(t, self.name, self.transport, self._logs)
                 self._held.append(HeldTask(t, ctx, received_at, sent_at, self._lease_seconds))
             self._pump()
         return len(tasks)

@@ -80,6 +80,14 @@ def fail(ctx):
     return {"attempt": ctx.attempt}
 
 
+@worker.handler("log")
+def log_lines(ctx):
+    for i in range(args(ctx)["lines"]):
+        ctx.log.info("line %d", i, extra={"i": i})
+    ctx.log.warning("done logging")
+    return {"logged": args(ctx)["lines"]}
+
+
 def ids(t):
     return {"task": t["task"], "attempt": t["attempt"]}
 

@@ -60,6 +60,11 @@ const worker = createWorker({
       if (ctx.attempt < args(ctx).ok_on) throw new Error(`attempt ${ctx.attempt} failed`);
       return { attempt: ctx.attempt };
     },
+    log: (ctx) => {
+      for (let i = 0; i < args(ctx).lines; i++) ctx.log.info(`line ${i}`, { i });
+      ctx.log.warn("done logging");
+      return { logged: args(ctx).lines };
+    },
   },
 });
 const ids = (t: { task: string; attempt: number }) => ({ task: t.task, attempt: t.attempt });

@@ -79,9 +79,10 @@ export interface AppDeps {
    */
   waitUntil?: (work: Promise<unknown>) => void;
   /**
-   * Set where the runtime sees a client leave only while an answer streams
-   * (Workers): long polls then stream their answer (shared/app/long_poll.ts),
-   * and `keepUntil` holds the request's resources until `work` settles.
+   * Set where the runtime sees a client leave reliably only while an answer
+   * streams (Workers; Deno for clients that write head and body apart): long
+   * polls then stream their answer (shared/app/long_poll.ts), and `keepUntil`
+   * holds the request's resources until `work` settles.
    */
   keepUntil?: (c: Context, work: Promise<unknown>) => void;
   /**

@@ -23,7 +23,8 @@
  * the signal did not fire for a client that left during the wait (19 of 20
  * polls ran their full wait; 0 of 20 when the request came in one write).
  * The Python SDK sends each request in one write (docs/worker-protocol.md,
- * "Long poll"); a streamed answer would see it on its next write.
+ * "Long poll"), and the Deno runtime (shared/runtime/deno_deps.ts) streams
+ * long polls as Workers do, so any other client is seen on the next write.
  */
 import type { ClaimedTask } from "../engine/tasks.ts";
 import type { Wakeups } from "./wakeups.ts";

@@ -25,6 +25,13 @@ export async function denoDeps(
     config,
     log: consoleLogger,
     waitUntil,
+    // Long polls stream their answer here too (shared/app/long_poll.ts): Deno's
+    // serve did not abort `request.signal` for a client that sent its request's
+    // head and body in two writes and then left (19 of 20 polls ran their whole
+    // wait); the space written before each claim saw every one of them leave
+    // (20 of 20). The process outlives the answer: nothing to hold but the
+    // edge runtime's isolate.
+    keepUntil: (_c, work) => waitUntil?.(work),
     // The process outlives the response: a promise on the shared client, which
     // Supabase's runtime is asked to wait for (it may stop an idle isolate
     // otherwise; an outbox row then waits for the next tick).

@@ -28,6 +28,8 @@ create table edgeflow.runs (
   resurrections integer default 0 not null,
   lazarus_due boolean default false not null,
   retries integer default 0 not null,
+  trace jsonb,
+  late_at timestamp with time zone,
   constraint runs_pkey PRIMARY KEY (id),
   constraint runs_status_check CHECK ((status = ANY (ARRAY['SCHEDULED'::text, 'PENDING'::text, 'RUNNING'::text, 'COMPLETED'::text, 'FAILED'::text, 'CANCELLING'::text, 'CANCELLED'::text, 'CRASHED'::text]))),
   constraint runs_deployment_id_fkey FOREIGN KEY (deployment_id) REFERENCES edgeflow.deployments(id),
@@ -46,6 +48,9 @@ CREATE INDEX runs_prunable ON edgeflow.runs USING btree (deployment_id, ended_at
 -- Retention of ad hoc runs: "deployment_id is null" gives no order on the
 -- index above, so those needed a sort of all of them (53 s for 877,000).
 CREATE INDEX runs_prunable_adhoc ON edgeflow.runs USING btree (ended_at) WHERE ((deployment_id IS NULL) AND (status = ANY (ARRAY['COMPLETED'::text, 'FAILED'::text, 'CANCELLED'::text, 'CRASHED'::text])));
+-- Runs not started and not flagged late yet, by the time they should have
+-- started: edgeflow.mark_late_runs reads only these.
+CREATE INDEX runs_not_started ON edgeflow.runs USING btree (COALESCE(scheduled_time, created_at)) WHERE ((status = ANY (ARRAY['SCHEDULED'::text, 'PENDING'::text])) AND (late_at IS NULL));
 CREATE INDEX runs_parent ON edgeflow.runs USING btree (parent_task_id) WHERE (parent_task_id IS NOT NULL);
 CREATE INDEX runs_status_newest ON edgeflow.runs USING btree (status, created_at DESC, id DESC);
 

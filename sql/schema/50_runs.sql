@@ -107,9 +107,11 @@ CREATE INDEX tasks_lease_expiry ON edgeflow.tasks USING btree (lease_expires_at)
 CREATE INDEX tasks_live ON edgeflow.tasks USING btree (run_id) WHERE (status = ANY (ARRAY['QUEUED'::text, 'RUNNING'::text]));
 
 -- Log lines shipped by workers (POST /heartbeat/tasks/:task/logs). Append
--- only and read by run: no foreign key and a primary key that holds `at`, so
--- the table can become range-partitioned by `at` (retention drops whole
--- partitions) without changing a reader or a writer.
+-- only and read by run, no foreign key. Partitioned like edgeflow.events by
+-- the creation day (UTC) of the line's run, so retention drops a whole day
+-- with the events once none of its runs is left (edgeflow.maintain_partitions)
+-- instead of deleting lines; the DEFAULT partition catches a day that has
+-- none yet.
 create table edgeflow.task_logs (
   id bigint generated always as identity not null,
   at timestamp with time zone not null,
@@ -120,11 +122,14 @@ create table edgeflow.task_logs (
   level text not null,
   message text not null,
   fields jsonb,
-  constraint task_logs_pkey PRIMARY KEY (id, at),
+  run_created_at timestamp with time zone not null,
+  constraint task_logs_pkey PRIMARY KEY (id, run_created_at),
   constraint task_logs_level_check CHECK ((level = ANY (ARRAY['debug'::text, 'info'::text, 'warn'::text, 'error'::text])))
-);
+) partition by range (run_created_at);
 -- A run's lines after a given id: the only read (JSON pages, SSE resumption).
 CREATE INDEX task_logs_run ON edgeflow.task_logs USING btree (run_id, id);
+
+create table edgeflow.task_logs_default partition of edgeflow.task_logs default;
 
 -- What each task has logged so far: the per-task bounds (lines, bytes, a
 -- token bucket for the rate) and the lines dropped over them, which readers

@@ -18,7 +18,7 @@ export interface ClaimedTask {
    * W3C trace context of this attempt (`traceparent` names the run's trace and
    * the attempt's span): a handler's spans continue it (`ctx.trace`).
    */
-  trace?: { traceparent: string; tracestate?: string };
+  trace?: { traceparent: string; tracestate?: string | null };
   input: {
     run: Record<string, unknown>;
     deps: Record<string, unknown>;

@@ -88,7 +88,7 @@ export interface TaskContext {
    * or pass it on as headers. Its parent span is the attempt's `task` span
    * (docs/tracing.md). Absent from a control plane older than this field.
    */
-  trace?: { traceparent: string; tracestate?: string };
+  trace?: { traceparent: string; tracestate?: string | null };
   /**
    * Run a deployment with `parameters` (overlaying its defaults) and, unless
    * `{ wait: false }`, wait for its run: resolves with `{ run_id, status,

@@ -144,7 +144,7 @@ export interface Caller {
   attempt: number;
   signal: AbortSignal;
   /** The task's trace context: the child run continues the trace. */
-  trace?: { traceparent: string; tracestate?: string };
+  trace?: { traceparent: string; tracestate?: string | null };
 }
 
 /** Builds `ctx.runDeployment` for one task. */

@@ -132,8 +132,8 @@ dbTest("the dashboard marks late runs and warns of queues no online worker serve
   assert.doesNotMatch(await page("/ui/runs"), /id="stuck-queues"/);
   assert.doesNotMatch(await page("/ui/workers"), /id="stuck-queues"/);
 
-  // (Workers' heartbeats are stamped by the database's own now(), not the moved clock: the
-  // late part comes after them.)
+  // (A worker's first heartbeat is stamped by the column default now(), not the moved clock:
+  // the late part comes after them.)
   await advanceClock(db.sql, 31);
   await call("POST", "/trigger/tick");
   runs = await page("/ui/runs");

@@ -14,6 +14,11 @@ export interface ClaimedTask {
   max_attempts: number;
   task_index: number;
   lease_expires_at: string | null;
+  /**
+   * W3C trace context of this attempt (`traceparent` names the run's trace and
+   * the attempt's span): a handler's spans continue it (`ctx.trace`).
+   */
+  trace?: { traceparent: string; tracestate?: string | null };
   input: {
     run: Record<string, unknown>;
     deps: Record<string, unknown>;

@@ -26,6 +26,8 @@ import { uiRoutes } from "../ui/routes.tsx";
 import { graphqlRoutes } from "./graphql_routes.ts";
 import { scheduleRoutes } from "./schedule_routes.ts";
 import { AppMetrics, metricsRoutes } from "./metrics_routes.ts";
+import { RunTracer } from "../otel/tracer.ts";
+import { OtlpExporter } from "../otel/otlp.ts";
 import { openApiRoutes } from "./openapi_routes.ts";
 import { planTopUp } from "./plan_topup.ts";
 import { hookReceiveRoutes, webhookAdminRoutes } from "./webhook_routes.ts";
@@ -56,9 +58,15 @@ async function databaseAnswers(sql: Sql, timeoutMs: number): Promise<boolean> {
   }
 }
 
+/** The app's span exporter when OTEL_EXPORTER_OTLP_ENDPOINT is set (shared/otel/). */
+function tracerFor(deps: AppDeps): RunTracer | undefined {
+  const otel = deps.config.otel;
+  return otel && new RunTracer(new OtlpExporter(otel, deps.fetch ?? fetch, deps.log));
+}
+
 export function createApp(appDeps: AppDeps, options: AppOptions = {}): Hono<AppEnv> {
   const metrics = appDeps.metrics ?? new AppMetrics();
-  const deps: AppDeps = { ...appDeps, metrics };
+  const deps: AppDeps = { ...appDeps, metrics, tracer: appDeps.tracer ?? tracerFor(appDeps) };
   const served = options.functions ?? FUNCTIONS;
   const app = new Hono<AppEnv>();
   const now = deps.now ? () => deps.now!().getTime() : Date.now;

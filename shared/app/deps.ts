@@ -7,6 +7,7 @@ import type { Context } from "hono";
 import type { Sql } from "../db/sql.ts";
 import type { Logger } from "../http/logger.ts";
 import { parseRateSpec, type RateSpec } from "../ratelimit/rate_spec.ts";
+import { otelFromEnv, type OtelSettings } from "../otel/config.ts";
 
 /** Settings read once from the environment by the entrypoint. */
 export interface AppConfig {
@@ -52,6 +53,8 @@ export interface AppConfig {
    * times for the SQL tick after a request (default 10 on Supabase, else 0: off).
    */
   planTopUpMinutes?: number;
+  /** `OTEL_EXPORTER_OTLP_ENDPOINT` and the rest (shared/otel/config.ts): spans exported; unset: none. */
+  otel?: OtelSettings;
 }
 
 /** `QSTASH_TOKEN`, `QSTASH_URL`, `QSTASH_CURRENT_SIGNING_KEY`, `QSTASH_NEXT_SIGNING_KEY`. */
@@ -93,6 +96,8 @@ export interface AppDeps {
   background?: (c: Context, task: (sql: Sql) => Promise<unknown>) => void;
   /** Outbound HTTP (notifications); default the global fetch. */
   fetch?: typeof fetch;
+  /** Spans of runs for OpenTelemetry (createApp makes one when `config.otel` is set). */
+  tracer?: import("../otel/tracer.ts").RunTracer;
 }
 
 /** How long `/health` waits for the database before answering 503. */
@@ -154,6 +159,7 @@ export function configFromEnv(
       : env.SUPABASE_URL
       ? 10
       : 0,
+    otel: otelFromEnv(env),
     qstash: env.QSTASH_TOKEN
       ? {
         token: env.QSTASH_TOKEN,

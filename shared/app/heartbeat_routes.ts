@@ -75,6 +75,7 @@ export function heartbeatRoutes(deps: AppDeps, auth: Auth, wakeups: Wakeups): Ho
     const gone = body.capacity > 0 ? clientSignal(c) : undefined;
     const principal = c.get("principal");
     const claimStarted = performance.now();
+    const claimWall = deps.tracer && (deps.now?.() ?? new Date()).getTime();
     const beat = await heartbeat(deps.sql(c), {
       caller: { id: principal.id, admin: principal.scopes.includes("admin") },
       worker: body.worker,
@@ -114,6 +115,9 @@ export function heartbeatRoutes(deps: AppDeps, auth: Auth, wakeups: Wakeups): Ho
             body.worker,
           );
           deps.metrics?.claim.observe((performance.now() - claimAt) / 1000);
+          if (deps.tracer) {
+            deps.tracer.claimed(deps, c, tasks, (deps.now?.() ?? new Date()).getTime());
+          }
           return tasks;
         },
         handBack: async (tasks) => {
@@ -129,6 +133,8 @@ export function heartbeatRoutes(deps: AppDeps, auth: Auth, wakeups: Wakeups): Ho
         );
       }
       result.tasks = await waitForWork(poll);
+    } else if (claimWall && !gone?.aborted) {
+      deps.tracer!.claimed(deps, c, result.tasks, claimWall);
     } else if (gone?.aborted && result.tasks.length) {
       // The client left before its first claim was answered: give the tasks back.
       await handBackClaims(
@@ -145,19 +151,23 @@ export function heartbeatRoutes(deps: AppDeps, auth: Auth, wakeups: Wakeups): Ho
 
   app.post("/heartbeat/tasks/:task/complete", scope, async (c) => {
     const task = uuidParam(c.req.param("task"), "task");
+    const startMs = deps.tracer && (deps.now?.() ?? new Date()).getTime();
     const body = await readJsonAs(c, CompleteBody);
     const outcome = await completeTask(deps.sql(c), task, leaseOrStale(body.lease), body.output);
     if ("error" in outcome) refused(outcome, task);
+    if (startMs) deps.tracer!.finished(deps, c, "complete", [task], startMs);
     wakeups.wake(); // its dependents may be ready now
     return c.json(outcome);
   });
 
   app.post("/heartbeat/tasks/:task/fail", scope, async (c) => {
     const task = uuidParam(c.req.param("task"), "task");
+    const startMs = deps.tracer && (deps.now?.() ?? new Date()).getTime();
     const body = await readJsonAs(c, FailBody);
     const { retryable, ...error } = body.error;
     const outcome = await failTask(deps.sql(c), task, leaseOrStale(body.lease), error, retryable);
     if ("error" in outcome) refused(outcome, task);
+    if (startMs) deps.tracer!.finished(deps, c, "fail", [task], startMs);
     return c.json(outcome);
   });
 

@@ -67,6 +67,11 @@ async function answer<E extends { task: string; lease: string }>(
   return entries.map((e) => item(e.task, byEntry.get(e) ?? { error: "stale_lease" }));
 }
 
+/** The tasks of a batch whose results were accepted (their spans are exported). */
+function accepted(answers: BatchItem[]): string[] {
+  return answers.filter((a) => a.status === 200).map((a) => a.task);
+}
+
 /** `POST /heartbeat/tasks/complete` and `POST /heartbeat/tasks/fail`. */
 export function resultBatchRoutes(
   deps: AppDeps,
@@ -76,13 +81,16 @@ export function resultBatchRoutes(
   const app = new Hono<AppEnv>();
 
   app.post("/heartbeat/tasks/complete", scope, async (c) => {
+    const startMs = deps.tracer && (deps.now?.() ?? new Date()).getTime();
     const { results } = await readJsonAs(c, CompleteBatchBody);
     const answers = await answer(results, (issued) => completeTasks(deps.sql(c), issued));
     if (answers.some((a) => a.status === 200)) wakeups.wake(); // dependents may be ready now
+    if (startMs) deps.tracer!.finished(deps, c, "complete", accepted(answers), startMs);
     return c.json({ results: answers });
   });
 
   app.post("/heartbeat/tasks/fail", scope, async (c) => {
+    const startMs = deps.tracer && (deps.now?.() ?? new Date()).getTime();
     const { results } = await readJsonAs(c, FailBatchBody);
     const answers = await answer(results, (issued) =>
       failTasks(
@@ -94,6 +102,7 @@ export function resultBatchRoutes(
           retryable,
         })),
       ));
+    if (startMs) deps.tracer!.finished(deps, c, "fail", accepted(answers), startMs);
     return c.json({ results: answers });
   });
 

@@ -7,7 +7,7 @@
  * delivery of ready tasks of push pools and pruning of old delivery records.
  */
 import type { Context } from "hono";
-import { type AppDeps, DEFAULT_RETENTION_DAYS } from "./deps.ts";
+import { type AppDeps, DEFAULT_LATE_SECONDS, DEFAULT_RETENTION_DAYS } from "./deps.ts";
 import type { Sql } from "../db/sql.ts";
 /** What `edgeflow.maintenance()` reports: the sweep's counts and the rate-limit rows pruned. */
 interface SweepReport {
@@ -69,6 +69,8 @@ export interface TickResult {
   notifications: DrainReport & { pruned: number };
   /** Wait timeouts fired, debounced triggers started, events re-processed and pruned. */
   events: EventsTickReport;
+  /** Runs flagged late by this pass (edgeflow.mark_late_runs). */
+  late: number;
 }
 
 export async function runTick(deps: AppDeps, c: Context): Promise<TickResult> {
@@ -92,6 +94,11 @@ export async function runTick(deps: AppDeps, c: Context): Promise<TickResult> {
   });
   // The subflow steps of the runs the schedules just started are due too.
   subflows.started += await startDueSubflows(sql);
+  // Runs not started EDGEFLOW_LATE_SECONDS after they should have: flagged late, once.
+  const [{ late }] = await sql<{ late: number }>`
+    select edgeflow.mark_late_runs(${
+    deps.config.lateSeconds ?? DEFAULT_LATE_SECONDS
+  }::int) as late`;
   let pushed = 0;
   if (publisher) {
     pushed = await pushReadyTasks({
@@ -127,6 +134,7 @@ export async function runTick(deps: AppDeps, c: Context): Promise<TickResult> {
     ...partitions,
     subflows,
     planned,
+    late,
     notifications: { ...sent, pruned },
     events,
   };

@@ -17,6 +17,37 @@ import type { Wakeups } from "./wakeups.ts";
 import { decodeCursor, encodeCursor } from "./cursor.ts";
 import { triggerGuard } from "./trigger_guard.ts";
 import type { DeploymentTarget } from "../engine/deployment_target.ts";
+import { formatTraceparent, type RunTrace, runTraceFrom } from "../otel/traceparent.ts";
+
+/** The run's trace context from the request's `traceparent`/`tracestate` (absent: a fresh trace). */
+function requestTrace(c: Context): RunTrace {
+  return runTraceFrom(c.req.header("traceparent"), c.req.header("tracestate"));
+}
+
+/**
+ * The trigger's span (exported when a tracer is set), and the trace in the
+ * answer's `traceparent` header so the caller can link to the run.
+ */
+function traced(
+  deps: AppDeps,
+  c: Context,
+  trace: RunTrace,
+  result: StartRunResult,
+  name: string,
+  startMs: number,
+) {
+  if (result.error !== undefined) return;
+  c.header("traceparent", formatTraceparent(trace.trace_id, trace.span_id, trace.flags));
+  if (!result.created) return;
+  deps.tracer?.trigger(deps, c, {
+    trace,
+    runId: result.run_id,
+    name,
+    startMs,
+    endMs: (deps.now?.() ?? new Date()).getTime(),
+    attributes: { "edgeflow.flow": result.flow, "http.route": c.req.routePath },
+  });
+}
 
 /** A `parent_task` must exist, and its run must leave room for one more level of nesting. */
 async function assertParentTask(sql: Sql, task: string): Promise<void> {
@@ -112,6 +143,8 @@ export function triggerRoutes(deps: AppDeps, auth: Auth, wakeups?: Wakeups): Hon
 
   app.post("/trigger/flows/:flow", scope, guard.flow, async (c) => {
     const triggerStarted = performance.now();
+    const startMs = (deps.now?.() ?? new Date()).getTime();
+    const trace = requestTrace(c);
     const flow = c.req.param("flow");
     const body = await readJsonAs(c, AdHocRunBody);
     const sql = deps.sql(c);
@@ -125,8 +158,10 @@ export function triggerRoutes(deps: AppDeps, auth: Auth, wakeups?: Wakeups): Hon
     const result = await startRun(sql, version.id, body.parameters, {
       pool: body.pool,
       tags: body.tags,
+      trace,
       ...(await idempotency(c, `flow:${flow}`)),
     });
+    traced(deps, c, trace, result, `trigger flow ${flow}`, startMs);
     if (result.error === undefined) {
       wakeups?.wake();
       deps.metrics?.trigger.observe((performance.now() - triggerStarted) / 1000);
@@ -136,6 +171,8 @@ export function triggerRoutes(deps: AppDeps, auth: Auth, wakeups?: Wakeups): Hon
 
   app.post("/trigger/:deployment", scope, guard.deployment, async (c) => {
     const triggerStarted = performance.now();
+    const startMs = (deps.now?.() ?? new Date()).getTime();
+    const trace = requestTrace(c);
     const name = c.req.param("deployment");
     const body = await readJsonAs(c, DeploymentTriggerBody);
     const sql = deps.sql(c);
@@ -156,8 +193,10 @@ export function triggerRoutes(deps: AppDeps, auth: Auth, wakeups?: Wakeups): Hon
       pool: target.pool,
       queue: target.queue,
       tags: [...target.tags, ...body.tags],
+      trace,
       ...(await idempotency(c, `deployment:${name}`)),
     });
+    traced(deps, c, trace, result, `trigger ${name}`, startMs);
     if (result.error === undefined) {
       wakeups?.wake();
       deps.metrics?.trigger.observe((performance.now() - triggerStarted) / 1000);

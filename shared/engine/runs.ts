@@ -13,6 +13,8 @@ export interface StartRunOptions {
   requestHash?: string | null;
   parentTaskId?: string | null;
   scheduledTime?: Date | string | null;
+  /** The run's W3C trace context (shared/otel/traceparent.ts); absent: the run id is its trace. */
+  trace?: import("../otel/traceparent.ts").RunTrace;
 }
 
 export type StartRunResult =
@@ -45,6 +47,7 @@ export async function startRun(
     scheduled_time: opts.scheduledTime instanceof Date
       ? opts.scheduledTime.toISOString()
       : opts.scheduledTime ?? undefined,
+    trace: opts.trace,
   };
   const [row] = await sql<{ r: StartRunResult; due: boolean }>`
     select edgeflow.start_run(${flowVersionId}::uuid, ${JSON.stringify(parameters)}::text::jsonb,

@@ -97,11 +97,23 @@ export const Run = z.looseObject({
   started_at: IsoOrNull,
   ended_at: IsoOrNull,
   steps: z.array(StepState),
+  /** Not started EDGEFLOW_LATE_SECONDS after its time, and still waiting (edgeflow.mark_late_runs). */
+  late: z.boolean(),
+  /** When the tick flagged it late (kept once it starts). */
+  late_at: IsoOrNull,
+  /** The run's W3C trace: its id, the trigger's span and the caller's span (docs/tracing.md). */
+  trace: z.looseObject({
+    trace_id: z.string().regex(/^[0-9a-f]{32}$/),
+    span_id: z.string().nullable(),
+    parent_id: z.string().nullable(),
+  }),
 });
 
 /** `GET /trigger/runs`: newest first, with the cursor of the next page. */
 export const RunList = z.looseObject({
-  runs: z.array(z.looseObject({ id: z.uuid(), status: RunStatus, flow: z.string() })),
+  runs: z.array(
+    z.looseObject({ id: z.uuid(), status: RunStatus, flow: z.string(), late: z.boolean() }),
+  ),
   next_cursor: z.string().nullable(),
 });
 

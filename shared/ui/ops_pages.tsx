@@ -5,6 +5,7 @@
  * Operations pages (workers, concurrency limits) and the pages every
  * dashboard needs: sign-in and a friendly error.
  */
+import { StuckQueues, type UnservedQueue } from "./late_and_stuck.tsx";
 import { Badge, Page, Time, type Ui } from "./layout.tsx";
 import type { LimitRow } from "./queries.ts";
 
@@ -18,10 +19,11 @@ function ago(seconds: number): string {
 }
 
 /** `/ui/workers`: every worker with its last heartbeat. */
-export function WorkersPage(props: { ui: Ui; workers: Doc[] }) {
+export function WorkersPage(props: { ui: Ui; workers: Doc[]; stuck?: UnservedQueue[] }) {
   return (
     <Page ui={props.ui} title="Workers" active="/workers">
       <h1>Workers</h1>
+      <StuckQueues queues={props.stuck ?? []} workersHref={`${props.ui.base}/workers`} />
       {props.workers.length === 0
         ? <p class="muted">No worker has sent a heartbeat yet.</p>
         : (

@@ -18,6 +18,9 @@ export interface RunRow {
   started_at: string | null;
   ended_at: string | null;
   cursor_at: string;
+  /** Not started in time (edgeflow.mark_late_runs), still waiting to start. */
+  late?: boolean;
+  late_at?: string | null;
 }
 
 /** Runs newest first after a cursor, through the `runs_*_newest` indexes; one extra row tells if there is a next page. */

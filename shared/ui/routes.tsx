@@ -22,6 +22,7 @@ import { RunPage, RunsPage } from "./runs_pages.tsx";
 import { RunLive } from "./run_live.tsx";
 import { DeploymentsPage, FlowPage, FlowsPage } from "./catalog_pages.tsx";
 import { ConcurrencyPage, ErrorPage, WorkersPage } from "./ops_pages.tsx";
+import { unservedQueues } from "./late_and_stuck.tsx";
 import * as q from "./queries.ts";
 import { actionRoutes } from "./actions.tsx";
 import { WebhooksPage } from "./webhook_pages.tsx";
@@ -122,9 +123,11 @@ export function uiRoutes(deps: AppDeps, auth: Auth, wakeups?: Wakeups): Hono<App
     const filters = { status: f.status, flow: f.flow, deployment: f.deployment, limit };
     const choices = await q.filterChoices(sql);
     const hours = await activity(sql);
+    const stuck = await unservedQueues(sql);
     return c.html(
       <RunsPage
         activity={hours}
+        stuck={stuck}
         ui={view(c)}
         runs={page}
         filters={filters}
@@ -191,7 +194,9 @@ export function uiRoutes(deps: AppDeps, auth: Auth, wakeups?: Wakeups): Hono<App
     return c.html(<DeploymentsPage ui={view(c)} deployments={deployments} stats={stats} />);
   });
   ui.get("/workers", see("worker"), async (c) => {
-    return c.html(<WorkersPage ui={view(c)} workers={await q.listWorkers(deps.sql(c))} />);
+    const sql = deps.sql(c);
+    const [workers, stuck] = [await q.listWorkers(sql), await unservedQueues(sql)];
+    return c.html(<WorkersPage ui={view(c)} workers={workers} stuck={stuck} />);
   });
   ui.get("/concurrency", see("deploy"), async (c) => {
     return c.html(<ConcurrencyPage ui={view(c)} limits={await q.concurrencyLimits(deps.sql(c))} />);

@@ -18,6 +18,7 @@ import { FINAL_RUN_STATES, type RunEvent } from "../app/events_routes.ts";
 import { DagSvg } from "./dag_svg.tsx";
 import { Badge, duration, Json, Sep, Time, type Ui } from "./layout.tsx";
 import { WaitingNotice } from "./waiting_notice.tsx";
+import { LateBadge } from "./late_and_stuck.tsx";
 import { type TimelineRow, TimelineSvg } from "./timeline_svg.tsx";
 import { RetryForm } from "./retry_form.tsx";
 
@@ -74,8 +75,9 @@ export function RunLive(
     <>
       <span id="live-upto" data-upto={String(upto)} hidden />
       <p>
-        <Badge id="run-status" state={run.status} /> <span class="muted">created</span>{" "}
-        <Time at={run.created_at} />
+        <Badge id="run-status" state={run.status} />
+        <LateBadge late={run.late as boolean} at={run.late_at as string | null} />{" "}
+        <span class="muted">created</span> <Time at={run.created_at} />
         <Sep />
         <span class="muted">took</span> {duration(run.started_at, run.ended_at)}
         {!FINAL_RUN_STATES.has(run.status) && ui.can("trigger") && (

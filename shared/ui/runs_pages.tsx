@@ -17,6 +17,7 @@ import type { TimelineRow } from "./timeline_svg.tsx";
 import { RUN_EXTRAS_CSS, RUN_LOGS_JS, RunLogs } from "./run_logs.tsx";
 import { ActivityChart, ChartStyle } from "./charts.tsx";
 import type { ActivityHour } from "./run_stats.ts";
+import { LateBadge, StuckQueues, type UnservedQueue } from "./late_and_stuck.tsx";
 
 /** Every run state, for the status filter. */
 export const RUN_STATES = [
@@ -98,12 +99,15 @@ export function RunsPage(props: {
   paged: boolean;
   /** Runs per hour of the last 24 hours (the activity chart). */
   activity?: ActivityHour[];
+  /** Queues with work and no online worker (the warning above the list). */
+  stuck?: UnservedQueue[];
 }) {
   const { ui, filters } = props;
   const here = `${ui.base}/runs`;
   return (
     <Page ui={ui} title="Runs" active="/runs">
       <h1>Runs</h1>
+      <StuckQueues queues={props.stuck ?? []} workersHref={`${ui.base}/workers`} />
       {props.activity && (
         <>
           <ChartStyle />
@@ -148,6 +152,7 @@ export function RunsPage(props: {
                   <td>{r.deployment ?? <span class="muted">—</span>}</td>
                   <td>
                     <Badge state={r.status} />
+                    <LateBadge late={r.late} at={r.late_at} />
                   </td>
                   <td>
                     <Time at={r.created_at} />

@@ -12,6 +12,7 @@
  * and a branch in `edgeflow.webhook_accept`, keeping verification, the
  * delivery log and the one-per-delivery-id guarantee as they are.
  */
+import { inheritedTrace } from "../otel/traceparent.ts";
 import type { Sql } from "../db/sql.ts";
 import { mergeParameters, validateParameters } from "../api/params.ts";
 import { parseJsonText } from "../http/body.ts";
@@ -156,6 +157,8 @@ export async function receiveDelivery(
       pool: hook.deployment.pool,
       queue: hook.deployment.queue,
       tags: hook.deployment.tags,
+      // The sender's W3C trace context, if any, continues into the run (issue 15).
+      trace: inheritedTrace(req.headers.get("traceparent"), req.headers.get("tracestate")),
     },
   };
   const [row] = await sql<{ r: AcceptResult; due: boolean }>`

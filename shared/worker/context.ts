@@ -82,6 +82,14 @@ export interface TaskContext {
   /** The name of the worker running the task. */
   worker: string;
   /**
+   * The attempt's W3C trace context (`traceparent`, and the trigger's
+   * `tracestate`): start the handler's spans from it, e.g. with
+   * `propagation.extract(context.active(), ctx.trace)` in @opentelemetry/api,
+   * or pass it on as headers. Its parent span is the attempt's `task` span
+   * (docs/tracing.md). Absent from a control plane older than this field.
+   */
+  trace?: { traceparent: string; tracestate?: string | null };
+  /**
    * Run a deployment with `parameters` (overlaying its defaults) and, unless
    * `{ wait: false }`, wait for its run: resolves with `{ run_id, status,
    * output }` when it completes, throws a retryable `DeploymentRunError` when
@@ -139,10 +147,12 @@ export function createTaskContext(
     signal,
     log: { debug: line("debug"), info: line("info"), warn: line("warn"), error: line("error") },
     worker: deps.worker,
+    trace: task.trace,
     runDeployment: deploymentRunner(deps.client, {
       taskId: task.task,
       attempt: task.attempt,
       signal,
+      trace: task.trace,
     }),
     variables: taskVariables(deps.client, signal),
   };

@@ -143,6 +143,8 @@ export interface Caller {
   taskId: string;
   attempt: number;
   signal: AbortSignal;
+  /** The task's trace context: the child run continues the trace. */
+  trace?: { traceparent: string; tracestate?: string | null };
 }
 
 /** Builds `ctx.runDeployment` for one task. */
@@ -164,7 +166,11 @@ export function deploymentRunner(client: ProtocolClient, caller: Caller) {
       "POST",
       `/trigger/${encodeURIComponent(name)}`,
       { parameters, parent_task: caller.taskId },
-      { "Idempotency-Key": key },
+      {
+        "Idempotency-Key": key,
+        ...(caller.trace ? { traceparent: caller.trace.traceparent } : {}),
+        ...(caller.trace?.tracestate ? { tracestate: caller.trace.tracestate } : {}),
+      },
     ).catch((err) => {
       if (err instanceof HttpError && err.code === "depth_exceeded") {
         // Each retry would nest as deep: fail this task, and its callers, for good.

@@ -15,6 +15,7 @@ begin
     'step', t.slug, 'handler', fs.handler, 'attempt', t.attempts,
     'max_attempts', t.max_attempts, 'task_index', t.task_index,
     'lease_expires_at', edgeflow.iso(t.lease_expires_at),
+    'trace', edgeflow.trace_context(r.id, r.trace, t.id, t.attempts),
     'input', jsonb_build_object(
       'run', r.parameters,
       'deps', coalesce((select jsonb_object_agg(d.slug, d.output) from edgeflow.step_states d

@@ -42,8 +42,10 @@ declare
   v_bytes bigint;
   v_dropped integer;
 begin
-  select id, run_id, slug, attempts, status, lease into t
-    from edgeflow.tasks where id = p_task_id;
+  -- The run's creation: the partition key of task_logs.
+  select tk.id, tk.run_id, tk.slug, tk.attempts, tk.status, tk.lease, r.created_at as run_created_at
+    into t
+    from edgeflow.tasks tk join edgeflow.runs r on r.id = tk.run_id where tk.id = p_task_id;
   if not found then
     return jsonb_build_object('error', 'not_found');
   end if;
@@ -80,8 +82,10 @@ begin
        and st.lines + s.ord <= c_max_lines
        and st.bytes + s.cum_bytes <= c_max_bytes
   ), ins as (
-    insert into edgeflow.task_logs (at, run_id, step, task_id, attempt, level, message, fields)
-    select v_now, t.run_id, t.slug, t.id, t.attempts, k.level, k.message, k.fields
+    insert into edgeflow.task_logs (at, run_id, step, task_id, attempt, level, message, fields,
+                                    run_created_at)
+    select v_now, t.run_id, t.slug, t.id, t.attempts, k.level, k.message, k.fields,
+           t.run_created_at
       from kept k order by k.ord
     returning 1
   )

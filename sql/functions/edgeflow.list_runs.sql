@@ -60,6 +60,8 @@ begin
              'scheduled_time', edgeflow.iso(r.scheduled_time),
              'created_at', edgeflow.iso(r.created_at), 'started_at', edgeflow.iso(r.started_at),
              'ended_at', edgeflow.iso(r.ended_at),
+             'late', r.late_at is not null and r.status in ('SCHEDULED', 'PENDING'),
+             'late_at', edgeflow.iso(r.late_at),
              'cursor_at', to_char(r.created_at at time zone 'UTC',
                                   'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'))
            order by r.created_at desc, r.id desc), '[]')

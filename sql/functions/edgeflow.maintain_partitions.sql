@@ -1,4 +1,5 @@
--- The partitioned tables of run history: day partitions ahead are made and
+-- The partitioned tables of run history (edgeflow.events and, since issue
+-- 15's log retention, edgeflow.task_logs): day partitions ahead are made and
 -- emptied past days dropped (edgeflow.ensure_partitions, drop_partitions).
 -- Partition DDL locks the parent table until the transaction ends, so the
 -- ticks call this last, in a statement of its own over HTTP and at the end
@@ -13,7 +14,7 @@ CREATE OR REPLACE FUNCTION edgeflow.maintain_partitions()
  SET search_path TO ''
 AS $function$
 declare
-  v_tables text[] := array['events'];
+  v_tables text[] := array['events', 'task_logs'];
   v_table text;
   v_created integer := 0;
   v_dropped integer := 0;

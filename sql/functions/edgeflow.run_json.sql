@@ -9,6 +9,11 @@ AS $function$
     'deployment', d.name, 'pool', r.pool, 'queue', r.queue, 'tags', to_jsonb(r.tags),
     'parameters', r.parameters, 'output', r.output, 'error', r.error,
     'idempotency_key', r.idempotency_key, 'retries', r.retries,
+    'late', r.late_at is not null and r.status in ('SCHEDULED', 'PENDING'),
+    'late_at', edgeflow.iso(r.late_at),
+    'trace', pg_catalog.jsonb_build_object(
+      'trace_id', coalesce(r.trace ->> 'trace_id', pg_catalog.replace(r.id::text, '-', '')),
+      'span_id', r.trace ->> 'span_id', 'parent_id', r.trace ->> 'parent_id'),
     'parent', case when r.parent_task_id is null then null else (
       select jsonb_build_object('run_id', pt.run_id, 'step', pt.slug, 'task', pt.id)
         from edgeflow.tasks pt where pt.id = r.parent_task_id) end,

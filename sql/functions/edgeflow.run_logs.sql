@@ -34,6 +34,7 @@ AS $function$
     left join lateral (
       select * from edgeflow.task_logs tl
        where tl.run_id = r.id and tl.id > p_after
+         and tl.run_created_at = r.created_at -- reads the run's day partition only
          and (p_step is null or tl.step = p_step)
          and (p_task is null or tl.task_id = p_task)
          and (p_level is null

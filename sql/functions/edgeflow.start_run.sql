@@ -1,6 +1,7 @@
 -- Start a run of a flow version. Options (all optional): deployment_id, pool,
 -- queue, tags, idempotency_scope + idempotency_key + request_hash,
--- parent_task_id, scheduled_time. Returns {run_id, status, created} or
+-- parent_task_id, scheduled_time, trace (the run's trace context, see
+-- edgeflow.trace_context). Returns {run_id, status, created} or
 -- {error} for expected refusals (archived, unknown version, idempotency
 -- conflict), never an exception for those.
 CREATE OR REPLACE FUNCTION edgeflow.start_run(p_flow_version_id uuid, p_parameters jsonb, p_opts jsonb DEFAULT '{}'::jsonb)
@@ -47,14 +48,15 @@ begin
   insert into edgeflow.runs (id, flow_version_id, flow_name, version, deployment_id, pool, queue,
                              parameters, tags, status, remaining_steps, version_lock, heartbeat,
                              idempotency_scope, idempotency_key, request_hash, parent_task_id,
-                             scheduled_time)
+                             scheduled_time, trace)
   values (v_run_id, fv.id, fv.flow_name, fv.version, (p_opts ->> 'deployment_id')::uuid,
           v_pool, v_queue, coalesce(p_parameters, '{}'), v_tags,
           v_status, v_steps,
           coalesce((fv.settings ->> 'version_lock')::boolean, true),
           coalesce((fv.settings ->> 'heartbeat')::boolean, true),
           p_opts ->> 'idempotency_scope', p_opts ->> 'idempotency_key',
-          p_opts ->> 'request_hash', (p_opts ->> 'parent_task_id')::uuid, v_scheduled)
+          p_opts ->> 'request_hash', (p_opts ->> 'parent_task_id')::uuid, v_scheduled,
+          p_opts -> 'trace')
   on conflict (idempotency_scope, idempotency_key) where idempotency_key is not null
   do nothing;
 

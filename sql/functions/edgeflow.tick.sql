@@ -27,7 +27,9 @@ begin
               || jsonb_build_object('events', jsonb_build_object(
                    'timeouts', edgeflow.fire_wait_timeouts(),
                    'pruned', edgeflow.prune_inbound_events(),
-                   'steps_admitted', edgeflow.admit_queued_steps()));
+                   'steps_admitted', edgeflow.admit_queued_steps()))
+              -- Runs not started in time (EDGEFLOW_LATE_SECONDS' default here).
+              || jsonb_build_object('late', edgeflow.mark_late_runs());
   -- Last, with nothing left to wait for: see edgeflow.maintain_partitions.
   return v_result || edgeflow.maintain_partitions();
 end

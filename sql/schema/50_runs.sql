@@ -28,6 +28,8 @@ create table edgeflow.runs (
   resurrections integer default 0 not null,
   lazarus_due boolean default false not null,
   retries integer default 0 not null,
+  trace jsonb,
+  late_at timestamp with time zone,
   constraint runs_pkey PRIMARY KEY (id),
   constraint runs_status_check CHECK ((status = ANY (ARRAY['SCHEDULED'::text, 'PENDING'::text, 'RUNNING'::text, 'COMPLETED'::text, 'FAILED'::text, 'CANCELLING'::text, 'CANCELLED'::text, 'CRASHED'::text]))),
   constraint runs_deployment_id_fkey FOREIGN KEY (deployment_id) REFERENCES edgeflow.deployments(id),
@@ -46,6 +48,9 @@ CREATE INDEX runs_prunable ON edgeflow.runs USING btree (deployment_id, ended_at
 -- Retention of ad hoc runs: "deployment_id is null" gives no order on the
 -- index above, so those needed a sort of all of them (53 s for 877,000).
 CREATE INDEX runs_prunable_adhoc ON edgeflow.runs USING btree (ended_at) WHERE ((deployment_id IS NULL) AND (status = ANY (ARRAY['COMPLETED'::text, 'FAILED'::text, 'CANCELLED'::text, 'CRASHED'::text])));
+-- Runs not started and not flagged late yet, by the time they should have
+-- started: edgeflow.mark_late_runs reads only these.
+CREATE INDEX runs_not_started ON edgeflow.runs USING btree (COALESCE(scheduled_time, created_at)) WHERE ((status = ANY (ARRAY['SCHEDULED'::text, 'PENDING'::text])) AND (late_at IS NULL));
 CREATE INDEX runs_parent ON edgeflow.runs USING btree (parent_task_id) WHERE (parent_task_id IS NOT NULL);
 CREATE INDEX runs_status_newest ON edgeflow.runs USING btree (status, created_at DESC, id DESC);
 
@@ -102,9 +107,11 @@ CREATE INDEX tasks_lease_expiry ON edgeflow.tasks USING btree (lease_expires_at)
 CREATE INDEX tasks_live ON edgeflow.tasks USING btree (run_id) WHERE (status = ANY (ARRAY['QUEUED'::text, 'RUNNING'::text]));
 
 -- Log lines shipped by workers (POST /heartbeat/tasks/:task/logs). Append
--- only and read by run: no foreign key and a primary key that holds `at`, so
--- the table can become range-partitioned by `at` (retention drops whole
--- partitions) without changing a reader or a writer.
+-- only and read by run, no foreign key. Partitioned like edgeflow.events by
+-- the creation day (UTC) of the line's run, so retention drops a whole day
+-- with the events once none of its runs is left (edgeflow.maintain_partitions)
+-- instead of deleting lines; the DEFAULT partition catches a day that has
+-- none yet.
 create table edgeflow.task_logs (
   id bigint generated always as identity not null,
   at timestamp with time zone not null,
@@ -115,11 +122,14 @@ create table edgeflow.task_logs (
   level text not null,
   message text not null,
   fields jsonb,
-  constraint task_logs_pkey PRIMARY KEY (id, at),
+  run_created_at timestamp with time zone not null,
+  constraint task_logs_pkey PRIMARY KEY (id, run_created_at),
   constraint task_logs_level_check CHECK ((level = ANY (ARRAY['debug'::text, 'info'::text, 'warn'::text, 'error'::text])))
-);
+) partition by range (run_created_at);
 -- A run's lines after a given id: the only read (JSON pages, SSE resumption).
 CREATE INDEX task_logs_run ON edgeflow.task_logs USING btree (run_id, id);
+
+create table edgeflow.task_logs_default partition of edgeflow.task_logs default;
 
 -- What each task has logged so far: the per-task bounds (lines, bytes, a
 -- token bucket for the rate) and the lines dropped over them, which readers

@@ -9,7 +9,12 @@
  *   unpartitioned copy of the table (what the design avoids);
  * - `retention.insert.partitioned` vs `retention.insert.plain`: 100,000 single-row inserts of
  *   an event (a plpgsql loop, the way the row triggers insert them) into the partitioned
- *   table and into an unpartitioned one with the same columns and indexes.
+ *   table and into an unpartitioned one with the same columns and indexes;
+ * - `retention.logs.insert.partitioned` vs `retention.logs.insert.plain`: the same for log
+ *   lines (edgeflow.task_logs, partitioned by run day since migration 0152), inserted 10 a
+ *   statement as append_task_logs does.
+ * Each run also has 2 log lines (task_logs), which `retention.prune.all` drops by partition
+ * with the events (edgeflow.maintain_partitions after the last batch, timed with it).
  * Runs are seeded directly (5 days, 40 to 36 days ago) with triggers off
  * (session_replication_role = replica); their day partitions are made first.
  */
@@ -26,6 +31,8 @@ const DROP = "retention.drop.partition";
 const DELETE = "retention.delete.baseline";
 const INS_P = "retention.insert.partitioned";
 const INS_PLAIN = "retention.insert.plain";
+const LOG_P = "retention.logs.insert.partitioned";
+const LOG_PLAIN = "retention.logs.insert.plain";
 const SIZES = { full: 1_000_000, quick: 10_000 };
 const INSERTS = { full: 100_000, quick: 5_000 };
 
@@ -39,6 +46,11 @@ async function seed(sql: Sql, runs: number): Promise<void> {
         execute format('create table if not exists edgeflow.%I partition of edgeflow.events
                           for values from (%L) to (%L)',
           'events_p' || to_char(date_trunc('day', now(), 'UTC') - make_interval(days => 40 - d), 'YYYYMMDD'),
+          date_trunc('day', now(), 'UTC') - make_interval(days => 40 - d),
+          date_trunc('day', now(), 'UTC') - make_interval(days => 39 - d));
+        execute format('create table if not exists edgeflow.%I partition of edgeflow.task_logs
+                          for values from (%L) to (%L)',
+          'task_logs_p' || to_char(date_trunc('day', now(), 'UTC') - make_interval(days => 40 - d), 'YYYYMMDD'),
           date_trunc('day', now(), 'UTC') - make_interval(days => 40 - d),
           date_trunc('day', now(), 'UTC') - make_interval(days => 39 - d));
       end loop;
@@ -68,9 +80,15 @@ async function seed(sql: Sql, runs: number): Promise<void> {
         from edgeflow.runs r,
              (values ('run', null, null, 'PENDING'), ('step', 'only', 'QUEUED', 'COMPLETED'),
                      ('run', null, 'RUNNING', 'COMPLETED')) k(kind, step, f, t)`;
+    await tx`
+      insert into edgeflow.task_logs (at, run_id, step, task_id, attempt, level, message,
+                                      run_created_at)
+      select r.created_at, r.id, 'only', t.id, 1, 'info', 'line ' || n, r.created_at
+        from edgeflow.runs r join edgeflow.tasks t on t.run_id = r.id, generate_series(1, 2) n`;
   });
   await sql.exec(
-    "vacuum analyze edgeflow.runs, edgeflow.tasks, edgeflow.step_states, edgeflow.events",
+    "vacuum analyze edgeflow.runs, edgeflow.tasks, edgeflow.step_states, edgeflow.events, " +
+      "edgeflow.task_logs",
   );
 }
 
@@ -78,6 +96,22 @@ async function ms(fn: () => Promise<unknown>): Promise<number> {
   const t0 = performance.now();
   await fn();
   return performance.now() - t0;
+}
+
+/** `n` log lines, 10 a statement (a typical shipped batch), into `table`. */
+async function logInserts(sql: Sql, table: string, n: number): Promise<number> {
+  const run = crypto.randomUUID();
+  return await ms(() =>
+    sql.exec(`
+      do $$
+      begin
+        for i in 1..${Math.ceil(n / 10)} loop
+          insert into ${table} (at, run_id, step, task_id, attempt, level, message, run_created_at)
+          select now(), '${run}', 'only', '${run}', 1, 'info', 'a line of about forty characters', now()
+            from generate_series(1, 10);
+        end loop;
+      end $$`)
+  );
 }
 
 async function inserts(sql: Sql, table: string, n: number): Promise<number> {
@@ -112,8 +146,8 @@ export const retentionBench: Benchmark = {
     "10,000 and the emptied day partitions dropped. Baseline for the drop: the same day's " +
     "event rows deleted from an unpartitioned copy. Inserts: 100,000 single-row inserts in a " +
     "plpgsql loop into the partitioned events table and into an unpartitioned one with the " +
-    "same columns and indexes.",
-  figures: [BATCH, ALL, DROP, DELETE, INS_P, INS_PLAIN],
+    "same columns and indexes; log lines (2 per run seeded) the same way, 10 a statement.",
+  figures: [BATCH, ALL, DROP, DELETE, INS_P, INS_PLAIN, LOG_P, LOG_PLAIN],
 
   async run(ctx: BenchContext, selected: Set<string>): Promise<BenchRow[]> {
     // Seeding 1,000,000 runs and deleting a day of events take longer than the 15 s default.
@@ -163,11 +197,17 @@ export const retentionBench: Benchmark = {
           const [{ r }] = await sql<{ r: { pruned_runs: number; partitions_dropped: number } }>`
             select edgeflow.prune(10000, 30) as r`;
           calls++;
-          dropped += r.partitions_dropped;
-          if (r.pruned_runs === 0 && r.partitions_dropped === 0) break;
+          if (r.pruned_runs === 0) break;
           if (calls > runs / 10_000 + 20) throw new Error("pruning does not finish");
         }
+        // The days' events and log lines, by partition (the tick's last step).
+        const [{ p }] = await sql<{ p: { partitions_dropped: number } }>`
+          select edgeflow.maintain_partitions() as p`;
+        dropped = p.partitions_dropped;
       });
+      const [{ lines }] = await sql<{ lines: number }>`
+        select count(*)::int as lines from edgeflow.task_logs`;
+      if (lines !== 0) throw new Error(`${lines} log lines left after pruning`);
       const left = runs - ctx.rounds * 1000;
       ctx.progress(
         `pruned ${fmtInt(left)} runs in ${
@@ -242,7 +282,38 @@ export const retentionBench: Benchmark = {
       if (selected.has(INS_PLAIN)) {
         out.push({ ...info(INS_PLAIN, perRow(q), { ms: q, rows: n }), verdict: "baseline" });
       }
-      await sql.exec("drop table edgeflow.bench_events_plain, edgeflow.bench_events_copy");
+
+      // Log lines: partitioned task_logs vs an unpartitioned copy, alternating.
+      await sql.exec(`create table edgeflow.bench_logs_plain
+                        (like edgeflow.task_logs including defaults including identity
+                         including constraints);
+                      alter table edgeflow.bench_logs_plain add primary key (id);
+                      create index on edgeflow.bench_logs_plain (run_id, id)`);
+      const lp: number[] = [];
+      const lq: number[] = [];
+      for (let i = 0; i < ctx.rounds; i++) {
+        lp.push(await logInserts(sql, "edgeflow.task_logs", n));
+        lq.push(await logInserts(sql, "edgeflow.bench_logs_plain", n));
+      }
+      const a = median(lp);
+      const b = median(lq);
+      ctx.progress(
+        `${fmtInt(n)} log lines: partitioned ${a.toFixed(0)} ms, plain ${b.toFixed(0)} ms`,
+      );
+      if (selected.has(LOG_P)) {
+        out.push({
+          ...info(LOG_P, perRow(a), { ms: a, rows: n }),
+          baseline: perRow(b),
+          ratio: b / a,
+        });
+      }
+      if (selected.has(LOG_PLAIN)) {
+        out.push({ ...info(LOG_PLAIN, perRow(b), { ms: b, rows: n }), verdict: "baseline" });
+      }
+      await sql.exec(
+        "drop table edgeflow.bench_events_plain, edgeflow.bench_events_copy, " +
+          "edgeflow.bench_logs_plain",
+      );
     } finally {
       await sql.end();
     }

@@ -331,6 +331,14 @@ export const ROUTES: RouteSpec[] = [
     "send due notifications (QStash-signed, or a trigger key)",
     { 200: R.AnyObject },
   ),
+  route(
+    "post",
+    "/trigger/waits/timeouts",
+    "events",
+    null,
+    "fire due wait timeouts (QStash's delayed message, signed, or a trigger key)",
+    { 200: R.AnyObject },
+  ),
 
   ...["/ui", "/trigger/ui"].flatMap((base) =>
     UI_PAGES.map(([method, path, summary]) =>

@@ -1,6 +1,5 @@
 /** Webhooks in the database: save, read, list, delete, and the delivery log. */
 import type { Sql } from "../db/sql.ts";
-import type { JsonSchema } from "../api/params.ts";
 import type { Provider, ProviderOptions } from "./providers.ts";
 import type { WebhookFilter } from "./filter.ts";
 import { providerOptions, type WebhookEmitInput, type WebhookInput } from "./schema.ts";

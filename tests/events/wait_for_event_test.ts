@@ -93,7 +93,10 @@ dbTest(
     });
     assert.equal(waiting.steps[0].status, "WAITING");
     // The run is WAITING once the suspension commits; the worker hears its answer just after.
-    await until("the worker to see its suspension", async () => s.suspended.length || undefined);
+    await until(
+      "the worker to see its suspension",
+      () => Promise.resolve(s.suspended.length || undefined),
+    );
     assert.deepEqual(s.suspended, ["approval.given/d1"]);
     const t = await taskRow(db, run, "ask");
     assert.equal(t.status, "WAITING");

@@ -58,7 +58,7 @@ function spawn(script: string, args: string[]) {
 
 async function startServer(databaseUrl: string) {
   const p = spawn(SERVER, ["--database-url", databaseUrl]);
-  const url = await until("the server listening", async () => {
+  const url = await until("the server listening", () => {
     const l = p.lines.find((x) => x.event === "listening");
     return l ? String(l.url) : undefined;
   }, { timeoutMs: 60_000 });

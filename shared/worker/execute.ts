@@ -93,8 +93,11 @@ export async function executeTask(
     // Never batched: its answer is needed and it is rare.
     const single = singleReporter(deps.client, deps.clock, deps.retry);
     const sent = await single(task.task, { kind: "suspend", body }, ctx.signal, () => {});
-    if (sent.outcome === "rejected") {
-      // 409 not_suspendable (a map step, out of step): fail the attempt with the reason.
+    // 409 `conflict` (a map step, a wait out of step; or the run stopped, where the failure is
+    // refused too) or another 4xx: fail the attempt with the reason. 409 `stale_lease`: not ours.
+    const refused = sent.outcome === "rejected" ||
+      (sent.error instanceof HttpError && sent.error.code === "conflict");
+    if (refused) {
       outcome = {
         ok: false,
         error: { message: `the wait was refused: ${String(sent.error)}`, retryable: false },

@@ -274,3 +274,25 @@ dbTest("a map step's task cannot suspend: 409 naming why", async (db) => {
   assert.equal(res.status, 409);
   assert.match(res.body.detail, /map step/);
 });
+
+dbTest(
+  "an SDK handler of a map step that calls waitForEvent fails at once, saying why",
+  async (db) => {
+    await using s = await served(db, {
+      items: () => [1],
+      each: async (ctx) => await ctx.waitForEvent("x", { timeout: 60 }),
+    });
+    await register(s.call, {
+      name: "fan",
+      steps: [{ slug: "items" }, { slug: "each", depends_on: ["items"], map: "items" }],
+    });
+    const run = await start(s.call, "fan", {});
+    const done = await until("the run to end", async () => {
+      const doc = await runDoc(s.call, run);
+      return ["COMPLETED", "FAILED"].includes(doc.status) ? doc : undefined;
+    });
+    assert.equal(done.status, "FAILED");
+    assert.match(JSON.stringify(done.steps[1].error), /map step/);
+    assert.deepEqual(s.suspended, [], "no suspension was accepted");
+  },
+);

@@ -124,7 +124,7 @@ def run_task(
     if ctx._suspend is not None:  # ctx.wait_for_event: suspended until the event
         outcome, err = report(transport, held, "suspend",
                               json.dumps({"lease": ctx.lease, "wait": ctx._suspend}))
-        if outcome != "rejected":
+        if outcome != "rejected" and not (isinstance(err, HttpError) and err.code == "conflict"):
             emit("task:suspended", {"task": task, "wait": ctx._suspend, "report": outcome})
             return
         ok, error = False, {"message": f"the wait was refused: {err}", "retryable": False}

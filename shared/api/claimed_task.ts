@@ -25,4 +25,6 @@ export interface ClaimedTask {
     args: unknown;
     item?: unknown;
   };
+  /** The waits a suspended handler has passed, in order (`ctx.waitForEvent`); absent: none. */
+  waited?: { event: string; key: string; payload?: unknown; timeout?: boolean }[];
 }

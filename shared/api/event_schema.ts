@@ -76,6 +76,24 @@ export const EventBody = z.strictObject({
 });
 export type EventInput = z.output<typeof EventBody>;
 
+/**
+ * The body of `POST /heartbeat/tasks/:task/suspend`: a handler's
+ * `ctx.waitForEvent` ends its attempt until the event (or the timeout).
+ * `seq`: how many waits the handler has passed in this task (its memo's length).
+ */
+export const SuspendBody = z.strictObject({
+  lease: z.string().max(64),
+  wait: z.strictObject({
+    seq: z.number().int().min(0).max(1000),
+    event: EventName,
+    key: z.string().max(512).default(""),
+    match: Match.optional(),
+    timeout: seconds(1, MAX_WAIT_SECONDS),
+    lookback: seconds(0, 30 * 86_400).optional(),
+  }),
+});
+export type SuspendInput = z.output<typeof SuspendBody>;
+
 /** `GET /trigger/events?name=&key=&limit=`. */
 export const EventsQuery = z.strictObject({
   name: EventName.optional(),

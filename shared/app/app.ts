@@ -21,7 +21,11 @@ import { limitsRoutes } from "./limits_routes.ts";
 import { eventsRoutes } from "./events_routes.ts";
 import { logsIngestRoutes, logsReadRoutes } from "./logs_routes.ts";
 import { retryRoutes } from "./retry_routes.ts";
-import { inboundEventsRoutes } from "./inbound_events_routes.ts";
+import {
+  inboundEventsRoutes,
+  waitTimeoutRoutes,
+  waitWakeupsAfter,
+} from "./inbound_events_routes.ts";
 import { uiRoutes } from "../ui/routes.tsx";
 import { graphqlRoutes } from "./graphql_routes.ts";
 import { scheduleRoutes } from "./schedule_routes.ts";
@@ -91,6 +95,8 @@ export function createApp(appDeps: AppDeps, options: AppOptions = {}): Hono<AppE
   for (const path of ["/heartbeat/tasks/*", "/trigger/runs/*"]) {
     app.use(path, drainAfter(deps, notifier));
   }
+  // Requests that can begin waits: their QStash timeout wake-ups, when configured (issue 16).
+  for (const path of ["/heartbeat/*", "/trigger/*"]) app.use(path, waitWakeupsAfter(deps));
 
   // Its own short timeout: a load balancer must hear "503" from a frozen
   // database, not wait on it (the Sql client then fails statements fast).
@@ -118,6 +124,7 @@ export function createApp(appDeps: AppDeps, options: AppOptions = {}): Hono<AppE
   const wakeups = new Wakeups();
   // Events and waits (issue 16): before `/trigger/:deployment`, which would take `/trigger/events`.
   if (served.includes("trigger")) app.route("/", inboundEventsRoutes(deps, auth, wakeups));
+  if (served.includes("trigger")) app.route("/", waitTimeoutRoutes(deps, auth, wakeups));
   for (const fn of served) app.route("/", routes[fn](deps, auth, wakeups));
   if (served.includes("deploy")) app.route("/", limitsRoutes(deps, auth));
   if (served.includes("deploy")) app.route("/", webhookAdminRoutes(deps, auth, wakeups));

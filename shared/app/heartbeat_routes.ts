@@ -12,7 +12,9 @@ import {
   handBackClaims,
   heartbeat,
   type ResultOutcome,
+  suspendTask,
 } from "../engine/tasks.ts";
+import { SuspendBody } from "../api/event_schema.ts";
 import type { Wakeups } from "./wakeups.ts";
 import { type LongPoll, streamedLongPoll, waitForWork } from "./long_poll.ts";
 import { refusal, resultBatchRoutes } from "./task_results.ts";
@@ -168,6 +170,24 @@ export function heartbeatRoutes(deps: AppDeps, auth: Auth, wakeups: Wakeups): Ho
     const outcome = await failTask(deps.sql(c), task, leaseOrStale(body.lease), error, retryable);
     if ("error" in outcome) refused(outcome, task);
     if (startMs) deps.tracer!.finished(deps, c, "fail", [task], startMs);
+    return c.json(outcome);
+  });
+
+  // A handler's ctx.waitForEvent: the attempt ends suspended until the event (issue 16).
+  app.post("/heartbeat/tasks/:task/suspend", scope, async (c) => {
+    const task = uuidParam(c.req.param("task"), "task");
+    const body = await readJsonAs(c, SuspendBody);
+    const outcome = await suspendTask(deps.sql(c), task, leaseOrStale(body.lease), body.wait);
+    if ("error" in outcome) {
+      if (outcome.error === "not_suspendable") {
+        throw ApiError.of("conflict", outcome.message, [{
+          path: "wait.seq",
+          message: outcome.message,
+        }]);
+      }
+      refused(outcome, task);
+    }
+    if (outcome.resumed) wakeups.wake();
     return c.json(outcome);
   });
 

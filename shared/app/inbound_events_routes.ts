@@ -1,11 +1,25 @@
 /**
  * `POST /trigger/events` and `GET /trigger/events` (issue 16): events from
  * outside, which end waits, cancel runs (`cancel_on`) and start runs
- * (deployment `triggers`). Named apart from events_routes.ts, the run event
+ * (deployment `triggers`). With QStash configured, also
+ * `POST /trigger/waits/timeouts`, the delayed message that fires wait
+ * timeouts on time, and the background pass that publishes those messages
+ * (shared/qstash/wait_wakeups.ts). Named apart from events_routes.ts, the run event
  * log. Mounted before the trigger function's `/trigger/:deployment`, which
  * would otherwise take `/trigger/events` for a deployment named "events".
  */
-import { Hono } from "hono";
+import { type Context, Hono, type MiddlewareHandler } from "hono";
+import { z } from "zod";
+import { qstashVerified } from "../qstash/verify.ts";
+import { qstashPublisher } from "../scheduler/qstash_delivery.ts";
+import {
+  fireWaitWakeup,
+  publishWaitWakeups,
+  WAIT_TIMEOUTS_PATH,
+  type WaitWake,
+} from "../qstash/wait_wakeups.ts";
+import { ApiError } from "../http/problem.ts";
+import { parseJsonText } from "../http/body.ts";
 import type { AppDeps, AppEnv } from "./deps.ts";
 import type { Auth } from "../http/auth.ts";
 import { readJsonAs } from "../http/body.ts";
@@ -30,5 +44,72 @@ export function inboundEventsRoutes(deps: AppDeps, auth: Auth, wakeups?: Wakeups
     return c.json({ events: await listEvents(deps.sql(c), q) });
   });
 
+  return app;
+}
+
+/** Where wait wake-ups go, when QStash and the public URL are configured; else null. */
+export function waitWake(deps: AppDeps): WaitWake | null {
+  const publisher = qstashPublisher(deps.config);
+  const base = deps.config.publicUrl?.replace(/\/+$/, "");
+  return publisher && base ? { publisher, url: `${base}${WAIT_TIMEOUTS_PATH}` } : null;
+}
+
+/**
+ * After a request that may have begun waits (a completion, a run started, an
+ * event), publish their QStash wake-ups in the background; the response
+ * never waits for it. Off without QStash or without `deps.background`.
+ */
+export function waitWakeupsAfter(deps: AppDeps): MiddlewareHandler {
+  const wake = waitWake(deps);
+  return async (c, next) => {
+    await next();
+    if (!wake || c.req.method !== "POST" || c.res.status >= 400 || !deps.background) return;
+    deps.background(c, (sql) => publishWaitWakeups(sql, wake, deps.log));
+  };
+}
+
+const WakeBody = z.object({ run_id: z.uuid(), slug: z.string().max(128) }).partial();
+
+/**
+ * `POST /trigger/waits/timeouts`: QStash's delayed message for a wait's
+ * timeout (signed; without a signature, a `trigger` key will do). Fires
+ * every due timeout; `503` with `Retry-After` when the wait it names is
+ * still open and not yet due by our clock, so QStash delivers it again.
+ */
+export function waitTimeoutRoutes(deps: AppDeps, auth: Auth, wakeups?: Wakeups): Hono<AppEnv> {
+  const app = new Hono<AppEnv>();
+  const qstash = deps.config.qstash;
+  const base = deps.config.publicUrl?.replace(/\/+$/, "");
+  const signed = qstash?.currentSigningKey
+    ? qstashVerified({
+      currentSigningKey: qstash.currentSigningKey,
+      nextSigningKey: qstash.nextSigningKey || undefined,
+      url: base ? (c) => `${base}${c.req.path}` : undefined,
+    })
+    : null;
+  const keyed = auth.requireScope("trigger");
+  const gate: MiddlewareHandler = (c, next) =>
+    signed && c.req.header("upstash-signature")
+      ? signed(c as never, next)
+      : keyed(c as never, next);
+  app.post(WAIT_TIMEOUTS_PATH, gate, async (c: Context) => {
+    const raw = (c.get("qstashBody" as never) as string | undefined) ?? await c.req.text();
+    let parsed: unknown = {};
+    try {
+      parsed = raw.trim() === "" ? {} : parseJsonText(raw);
+    } catch { /* a wake-up without a usable body still fires what is due */ }
+    const body = WakeBody.safeParse(parsed);
+    const fired = await fireWaitWakeup(deps.sql(c), body.success ? body.data : {});
+    if (fired.timeouts > 0) wakeups?.wake();
+    if (fired.retryAfter !== null) {
+      throw ApiError.of(
+        "unavailable",
+        "the wait is not due yet by this server's clock",
+        [],
+        { retryAfter: fired.retryAfter },
+      );
+    }
+    return c.json({ timeouts: fired.timeouts });
+  });
   return app;
 }

@@ -30,6 +30,7 @@ import { subflowTick, type SubflowTickReport } from "../engine/subflows.ts";
 import { startDueSubflows } from "../engine/subflows.ts";
 import { pushReadyTasks } from "../scheduler/push_tasks.ts";
 import { eventsTick, type EventsTickReport } from "../engine/events.ts";
+import { waitWake } from "./inbound_events_routes.ts";
 import { qstashPublisher, scheduleDelivery } from "../scheduler/qstash_delivery.ts";
 import { planAhead } from "../scheduler/plan_ahead.ts";
 import { createNotifier } from "../notifications/notifier.ts";
@@ -85,7 +86,7 @@ export async function runTick(deps: AppDeps, c: Context): Promise<TickResult> {
   }::int, ${retention}::int) as sweep`;
   const subflows = await subflowTick(sql);
   // Events and waits (issue 16): timeouts by edgeflow.now(), debounced triggers, retention.
-  const events = await eventsTick(sql, deps.log);
+  const events = await eventsTick(sql, deps.log, waitWake(deps));
   const scheduled = await tickSchedules({
     sql,
     now: deps.now ?? (() => new Date()),

@@ -28,7 +28,11 @@ const REFUSALS = {
   stale_timestamp: "the signed timestamp is more than 5 minutes away from our clock",
 };
 
-/** The response for a delivery's outcome (202 new run, 200 repeat or ignored, 401, 409, 422). */
+/**
+ * The response for a delivery's outcome (202 new run or event, 200 repeat or
+ * ignored, 401, 409, 422). A delivery that emitted an event adds `event_id`,
+ * `runs_resumed` and `runs_started`.
+ */
 function respond(c: Context, outcome: DeliveryOutcome): Response {
   switch (outcome.kind) {
     case "refused":
@@ -39,7 +43,17 @@ function respond(c: Context, outcome: DeliveryOutcome): Response {
       return c.json(outcome.body, 200);
     case "started":
       return c.json(
-        { delivery: outcome.delivery, delivery_id: outcome.delivery_id, run_id: outcome.run_id },
+        {
+          delivery: outcome.delivery,
+          delivery_id: outcome.delivery_id,
+          run_id: outcome.run_id,
+          ...outcome.emitted,
+        },
+        202,
+      );
+    case "emitted":
+      return c.json(
+        { delivery: outcome.delivery, delivery_id: outcome.delivery_id, ...outcome.emitted },
         202,
       );
     case "duplicate": {
@@ -87,7 +101,7 @@ export function hookReceiveRoutes(deps: AppDeps, wakeups?: Wakeups): Hono<AppEnv
       query: c.req.query(),
       now: now(),
     });
-    if (outcome.kind === "started") wakeups?.wake();
+    if (outcome.kind === "started" || outcome.kind === "emitted") wakeups?.wake();
     return respond(c, outcome);
   });
   return app;
@@ -153,7 +167,7 @@ export function webhookAdminRoutes(deps: AppDeps, auth: Auth, wakeups?: Wakeups)
       now: now(),
       redelivery: { of: id, deliveryId: `redelivery:${crypto.randomUUID()}` },
     });
-    if (outcome.kind === "started") wakeups?.wake();
+    if (outcome.kind === "started" || outcome.kind === "emitted") wakeups?.wake();
     return respond(c, outcome);
   });
 

@@ -20,6 +20,7 @@ import { afterSubflowsDue } from "./subflows.ts";
 import { fireTriggers, startDueDebounces, type TriggerRefusal } from "./event_triggers.ts";
 import type { Logger } from "../http/logger.ts";
 import type { EventInput } from "../api/event_schema.ts";
+import { publishWaitWakeups, type WaitWake } from "../qstash/wait_wakeups.ts";
 
 /** An event as stored (edgeflow.inbound_event_json). */
 export interface EventDocument {
@@ -134,21 +135,29 @@ export interface EventsTickReport {
   pruned: number;
   /** Steps in line for a per-key slot started by the tick's catch-up. */
   steps_admitted: number;
+  /** QStash wake-ups published for waits that had none (QStash configured). */
+  wakeups_published: number;
 }
 
 /** The tick's pass over waits, debounced triggers, stored events and steps in line for a key. */
-export async function eventsTick(sql: Sql, log?: Logger): Promise<EventsTickReport> {
+export async function eventsTick(
+  sql: Sql,
+  log?: Logger,
+  wake?: WaitWake | null,
+): Promise<EventsTickReport> {
   const [row] = await sql<{ timeouts: number; pruned: number; admitted: number; due: boolean }>`
     select edgeflow.fire_wait_timeouts() as timeouts, edgeflow.prune_inbound_events() as pruned,
            edgeflow.admit_queued_steps() as admitted, edgeflow.subflows_due() as due`;
   await afterSubflowsDue(sql, row.due);
   const reprocessed = await processStaleEvents(sql);
   const debounced = await startDueDebounces(sql, log);
+  const published = wake ? await publishWaitWakeups(sql, wake, log ?? (() => {})) : 0;
   return {
     timeouts: row.timeouts,
     debounced,
     reprocessed,
     pruned: row.pruned,
     steps_admitted: row.admitted,
+    wakeups_published: published,
   };
 }

@@ -42,6 +42,29 @@ export async function completeTask(
   return row.r;
 }
 
+/** A suspension's outcome: `resumed`, a lookback found the event at once (the task is queued). */
+export type SuspendOutcome =
+  | { ok: true; task: string; resumed: boolean }
+  | { error: "not_found" | "stale_lease" | "run_not_running"; status?: string }
+  | { error: "not_suspendable"; message: string };
+
+/**
+ * End an attempt as "suspended" under its lease (a handler's
+ * `ctx.waitForEvent`): the task waits, holding no lease or slot, until the
+ * event or the timeout queues it again (edgeflow.suspend_task).
+ */
+export async function suspendTask(
+  sql: Sql,
+  taskId: string,
+  lease: string,
+  wait: Record<string, unknown>,
+): Promise<SuspendOutcome> {
+  const [row] = await sql<{ r: SuspendOutcome }>`
+    select edgeflow.suspend_task(${taskId}::uuid, ${lease}::uuid,
+                                 ${JSON.stringify(wait)}::text::jsonb) as r`;
+  return row.r;
+}
+
 /** Fail an attempt under its lease; retried with exponential backoff while attempts remain. */
 export async function failTask(
   sql: Sql,

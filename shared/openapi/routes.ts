@@ -22,7 +22,7 @@ import {
   FailBody,
   HeartbeatBody,
 } from "../api/worker_schema.ts";
-import { EventBody, EventsQuery } from "../api/event_schema.ts";
+import { EventBody, EventsQuery, SuspendBody } from "../api/event_schema.ts";
 import { LogsBody, RetryBody } from "../api/log_schema.ts";
 import { DeliveriesQuery, NotificationBody, WebhookBody } from "../webhooks/schema.ts";
 import { QueueBody } from "../app/limits_routes.ts";
@@ -232,6 +232,17 @@ export const ROUTES: RouteSpec[] = [
   route("post", "/heartbeat/tasks/:task/fail", "heartbeat", "worker", "fail a task", {
     200: R.FailResult,
   }, { body: FailBody }),
+  route(
+    "post",
+    "/heartbeat/tasks/:task/suspend",
+    "heartbeat",
+    "worker",
+    "suspend a task until an event (waitForEvent)",
+    {
+      200: R.AnyObject,
+    },
+    { body: SuspendBody },
+  ),
   route("get", "/heartbeat/workers", "heartbeat", "read", "workers", { 200: R.AnyObject }),
   route("get", "/heartbeat/runs/:run/job", "heartbeat", "worker", "how to start a run's tasks", {
     200: R.AnyObject,
@@ -319,6 +330,14 @@ export const ROUTES: RouteSpec[] = [
     "webhooks",
     null,
     "send due notifications (QStash-signed, or a trigger key)",
+    { 200: R.AnyObject },
+  ),
+  route(
+    "post",
+    "/trigger/waits/timeouts",
+    "events",
+    null,
+    "fire due wait timeouts (QStash's delayed message, signed, or a trigger key)",
     { 200: R.AnyObject },
   ),
 

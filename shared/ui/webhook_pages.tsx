@@ -19,6 +19,7 @@ export interface NotificationView {
 
 const OUTCOME_STATE: Record<string, string> = {
   started: "COMPLETED",
+  emitted: "COMPLETED",
   ignored: "CANCELLED",
   failed: "FAILED",
   delivered: "COMPLETED",

@@ -5,10 +5,23 @@ import { PROVIDERS } from "./providers.ts";
 import { WebhookFilter } from "./filter.ts";
 import { templateIssues } from "./template.ts";
 import { fromBase64 } from "./crypto.ts";
+import { EventName } from "../api/event_schema.ts";
 
 const HeaderName = z.string().regex(/^[A-Za-z0-9-]{1,100}$/, "must be an HTTP header name")
   .transform((s) => s.toLowerCase());
 const Secret = z.string().min(1).max(1024);
+
+/**
+ * A hook's `emit` (issue 16): the event each delivery records. `key` and
+ * `payload` are templates as `parameters` are (`{{ body.repository.full_name }}`);
+ * `payload` defaults to the whole parsed body.
+ */
+export const WebhookEmit = z.strictObject({
+  name: EventName,
+  key: z.string().max(512).default(""),
+  payload: z.json().default("{{ body }}"),
+});
+export type WebhookEmitInput = z.output<typeof WebhookEmit>;
 
 /** The body of `POST /deploy/webhooks` (create or update by name; declarative like `POST /deploy`). */
 export const WebhookBody = z.strictObject({
@@ -26,12 +39,28 @@ export const WebhookBody = z.strictObject({
   token_header: HeaderName.optional(),
   delivery_header: HeaderName.optional(),
   event_header: HeaderName.optional(),
+  /** Record an event for each delivery (besides its run, or instead: `start_run: false`). */
+  emit: WebhookEmit.nullable().default(null),
+  start_run: z.boolean().default(true),
 }).superRefine((hook, ctx) => {
-  for (const e of templateIssues(hook.parameters)) {
+  const templates: [string, unknown][] = [["parameters", hook.parameters]];
+  if (hook.emit) {
+    templates.push(["emit", { key: hook.emit.key, payload: hook.emit.payload }]);
+  }
+  for (const [field, template] of templates) {
+    for (const e of templateIssues(template)) {
+      ctx.addIssue({
+        code: "custom",
+        path: [field, ...e.segments as (string | number)[]],
+        message: e.message,
+      });
+    }
+  }
+  if (!hook.start_run && !hook.emit) {
     ctx.addIssue({
       code: "custom",
-      path: ["parameters", ...e.segments as (string | number)[]],
-      message: e.message,
+      path: ["start_run"],
+      message: "a hook that starts no run must emit an event (emit)",
     });
   }
   if (hook.provider === "standard") {

@@ -1,9 +1,8 @@
 /** Webhooks in the database: save, read, list, delete, and the delivery log. */
 import type { Sql } from "../db/sql.ts";
-import type { JsonSchema } from "../api/params.ts";
 import type { Provider, ProviderOptions } from "./providers.ts";
 import type { WebhookFilter } from "./filter.ts";
-import { providerOptions, type WebhookInput } from "./schema.ts";
+import { providerOptions, type WebhookEmitInput, type WebhookInput } from "./schema.ts";
 import type { DeploymentTarget } from "../engine/deployment_target.ts";
 
 /** A webhook as the API shows it: never its secrets, only how many there are. */
@@ -17,6 +16,10 @@ export interface WebhookDocument {
   parameters: Record<string, unknown>;
   active: boolean;
   rejected: number;
+  /** The event each delivery records, or null. */
+  emit: WebhookEmitInput | null;
+  /** False: the hook only emits its event. */
+  start_run: boolean;
   created_at: string;
   updated_at: string;
   [setting: string]: unknown;
@@ -28,6 +31,7 @@ const DOCUMENT = (sql: Sql, where: { name?: string }) =>
              'name', w.name, 'url', '/trigger/hooks/' || w.name, 'deployment', d.name,
              'provider', w.provider, 'secrets', cardinality(w.secrets), 'filter', w.filter,
              'parameters', w.parameters, 'active', w.active, 'rejected', w.rejected,
+             'emit', w.emit, 'start_run', w.start_run,
              'created_at', edgeflow.iso(w.created_at), 'updated_at', edgeflow.iso(w.updated_at))
              || w.options as d
       from edgeflow.webhooks w join edgeflow.deployments d on d.id = w.deployment_id
@@ -42,19 +46,20 @@ export async function saveWebhook(
   const [row] = await sql<{ created: boolean }>`
     insert into edgeflow.webhooks as w
            (name, deployment_id, provider, secrets, options, filter, parameters, active,
-            created_at, updated_at)
+            emit, start_run, created_at, updated_at)
     select ${hook.name}, d.id, ${hook.provider},
            array(select jsonb_array_elements_text(${JSON.stringify(hook.secrets)}::text::jsonb)),
            ${JSON.stringify(providerOptions(hook))}::text::jsonb,
            ${JSON.stringify(hook.filter)}::text::jsonb,
            ${JSON.stringify(hook.parameters)}::text::jsonb, ${hook.active},
+           ${hook.emit ? JSON.stringify(hook.emit) : null}::text::jsonb, ${hook.start_run},
            edgeflow.now(), edgeflow.now()
       from edgeflow.deployments d where d.name = ${hook.deployment}
     on conflict (name) do update
        set deployment_id = excluded.deployment_id, provider = excluded.provider,
            secrets = excluded.secrets, options = excluded.options, filter = excluded.filter,
            parameters = excluded.parameters, active = excluded.active,
-           updated_at = excluded.updated_at
+           emit = excluded.emit, start_run = excluded.start_run, updated_at = excluded.updated_at
     returning (w.xmax = 0) as created`;
   if (!row) return null;
   return { created: row.created, webhook: (await getWebhook(sql, hook.name))! };
@@ -84,6 +89,8 @@ export interface HookTarget {
   filter: WebhookFilter;
   parameters: Record<string, unknown>;
   active: boolean;
+  emit: WebhookEmitInput | null;
+  start_run: boolean;
   deployment: Omit<DeploymentTarget, "archived">;
 }
 
@@ -93,7 +100,7 @@ export async function hookTarget(sql: Sql, name: string): Promise<HookTarget | n
     select jsonb_build_object(
              'id', w.id, 'name', w.name, 'provider', w.provider, 'secrets', to_jsonb(w.secrets),
              'options', w.options, 'filter', w.filter, 'parameters', w.parameters,
-             'active', w.active,
+             'active', w.active, 'emit', w.emit, 'start_run', w.start_run,
              'deployment', edgeflow.deployment_target(d.name)) as h
       from edgeflow.webhooks w join edgeflow.deployments d on d.id = w.deployment_id
      where w.name = ${name}`;
@@ -111,8 +118,10 @@ export interface DeliveryDocument {
   delivery_id: string;
   received_at: string;
   event: string | null;
-  outcome: "started" | "ignored" | "failed";
+  outcome: "started" | "ignored" | "failed" | "emitted";
   run_id: string | null;
+  /** The event this delivery emitted, if its hook emits one. */
+  event_id: string | null;
   error: unknown;
   redelivery_of: string | null;
   payload_kept: boolean;
@@ -127,7 +136,7 @@ export async function listDeliveries(
   const rows = await sql<{ d: DeliveryDocument }>`
     select jsonb_build_object(
              'id', id, 'delivery_id', delivery_id, 'received_at', edgeflow.iso(received_at),
-             'event', event, 'outcome', outcome, 'run_id', run_id, 'error', error,
+             'event', event, 'outcome', outcome, 'run_id', run_id, 'event_id', event_id, 'error', error,
              'redelivery_of', redelivery_of, 'payload_kept', body is not null) as d
       from edgeflow.webhook_deliveries where webhook_id = ${hookId}::uuid
      order by received_at desc, id desc limit ${limit}::int`;

@@ -167,7 +167,8 @@ export function retryDelayMs(policy: RetryPolicy, n: number, err: unknown): numb
 
 /** A result ready to send: which call, and its JSON body (with the lease). */
 export interface EncodedResult {
-  kind: "complete" | "fail";
+  /** `suspend`: a handler's `waitForEvent` (never batched). */
+  kind: "complete" | "fail" | "suspend";
   body: string;
 }
 

@@ -11,6 +11,7 @@
 import type { ClaimedTask, ProtocolClient } from "./client.ts";
 import type { Logger, LogLevel } from "./deps.ts";
 import { outsideCapture } from "./console_capture.ts";
+import { TaskWaits, type WaitForEventOptions } from "./wait_for_event.ts";
 import {
   type DeploymentRun,
   deploymentRunner,
@@ -19,7 +20,7 @@ import {
   taskVariables,
 } from "./subflow_client.ts";
 
-export type { DeploymentRun, RunDeploymentOptions, TaskVariables };
+export type { DeploymentRun, RunDeploymentOptions, TaskVariables, WaitForEventOptions };
 export { DeploymentRunError } from "./subflow_client.ts";
 
 /** The input of a task, as the engine assembles it (product.md, "Execution rules"). */
@@ -107,6 +108,15 @@ export interface TaskContext {
    * the flow that started it. Needs a key with scope `deploy`, or `admin`.
    */
   variables: TaskVariables;
+  /**
+   * Wait, durably, for the event `name` with `options.key` (docs/events.md,
+   * "Waiting inside a handler"): the attempt ends "suspended", holding no
+   * slot or lease, and the handler runs again from the top when the event
+   * arrives, this call then resolving with its payload; or throwing
+   * `WaitTimeoutError` after `options.timeout` seconds. Code before the call
+   * runs again on each resumption: keep it idempotent. Not in map steps.
+   */
+  waitForEvent<T = unknown>(name: string, options: WaitForEventOptions): Promise<T>;
 }
 
 /** A task handler: its return value (JSON-serialisable; `undefined` → `null`) is the output. */
@@ -122,6 +132,13 @@ export interface ContextDeps {
   ship?: (level: LogLevel, message: string, fields?: Record<string, unknown>) => void;
 }
 
+const WAITS = new WeakMap<TaskContext, TaskWaits>();
+
+/** The waits of a context built here: the suspension its handler asked for, if any. */
+export function waitsOf(ctx: TaskContext): TaskWaits | undefined {
+  return WAITS.get(ctx);
+}
+
 /** Builds the context of one claimed task. */
 export function createTaskContext(
   task: ClaimedTask,
@@ -134,7 +151,8 @@ export function createTaskContext(
     outsideCapture(() => deps.logger(level, message, { ...where, ...fields }));
     deps.ship?.(level, message, fields);
   };
-  return {
+  const waits = new TaskWaits(task);
+  const ctx: TaskContext = {
     taskId: task.task,
     runId: task.run_id,
     flow: task.flow,
@@ -155,5 +173,8 @@ export function createTaskContext(
       trace: task.trace,
     }),
     variables: taskVariables(deps.client, signal),
+    waitForEvent: waits.waitForEvent as TaskContext["waitForEvent"],
   };
+  WAITS.set(ctx, waits);
+  return ctx;
 }

@@ -17,6 +17,8 @@ export interface WorkerEvents {
   "task:done": { task: ClaimedTask; output: unknown; report: ReportOutcome };
   /** A handler threw (or its output was unusable); `report` as for `task:done`. */
   "task:failed": { task: ClaimedTask; error: ReportedError; report: ReportOutcome };
+  /** The handler called `ctx.waitForEvent`: the attempt ended suspended until the event. */
+  "task:suspended": { task: ClaimedTask; event: string; key: string; report: ReportOutcome };
   /** The task's signal was aborted: cancelled run, lost lease or `stop()` timeout. */
   "task:aborted": { task: ClaimedTask; reason: AbortReason };
   /** The server refused the key mid-run: the worker stopped itself and will not retry. */

@@ -15,7 +15,8 @@ import {
   type RetryPolicy,
 } from "./client.ts";
 import { type Reporter, singleReporter } from "./result_batch.ts";
-import type { Handler, TaskContext } from "./context.ts";
+import { type Handler, type TaskContext, waitsOf } from "./context.ts";
+import type { WaitRequest } from "./wait_for_event.ts";
 import type { Clock, Logger } from "./deps.ts";
 import { HttpError, NonRetryableError, type ReportedError, toReportedError } from "./errors.ts";
 
@@ -23,6 +24,8 @@ import { HttpError, NonRetryableError, type ReportedError, toReportedError } fro
 export type TaskSettlement =
   | { status: "completed"; output: unknown; report: ReportOutcome }
   | { status: "failed"; error: ReportedError; report: ReportOutcome }
+  /** `ctx.waitForEvent`: the attempt ended suspended until the event (or its timeout). */
+  | { status: "suspended"; wait: WaitRequest; report: ReportOutcome }
   /** The signal fired (cancel, lost, shutdown): nothing was reported. */
   | { status: "aborted" };
 
@@ -63,6 +66,7 @@ export async function executeTask(
     outcome = { ok: false, error: toReportedError(err) };
   }
   deps.onSettled?.();
+  const suspension = waitsOf(ctx)?.requested;
   // Its lines go before its result: once the result is in, the lease no longer takes them.
   if (!ctx.signal.aborted) await deps.beforeReport?.();
   // Once aborted, the result is not ours to give: the run is cancelled or the
@@ -83,6 +87,26 @@ export async function executeTask(
         }),
     );
 
+  if (suspension) {
+    // Whatever the handler did after asking (returned, threw), the attempt is suspended.
+    const body = JSON.stringify({ lease: task.lease, wait: suspension });
+    // Never batched: its answer is needed and it is rare.
+    const single = singleReporter(deps.client, deps.clock, deps.retry);
+    const sent = await single(task.task, { kind: "suspend", body }, ctx.signal, () => {});
+    // 409 `conflict` (a map step, a wait out of step; or the run stopped, where the failure is
+    // refused too) or another 4xx: fail the attempt with the reason. 409 `stale_lease`: not ours.
+    const refused = sent.outcome === "rejected" ||
+      (sent.error instanceof HttpError && sent.error.code === "conflict");
+    if (refused) {
+      outcome = {
+        ok: false,
+        error: { message: `the wait was refused: ${String(sent.error)}`, retryable: false },
+      };
+    } else {
+      logOutcome(deps.logger, task, "suspend", sent);
+      return { status: "suspended", wait: suspension, report: sent.outcome };
+    }
+  }
   if (outcome.ok) {
     const encoded = encodeComplete(task.lease, outcome.output);
     if ("body" in encoded) {
@@ -130,7 +154,7 @@ function encodeComplete(
 function logOutcome(
   logger: Logger,
   task: ClaimedTask,
-  kind: "complete" | "fail",
+  kind: "complete" | "fail" | "suspend",
   sent: { outcome: ReportOutcome; error?: unknown },
 ): void {
   const fields = { task: task.task, run: task.run_id, step: task.step, outcome: sent.outcome };

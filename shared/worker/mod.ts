@@ -17,6 +17,7 @@
 export { createWorker, type StopOptions, type Worker, type WorkerState } from "./worker.ts";
 export type { WorkerOptions } from "./options.ts";
 export type { Handler, TaskContext, TaskInput, TaskLogger } from "./context.ts";
+export { type WaitForEventOptions, WaitTimeoutError } from "./wait_for_event.ts";
 export type { Listener, WorkerEvents } from "./events.ts";
 export {
   type AbortReason,

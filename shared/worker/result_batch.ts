@@ -83,14 +83,18 @@ export class ResultBatcher {
 
   /** A `Reporter` that batches. */
   readonly report: Reporter = (taskId, result, signal, onRetry) => {
-    if (!this.#supported) return this.#single(taskId, result, signal, onRetry);
+    const kind = result.kind;
+    // A suspension (ctx.waitForEvent) has no batch call.
+    if (!this.#supported || kind === "suspend") {
+      return this.#single(taskId, result, signal, onRetry);
+    }
     return new Promise((resolve) => {
-      const q = this.#queues[result.kind];
+      const q = this.#queues[kind];
       q.push({ taskId, result, signal, onRetry, resolve });
-      if (q.length >= this.maxBatch) this.#flush(result.kind);
-      else if (this.#timers[result.kind] === null) {
-        this.#timers[result.kind] = this.clock.setTimeout(
-          () => this.#flush(result.kind),
+      if (q.length >= this.maxBatch) this.#flush(kind);
+      else if (this.#timers[kind] === null) {
+        this.#timers[kind] = this.clock.setTimeout(
+          () => this.#flush(kind),
           this.windowMs,
         );
       }

@@ -168,6 +168,13 @@ export class TaskSlots {
         d.events.emit("task:done", { task, output: end.output, report: end.report });
       } else if (end.status === "failed") {
         d.events.emit("task:failed", { task, error: end.error, report: end.report });
+      } else if (end.status === "suspended") {
+        d.events.emit("task:suspended", {
+          task,
+          event: end.wait.event,
+          key: end.wait.key,
+          report: end.report,
+        });
       }
     } catch (error) {
       // executeTask catches handler errors; reaching here is a bug in the SDK.

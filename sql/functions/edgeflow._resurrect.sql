@@ -2,7 +2,9 @@
 -- those steps are queued again with fresh attempts; tasks still running keep
 -- their lease (their worker may yet report); steps that never started wait
 -- for their dependencies as before. A limited deployment must have a free
--- slot, else the run stays due and the next sweep tries again.
+-- slot, and one of per-key `concurrency` a free slot of each key (the crash
+-- gave them back), else the run stays due and the next sweep tries again.
+-- Steps with per-key `concurrency` start over, taking their key slots.
 CREATE OR REPLACE FUNCTION edgeflow._resurrect(p_run_id uuid)
  RETURNS text
  LANGUAGE plpgsql
@@ -29,13 +31,26 @@ begin
     end if;
     insert into edgeflow.slots (limit_key, holder, run_id) values (v_key, r.id, r.id);
   end if;
+  -- And its per-key slots (issue 16): the crash gave them back, maybe to the next run of its key.
+  if not edgeflow._take_run_key_slots(p_run_id) then
+    delete from edgeflow.slots where run_id = p_run_id;
+    return 'waiting';
+  end if;
 
   for s in
     select ss.slug from edgeflow.step_states ss
      where ss.run_id = p_run_id and ss.status <> 'COMPLETED' order by ss.step_index
   loop
+    -- A step with per-key `concurrency` starts over too: starting it takes its key slots again.
+    if exists (select 1 from edgeflow.runs ru
+                 join edgeflow.flow_steps fs on fs.flow_version_id = ru.flow_version_id
+                where ru.id = p_run_id and fs.slug = s.slug and fs.concurrency is not null) then
+      delete from edgeflow.tasks
+       where run_id = p_run_id and slug = s.slug and status <> 'RUNNING';
+    end if;
     if not exists (select 1 from edgeflow.tasks where run_id = p_run_id and slug = s.slug) then
-      update edgeflow.step_states set status = 'PENDING', error = null, ended_at = null
+      update edgeflow.step_states
+         set status = 'PENDING', error = null, ended_at = null, holds_key_slots = false
        where run_id = p_run_id and slug = s.slug;
       continue;
     end if;

@@ -22,7 +22,10 @@ begin
                          where d.run_id = t.run_id and d.slug = any(fs.depends_on)), '{}'),
       'args', fs.args)
       || case when fs.map_from is null then '{}'::jsonb
-              else jsonb_build_object('item', t.item) end) order by i.ord), '[]')
+              else jsonb_build_object('item', t.item) end)
+    -- The waits a suspended handler has passed (edgeflow.suspend_task), in order.
+    || case when t.waited is null then '{}'::jsonb
+            else jsonb_build_object('waited', t.waited) end order by i.ord), '[]')
     from unnest(p_ids) with ordinality as i(id, ord)
     join edgeflow.tasks t on t.id = i.id
     join edgeflow.runs r on r.id = t.run_id

@@ -1,7 +1,8 @@
 -- The tick's part of waits: every wait whose time has come (by
 -- edgeflow.now()) ends, at most `p_limit` per pass, oldest first. A sleep,
 -- or a wait with on_timeout "continue", completes with output null; any
--- other wait fails its step and run. A run locked right now (an event
+-- other wait fails its step and run; a handler's wait queues its task again
+-- (its waitForEvent throws a timeout error). A run locked right now (an event
 -- resuming it) is skipped and looked at again next tick; the delete of the
 -- wait's row decides between a timeout and a racing event, so the loser does
 -- nothing. Returns how many waits ended.
@@ -25,9 +26,13 @@ begin
     continue when not found;
     delete from edgeflow.waits
      where run_id = w.run_id and slug = w.slug and timeout_at <= v_now
-    returning event_name, event_key, on_timeout, created_at, timeout_at into d;
+    returning event_name, event_key, on_timeout, created_at, timeout_at, task_id into d;
     continue when not found;
-    if d.on_timeout = 'fail' then
+    if d.task_id is not null then
+      -- A handler's wait: its task runs again, and its waitForEvent throws a timeout.
+      perform edgeflow._resume_task(d.task_id, jsonb_build_object(
+        'event', d.event_name, 'key', d.event_key, 'timeout', true));
+    elsif d.on_timeout = 'fail' then
       perform edgeflow._fail_run(w.run_id, w.slug, jsonb_build_object(
         'code', 'wait_timeout',
         'message', format('no event "%s" with key "%s" arrived within %s seconds',

@@ -10,7 +10,9 @@
 --
 -- Returns {run_id, status, retries, steps: [slugs queued again]} or, for an
 -- expected refusal, {error: not_found | not_finished | unknown_step |
--- subflow_child | limit_full | nothing_to_retry, …}, changing nothing.
+-- subflow_child | limit_full | nothing_to_retry, …}, changing nothing. A
+-- deployment's per-key slots are taken again (limit_full with `key` when
+-- one is full).
 CREATE OR REPLACE FUNCTION edgeflow.retry_run(p_run_id uuid, p_from_step text DEFAULT NULL::text, p_parameters jsonb DEFAULT NULL::jsonb)
  RETURNS jsonb
  LANGUAGE plpgsql
@@ -64,21 +66,33 @@ begin
     end if;
     insert into edgeflow.slots (limit_key, holder, run_id) values (v_key, r.id, r.id);
   end if;
+  -- Its per-key slots too (issue 16): without them a retried run would run beside another of
+  -- its key. A key that is full refuses the retry, as a full deployment does.
+  if not edgeflow._take_run_key_slots(p_run_id, p_parameters) then
+    delete from edgeflow.slots where run_id = p_run_id;
+    return jsonb_build_object('error', 'limit_full', 'key', true);
+  end if;
 
   -- A step whose unfinished tasks cannot simply go again (none left, or it
-  -- is re-run from scratch) loses its tasks and starts over when ready.
+  -- is re-run from scratch) loses its tasks and starts over when ready; so
+  -- does a step with per-key `concurrency`, whose key slots are taken again
+  -- only by starting it (edgeflow._take_step_slots).
   v_fresh := v_fresh || array(
     select ss.slug from edgeflow.step_states ss
+      join edgeflow.flow_steps fs on fs.flow_version_id = r.flow_version_id and fs.slug = ss.slug
      where ss.run_id = p_run_id and ss.slug = any (v_rerun)
-       and not exists (select 1 from edgeflow.tasks t where t.run_id = p_run_id
-                          and t.slug = ss.slug and t.status <> 'COMPLETED'));
+       and (fs.concurrency is not null
+            or not exists (select 1 from edgeflow.tasks t where t.run_id = p_run_id
+                              and t.slug = ss.slug and t.status <> 'COMPLETED')));
   delete from edgeflow.slots
    where holder in (select id from edgeflow.tasks
                      where run_id = p_run_id and slug = any (v_fresh));
   delete from edgeflow.tasks where run_id = p_run_id and slug = any (v_fresh);
   update edgeflow.step_states
      set status = 'PENDING', output = null, error = null, remaining_tasks = null,
-         total_tasks = null, queued_at = null, started_at = null, ended_at = null
+         total_tasks = null, queued_at = null, started_at = null, ended_at = null,
+         -- Its key slots went back when it ended: starting it takes them again.
+         holds_key_slots = false
    where run_id = p_run_id and slug = any (v_fresh);
 
   -- The other steps to re-run: their unfinished tasks go again, fenced (a

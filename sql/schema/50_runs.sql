@@ -95,9 +95,10 @@ create table edgeflow.tasks (
   ended_at timestamp with time zone,
   holds_slots boolean default false not null,
   subflow_run_id uuid,
+  waited jsonb,
   constraint tasks_pkey PRIMARY KEY (id),
   constraint tasks_run_id_slug_task_index_key UNIQUE (run_id, slug, task_index),
-  constraint tasks_status_check CHECK ((status = ANY (ARRAY['QUEUED'::text, 'RUNNING'::text, 'COMPLETED'::text, 'FAILED'::text, 'CANCELLED'::text]))),
+  constraint tasks_status_check CHECK ((status = ANY (ARRAY['QUEUED'::text, 'RUNNING'::text, 'COMPLETED'::text, 'FAILED'::text, 'CANCELLED'::text, 'WAITING'::text]))),
   constraint tasks_run_id_fkey FOREIGN KEY (run_id) REFERENCES edgeflow.runs(id) ON DELETE CASCADE
 );
 -- The zombie sweep reads only expired leases: its cost follows their number.

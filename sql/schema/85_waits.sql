@@ -46,6 +46,10 @@ CREATE INDEX trigger_debounces_fire_at ON edgeflow.trigger_debounces USING btree
 -- recorded before it began (read under their advisory lock); only later
 -- ones can end it. The row is the wait's lock: whoever deletes it (a
 -- matching event, the timeout, the run ending) decides the outcome, once.
+-- task_id: the wait of a handler (`ctx.waitForEvent`, edgeflow.suspend_task):
+-- its end queues that task again (edgeflow._resume_task) instead of
+-- completing the step. wake_sent_at: when a QStash delayed message for its
+-- timeout was published (edgeflow.claim_wait_wakeups); null: none (yet).
 create table edgeflow.waits (
   run_id uuid not null,
   slug text not null,
@@ -56,6 +60,8 @@ create table edgeflow.waits (
   on_timeout text not null,
   created_at timestamp with time zone not null,
   after_seq bigint,
+  task_id uuid,
+  wake_sent_at timestamp with time zone,
   constraint waits_pkey PRIMARY KEY (run_id, slug),
   constraint waits_on_timeout_check CHECK ((on_timeout = ANY (ARRAY['fail'::text, 'continue'::text]))),
   constraint waits_run_id_slug_fkey FOREIGN KEY (run_id, slug) REFERENCES edgeflow.step_states(run_id, slug) ON DELETE CASCADE
@@ -65,3 +71,5 @@ CREATE INDEX waits_event ON edgeflow.waits USING btree (event_name, event_key) W
 -- The tick reads only the waits that are due: its cost follows their number,
 -- not the number of waiting runs.
 CREATE INDEX waits_timeout ON edgeflow.waits USING btree (timeout_at);
+-- The waits no QStash wake-up was published for yet (claim_wait_wakeups).
+CREATE INDEX waits_wake_unsent ON edgeflow.waits USING btree (timeout_at) WHERE (wake_sent_at IS NULL);

@@ -1,6 +1,8 @@
 -- Inbound webhooks and their delivery log; outbound notifications and their outbox.
 
--- An inbound webhook: a provider's signed request starts a run of a deployment.
+-- An inbound webhook: a provider's signed request starts a run of a deployment,
+-- and/or emits an event (`emit`: {name, key, payload} templates; `start_run`
+-- false: the event only).
 -- Secrets are kept as given (an HMAC needs the key itself, a hash would not do);
 -- they are never returned by the API. `rejected` counts refused requests
 -- (bad signature, stale, inactive): nothing else of them is stored.
@@ -17,6 +19,8 @@ create table edgeflow.webhooks (
   rejected bigint default 0 not null,
   created_at timestamp with time zone not null,
   updated_at timestamp with time zone not null,
+  emit jsonb,
+  start_run boolean default true not null,
   constraint webhooks_pkey PRIMARY KEY (id),
   constraint webhooks_name_key UNIQUE (name),
   constraint webhooks_provider_check CHECK ((provider = ANY (ARRAY['github'::text, 'stripe'::text, 'standard'::text, 'slack'::text, 'hmac'::text, 'token'::text]))),
@@ -30,7 +34,9 @@ create table edgeflow.webhooks (
 -- hmac, token: their id headers are not signed, so a replay under a new id
 -- must not start a second run); delivery_id is the id as sent, for people.
 -- Payloads (headers, body, query) are kept for 7 days, the rows for 30
--- (prune_webhooks).
+-- (prune_webhooks). event_id: the event the delivery emitted (its dedupe id
+-- is 'webhook:<webhook id>:<dedupe_key>', so a retried failed delivery
+-- records it once).
 create table edgeflow.webhook_deliveries (
   id uuid default gen_random_uuid() not null,
   webhook_id uuid not null,
@@ -45,8 +51,9 @@ create table edgeflow.webhook_deliveries (
   query jsonb,
   redelivery_of uuid,
   received_at timestamp with time zone not null,
+  event_id uuid,
   constraint webhook_deliveries_pkey PRIMARY KEY (id),
-  constraint webhook_deliveries_outcome_check CHECK ((outcome = ANY (ARRAY['started'::text, 'ignored'::text, 'failed'::text]))),
+  constraint webhook_deliveries_outcome_check CHECK ((outcome = ANY (ARRAY['started'::text, 'ignored'::text, 'failed'::text, 'emitted'::text]))),
   constraint webhook_deliveries_run_id_fkey FOREIGN KEY (run_id) REFERENCES edgeflow.runs(id) ON DELETE SET NULL,
   constraint webhook_deliveries_webhook_id_fkey FOREIGN KEY (webhook_id) REFERENCES edgeflow.webhooks(id) ON DELETE CASCADE
 );

@@ -5,6 +5,9 @@
  *   202: the wait's row deleted, the step COMPLETED with the payload and the
  *   next step's task in pgmq, all before the answer. One waiting run per
  *   event, 100,000 other waits on the same event name standing by.
+ * - `waits.handler_resume.p50` / `.p99`: the same for handlers suspended in
+ *   `ctx.waitForEvent` (edgeflow.suspend_task): until the 202, the wait's row
+ *   deleted and the task queued again with the event in its memo.
  * - `waits.tick.empty`: the tick's events pass (`eventsTick`: wait timeouts,
  *   event retention, stale events, debounced triggers) with no wait at all;
  *   the baseline.
@@ -16,6 +19,7 @@ import { postgresSql } from "../../shared/db/postgres.ts";
 import type { Sql } from "../../shared/db/sql.ts";
 import { registerFlow } from "../../shared/engine/flows.ts";
 import { eventsTick } from "../../shared/engine/events.ts";
+import { claimTasks, suspendTask } from "../../shared/engine/tasks.ts";
 import { createApp } from "../../shared/app/app.ts";
 import { silentLogger } from "../../shared/http/logger.ts";
 import { flowDef } from "../support/flows.ts";
@@ -69,13 +73,16 @@ export const waitsBench: Benchmark = {
   figures: [
     "waits.resume.p50",
     "waits.resume.p99",
+    "waits.handler_resume.p50",
+    "waits.handler_resume.p99",
     "waits.tick.empty",
     "waits.tick.100k",
     "waits.tick.100k_1pct",
   ],
 
   async run(ctx: BenchContext): Promise<BenchRow[]> {
-    const sql = postgresSql(ctx.url, { max: Math.max(ctx.clients, 2) });
+    // No statement timeout: seeding 100,000 runs (and its vacuum) can outlast 15 s on a loaded machine.
+    const sql = postgresSql(ctx.url, { max: Math.max(ctx.clients, 2), statementTimeoutMs: 0 });
     const waiting = ctx.quick ? 2_000 : WAITING;
     const due = ctx.quick ? 20 : DUE;
     try {
@@ -126,6 +133,44 @@ export const waitsBench: Benchmark = {
         }
       }
 
+      // Handlers suspended in ctx.waitForEvent, one per event.
+      const handlerFlow = await registerFlow(
+        sql,
+        flowDef("bench_handler_wait", [{ slug: "ask", handler: "ask", timeout: 60 }]),
+      );
+      await sql`
+        select count(edgeflow.start_run(${handlerFlow.id}::uuid, jsonb_build_object('i', i), '{}'))
+          from generate_series(0, ${events - 1}::int) as i`;
+      let suspended = 0;
+      while (suspended < events) {
+        const claimed = await claimTasks(sql, "default", ["ask"], 50);
+        if (claimed.length === 0) throw new Error(`only ${suspended} handler tasks claimed`);
+        for (const t of claimed) {
+          const r = await suspendTask(sql, t.task, t.lease, {
+            seq: 0,
+            event: "doc.approved",
+            key: `h-${(t.input.run as { i: number }).i}`,
+            timeout: 86_400,
+          });
+          if (!("ok" in r)) throw new Error(`suspend: ${JSON.stringify(r)}`);
+          suspended++;
+        }
+      }
+      const handlerLatencies: number[] = [];
+      for (let i = 0; i < events; i++) {
+        const t0 = performance.now();
+        const res = await app.request("/trigger/events", {
+          method: "POST",
+          headers: { authorization: `Bearer ${KEY}`, "content-type": "application/json" },
+          body: JSON.stringify({ name: "doc.approved", key: `h-${i}`, payload: { i } }),
+        });
+        const body = await res.json();
+        handlerLatencies.push(performance.now() - t0);
+        if (res.status !== 202 || body.runs_resumed !== 1) {
+          throw new Error(`handler event ${i}: ${res.status} ${JSON.stringify(body)}`);
+        }
+      }
+
       const dueTimes: number[] = [];
       for (let r = 0; r < ctx.rounds; r++) {
         await sql`
@@ -138,6 +183,8 @@ export const waitsBench: Benchmark = {
       return [
         row("waits.resume.p50", percentile(latencies, 0.5), "—"),
         row("waits.resume.p99", percentile(latencies, 0.99), "—"),
+        row("waits.handler_resume.p50", percentile(handlerLatencies, 0.5), "—"),
+        row("waits.handler_resume.p99", percentile(handlerLatencies, 0.99), "—"),
         row("waits.tick.empty", base, "—"),
         row("waits.tick.100k", median(idle.slice(1)), "≈ empty", base),
         row("waits.tick.100k_1pct", median(dueTimes), "info", base),

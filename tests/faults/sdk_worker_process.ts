@@ -6,7 +6,8 @@
  *
  *   deno run -A tests/faults/sdk_worker_process.ts --url URL --key KEY --worker NAME
  *
- * Its one handler, `echo`, returns the worker's name and the attempt. The
+ * Its handlers: `echo` returns the worker's name and the attempt; `approve`
+ * waits for the event `doc.approved` of its run's `doc` (ctx.waitForEvent). The
  * process exits by itself after --max-seconds (default 120).
  */
 import { parseArgs } from "node:util";
@@ -35,8 +36,17 @@ const worker = createWorker({
   logger: silentLogger,
   handlers: {
     echo: (ctx) => ({ worker: o.worker, attempt: ctx.attempt }),
+    // A durable wait inside a handler (issue 16): suspended until `doc.approved` for its doc.
+    approve: async (ctx) => {
+      const ev = await ctx.waitForEvent("doc.approved", {
+        key: String(ctx.input.run.doc),
+        timeout: 86_400,
+      });
+      return { worker: o.worker, attempt: ctx.attempt, event: ev };
+    },
   },
 });
+worker.on("task:suspended", (e) => say("suspended", { task: e.task.task }));
 worker.on("task:done", (e) => say("completed", { task: e.task.task, attempt: e.task.attempt }));
 Deno.addSignalListener("SIGTERM", async () => {
   await worker.stop();

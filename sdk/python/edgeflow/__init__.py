@@ -15,7 +15,7 @@ Standard library only; Python 3.9 or newer. The protocol it speaks is
 docs/worker-protocol.md in the edgeflow repository.
 """
 from .client import FINAL_STATUSES, Client
-from .context import DeploymentRun, TaskContext, Variables
+from .context import DeploymentRun, TaskContext, Variables, WaitTimeout
 from .errors import (
     DeploymentRunError,
     EdgeflowError,
@@ -41,6 +41,7 @@ __all__ = [
     "TaskAborted",
     "TaskContext",
     "Variables",
+    "WaitTimeout",
     "Worker",
     "__version__",
 ]

@@ -132,6 +132,13 @@ def run_task(
         shipper.flush()
     if held.dropped or ctx.cancelled.is_set():
         return
+    if ctx._suspend is not None:  # ctx.wait_for_event: suspended until the event
+        outcome, err = report(transport, held, "suspend",
+                              json.dumps({"lease": ctx.lease, "wait": ctx._suspend}))
+        if outcome != "rejected" and not (isinstance(err, HttpError) and err.code == "conflict"):
+            emit("task:suspended", {"task": task, "wait": ctx._suspend, "report": outcome})
+            return
+        ok, error = False, {"message": f"the wait was refused: {err}", "retryable": False}
     if ok:
         try:
             body = json.dumps({"lease": ctx.lease, "output": output}, allow_nan=False)

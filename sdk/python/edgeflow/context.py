@@ -18,7 +18,7 @@ from ._http import Transport, is_transient, retry_delay
 from ._logs import LogShipper, ShippingHandler
 from .errors import DeploymentRunError, HttpError, NonRetryableError, TaskAborted
 
-__all__ = ["DeploymentRun", "TaskContext", "Variables"]
+__all__ = ["DeploymentRun", "TaskContext", "Variables", "WaitTimeout"]
 
 FINAL = ("COMPLETED", "FAILED", "CANCELLED", "CRASHED")
 _ATTEMPTS = 8
@@ -117,6 +117,10 @@ class TaskContext:
         self._on_abort: List[Callable[[], None]] = []
         self._lock = threading.Lock()
         self._calls: Dict[str, int] = {}
+        # ctx.wait_for_event: the waits this task has passed, and the one it asked for.
+        self._waited: List[Dict[str, Any]] = list(task.get("waited") or [])
+        self._wait_seq = 0
+        self._suspend: Optional[Dict[str, Any]] = None
 
     def raise_if_cancelled(self) -> None:
         """Raises ``TaskAborted`` when the task was cancelled, lost or shut down."""
@@ -210,6 +214,45 @@ class TaskContext:
                 raise TimeoutError(f'run {run_id} of deployment "{name}" did not end in {timeout} s')
             if self.cancelled.wait(poll_seconds):
                 self.raise_if_cancelled()
+
+
+    def wait_for_event(self, name: str, *, timeout: int, key: str = "",
+                       match: Optional[Mapping[str, Any]] = None,
+                       lookback: Optional[int] = None) -> Any:
+        """Waits, durably, for event ``name`` with ``key`` (docs/events.md, "Waiting
+        inside a handler"): the attempt ends suspended, holding no slot or lease, and
+        the handler runs again from the top when the event arrives, this call then
+        returning its payload; after ``timeout`` seconds it raises ``WaitTimeout``.
+        Code before the call runs again on each resumption: keep it idempotent."""
+        seq, self._wait_seq = self._wait_seq, self._wait_seq + 1
+        if self._suspend is None and seq < len(self._waited):
+            memo = self._waited[seq]
+            if memo.get("event") != name or memo.get("key") != key:
+                raise NonRetryableError(
+                    f'wait {seq} of this task was for event "{memo.get("event")}" (key '
+                    f'"{memo.get("key")}"), this run asks for "{name}" (key "{key}"): a '
+                    "handler must reach its waits in the same order each time")
+            if memo.get("timeout"):
+                raise WaitTimeout(name, key)
+            return memo.get("payload")
+        if self._suspend is None:
+            self._suspend = {"seq": seq, "event": name, "key": key, "timeout": timeout,
+                             **({"match": dict(match)} if match else {}),
+                             **({"lookback": lookback} if lookback is not None else {})}
+        raise _WaitSuspended(self._suspend)
+
+
+class WaitTimeout(NonRetryableError):
+    """``ctx.wait_for_event`` timed out: no matching event arrived in time (not retried)."""
+
+    def __init__(self, event: str, key: str) -> None:
+        super().__init__(f'no event "{event}" with key "{key}" arrived in time')
+        self.event, self.key = event, key
+
+
+class _WaitSuspended(BaseException):
+    """Ends a handler at ``wait_for_event`` (a BaseException: ``except Exception`` lets it
+    through). One that is caught anyway still suspends the attempt."""
 
 
 def _depth_error(name: str, err: HttpError) -> NonRetryableError:

@@ -1,0 +1,37 @@
+-- tasks_json_trace_and_waited: written by `deno task sql:migration` from what changed in sql/.
+
+-- from sql/functions/edgeflow._tasks_json.sql
+-- The task documents (ClaimedTask in shared/engine/tasks.ts) of `p_ids`, as
+-- one JSON array in the order given: the one place that document is built
+-- (_task_json is this for one id). Set-based, so a claim of 50 tasks reads
+-- runs, steps and dependency outputs in one pass instead of 50 (claim batch50:
+-- see claim_tasks for the figures).
+CREATE OR REPLACE FUNCTION edgeflow._tasks_json(p_ids uuid[])
+ RETURNS jsonb
+ LANGUAGE plpgsql
+ STABLE
+ SET search_path TO ''
+AS $function$
+begin
+  return (select coalesce(jsonb_agg(jsonb_build_object(
+    'task', t.id, 'lease', t.lease, 'run_id', t.run_id, 'flow', r.flow_name,
+    'step', t.slug, 'handler', fs.handler, 'attempt', t.attempts,
+    'max_attempts', t.max_attempts, 'task_index', t.task_index,
+    'lease_expires_at', edgeflow.iso(t.lease_expires_at),
+    'trace', edgeflow.trace_context(r.id, r.trace, t.id, t.attempts),
+    'input', jsonb_build_object(
+      'run', r.parameters,
+      'deps', coalesce((select jsonb_object_agg(d.slug, d.output) from edgeflow.step_states d
+                         where d.run_id = t.run_id and d.slug = any(fs.depends_on)), '{}'),
+      'args', fs.args)
+      || case when fs.map_from is null then '{}'::jsonb
+              else jsonb_build_object('item', t.item) end)
+    -- The waits a suspended handler has passed (edgeflow.suspend_task), in order.
+    || case when t.waited is null then '{}'::jsonb
+            else jsonb_build_object('waited', t.waited) end order by i.ord), '[]')
+    from unnest(p_ids) with ordinality as i(id, ord)
+    join edgeflow.tasks t on t.id = i.id
+    join edgeflow.runs r on r.id = t.run_id
+    join edgeflow.flow_steps fs on fs.flow_version_id = r.flow_version_id and fs.slug = t.slug);
+end
+$function$;

@@ -10,7 +10,7 @@
  * its run once.
  */
 import type { Sql } from "../db/sql.ts";
-import { type JsonSchema, mergeParameters, validateParameters } from "../api/params.ts";
+import { mergeParameters, validateParameters } from "../api/params.ts";
 import { renderValueTemplate } from "../api/key_template.ts";
 import { startRun } from "./runs.ts";
 import type { Logger } from "../http/logger.ts";

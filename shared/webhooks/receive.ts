@@ -115,7 +115,12 @@ function renderEmit(
   emit: NonNullable<HookTarget["emit"]>,
   ctx: { body: unknown; headers: Record<string, string>; query: Record<string, string> },
 ): RunPlan["emit"] | ApiError {
-  const mapped = applyTemplate({ key: emit.key, payload: emit.payload }, ctx);
+  const mapped = applyTemplate({ key: emit.key, payload: emit.payload }, ctx, MiB);
+  if (mapped.oversize) {
+    return ApiError.of("validation_failed", "the event payload is larger than 1 MiB", [
+      { path: "emit.payload", message: "larger than 1 MiB" },
+    ]);
+  }
   const missingKey = mapped.missing.find((m) => m.path === "parameters.key");
   if (missingKey) {
     return ApiError.of("validation_failed", "the event key refers to nothing in the delivery", [
@@ -177,7 +182,12 @@ function planRun(
     return fail(ApiError.of("not_found", `deployment ${target.name} has no flow version`));
   }
   if (target.paused) return fail(ApiError.of("paused", `deployment ${target.name} is paused`));
-  const mapped = applyTemplate(hook.parameters, { body, headers, query });
+  const mapped = applyTemplate(hook.parameters, { body, headers, query }, MiB);
+  if (mapped.oversize) {
+    return fail(ApiError.of("validation_failed", "the mapped parameters are larger than 1 MiB", [
+      { path: "parameters", message: "larger than 1 MiB" },
+    ]));
+  }
   const parameters = mergeParameters(target.parameters, mapped.parameters);
   const errors: FieldError[] = validateParameters(target.schema, parameters);
   if (errors.length > 0) {

@@ -91,13 +91,28 @@ export interface MissingValue {
   expression: string;
 }
 
-/** The parameters a delivery maps to, and the expressions that found nothing. */
+/**
+ * The parameters a delivery maps to, and the expressions that found nothing.
+ * `maxChars` bounds what the rendering may build (JSON characters of the
+ * values it reads): 200 expressions of a 1 MiB field would otherwise build
+ * 200 MiB before any size check. Past it, `oversize` is set and the rest of
+ * the template is not read.
+ */
 export function applyTemplate(
   template: Record<string, unknown>,
   ctx: TemplateContext,
-): { parameters: Record<string, unknown>; missing: MissingValue[] } {
+  maxChars = Infinity,
+): { parameters: Record<string, unknown>; missing: MissingValue[]; oversize: boolean } {
   const missing: MissingValue[] = [];
+  let used = 0;
+  let oversize = false;
+  const spend = (v: unknown) => {
+    if (maxChars === Infinity || v === null) return;
+    used += typeof v === "string" ? v.length : (JSON.stringify(v) ?? "").length;
+    if (used > maxChars) oversize = true;
+  };
   const lookup = (expr: string, path: PropertyKey[]) => {
+    if (oversize) return null;
     const steps = parseExpression(expr) as (string | number)[];
     let node: unknown = ctx[steps[0] as keyof TemplateContext];
     for (const step of steps.slice(1)) {
@@ -110,7 +125,8 @@ export function applyTemplate(
       missing.push({ path: formatPath(path, "parameters"), expression: expr.trim() });
       return null;
     }
-    return node;
+    spend(node);
+    return oversize ? null : node;
   };
   const parameters = walk(template, [], (text, path) => {
     const whole = WHOLE.exec(text);
@@ -121,7 +137,7 @@ export function applyTemplate(
       return typeof v === "string" ? v : JSON.stringify(v);
     });
   }) as Record<string, unknown>;
-  return { parameters, missing };
+  return { parameters, missing, oversize };
 }
 
 /** A copy of `value` with every string replaced by `fn` (depth is bounded by the 64 of bodies). */

@@ -308,3 +308,24 @@ dbTest(
     assert.equal((await w.call("DELETE", "/deploy/webhooks/gh")).status, 404);
   },
 );
+
+dbTest(
+  "a mapping that would build more than 1 MiB fails the delivery with 422 at parameters, no run",
+  async (db) => {
+    const w = await hookWorld(db);
+    const many = Object.fromEntries(
+      Array.from({ length: 150 }, (_, i) => [`copy${i}`, "{{ body.big }}!"]),
+    );
+    await createHook(w, {
+      name: "gh",
+      provider: "github",
+      secrets: [GH],
+      parameters: { repo: "{{ body.repository.full_name }}", sha: "{{ body.after }}", ...many },
+    });
+    const res = await w.deliver("gh", sign.github(GH, push({ big: "b".repeat(900_000) }), "big1"));
+    assert.equal(res.status, 422, JSON.stringify(res.body).slice(0, 300));
+    assert.equal(res.body.errors[0].path, "parameters");
+    assert.match(res.body.errors[0].message, /larger than 1 MiB/);
+    assert.equal((await w.runs()).length, 0);
+  },
+);

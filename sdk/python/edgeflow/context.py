@@ -102,6 +102,10 @@ class TaskContext:
         #: ``{"run": parameters, "deps": {slug: output}, "args": static args, "item"?: map item}``
         self.input: Dict[str, Any] = task.get("input") or {"run": {}, "deps": {}, "args": None}
         self.worker = worker
+        #: The attempt's W3C trace context, ``{"traceparent", "tracestate"}`` (or None from a
+        #: server without traces): start the handler's spans from it, e.g. with
+        #: ``opentelemetry.propagate.extract(ctx.trace)``. ``run_deployment`` passes it on.
+        self.trace: Optional[Dict[str, Any]] = task.get("trace") or None
         #: Ships this task's lines (None when the worker keeps them local).
         self._shipper: Optional[LogShipper] = (
             LogShipper(transport, self.task_id, self.lease, **logs) if logs is not None else None
@@ -163,6 +167,15 @@ class TaskContext:
                     self.raise_if_cancelled()
         raise AssertionError("unreachable")
 
+    def _trace_headers(self) -> Dict[str, str]:
+        """The headers that make a child run continue this attempt's trace."""
+        out: Dict[str, str] = {}
+        if self.trace and self.trace.get("traceparent"):
+            out["traceparent"] = str(self.trace["traceparent"])
+            if self.trace.get("tracestate"):
+                out["tracestate"] = str(self.trace["tracestate"])
+        return out
+
     def run_deployment(
         self,
         name: str,
@@ -190,7 +203,7 @@ class TaskContext:
                 "POST",
                 f"/trigger/{urllib.parse.quote(name, safe='')}",
                 {"parameters": dict(parameters or {}), "parent_task": self.task_id},
-                {"Idempotency-Key": key},
+                {"Idempotency-Key": key, **self._trace_headers()},
             )
         except HttpError as err:
             if err.code == "depth_exceeded":

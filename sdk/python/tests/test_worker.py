@@ -163,15 +163,18 @@ class WorkerTest(unittest.TestCase):
         # The child runs in the parent's pool, so one worker serves both.
         served.client.deploy({"name": child, "flow": child, "pool": parent})
         w = self.worker(parent, capacity=2)
+        traces: Dict[str, Any] = {}
 
         @w.handler("math.double")
         def double(ctx: Any) -> int:
+            traces["child"] = ctx.trace
             x = ctx.input["run"]["x"]
             ctx.variables.set(f"{child}-result", {"doubled": x * 2})
             return x * 2
 
         @w.handler("math.call")
         def call(ctx: Any) -> Dict[str, Any]:
+            traces["parent"] = ctx.trace
             got = ctx.run_deployment(child, {"x": 21}, poll_seconds=0.1)
             return {"child": got["output"], "var": ctx.variables.get(f"{child}-result"),
                     "missing": ctx.variables.get("no-such-variable", "default")}
@@ -181,6 +184,12 @@ class WorkerTest(unittest.TestCase):
         self.assertEqual(run["status"], "COMPLETED", run)
         self.assertEqual(run["output"]["call"], {
             "child": {"double": 42}, "var": {"doubled": 42}, "missing": "default"})
+        # The child run continues the parent task's trace (W3C: version-trace-span-flags).
+        parent_tp = traces["parent"]["traceparent"].split("-")
+        child_tp = traces["child"]["traceparent"].split("-")
+        self.assertEqual((len(parent_tp), len(parent_tp[1])), (4, 32))
+        self.assertEqual(child_tp[1], parent_tp[1])
+        self.assertNotEqual(child_tp[2], parent_tp[2])
 
     def test_a_drain_that_runs_out_aborts_with_reason_shutdown(self) -> None:
         name = served.flow([{"slug": "stuck", "timeout": 30}])

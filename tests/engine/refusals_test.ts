@@ -5,7 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { fileURLToPath } from "node:url";
-import { isRefusalCode, REFUSALS, refusalError } from "../../shared/app/refusals.ts";
+import { isRefusalCode, refusalError, REFUSALS } from "../../shared/app/refusals.ts";
 import { ERROR_CODES } from "../../shared/http/problem.ts";
 
 const FUNCTIONS = fileURLToPath(new URL("../../sql/functions/", import.meta.url));

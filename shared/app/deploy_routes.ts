@@ -4,6 +4,7 @@ import type { AppDeps, AppEnv } from "./deps.ts";
 import type { Auth } from "../http/auth.ts";
 import { readJsonAs } from "../http/body.ts";
 import { ApiError } from "../http/problem.ts";
+import { refusalError } from "./refusals.ts";
 import { DeployBody, KeyBody, PoolBody, uuidParam, VariableBody } from "../api/schemas.ts";
 import { createKey, listKeys, revokeKey } from "./key_store.ts";
 import { deployWithSchedules } from "../scheduler/deploy_schedules.ts";
@@ -32,7 +33,7 @@ export function deployRoutes(deps: AppDeps, auth: Auth): Hono<AppEnv> {
     );
     const r = await deployWithSchedules(deps.sql(c), body, (deps.now ?? (() => new Date()))());
     if (r.error !== undefined) {
-      throw ApiError.of("validation_failed", "the deployment is invalid", [
+      throw refusalError(r.error, "the deployment is invalid", [
         { path: r.path ?? "", message: UPSERT_ERRORS[r.error] ?? r.error },
       ]);
     }

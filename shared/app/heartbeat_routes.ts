@@ -4,6 +4,7 @@ import type { AppDeps, AppEnv } from "./deps.ts";
 import type { Auth } from "../http/auth.ts";
 import { clientSignal, readJsonAs } from "../http/body.ts";
 import { ApiError } from "../http/problem.ts";
+import { refusalError } from "./refusals.ts";
 import { CompleteBody, FailBody, HeartbeatBody, uuidParam } from "../api/schemas.ts";
 import {
   claimTasks,
@@ -57,7 +58,7 @@ function refused(outcome: ResultOutcome, task: string): never {
 
 /** Another key first used this worker name (migration 0067). */
 function workerNameTaken(worker: string): ApiError {
-  return ApiError.of(
+  return refusalError(
     "worker_name_taken",
     `the worker name "${worker}" belongs to another API key; choose another name ` +
       "(or revoke the key that registered it)",

@@ -20,6 +20,7 @@ import type { Auth } from "../http/auth.ts";
 import type { Sql } from "../db/sql.ts";
 import { readJsonAs } from "../http/body.ts";
 import { ApiError } from "../http/problem.ts";
+import { refusalError } from "./refusals.ts";
 import { zodIssuesToErrors } from "../http/error_path.ts";
 import { LogLevel, LogsBody } from "../api/log_schema.ts";
 import { Slug, uuidParam } from "../api/names.ts";
@@ -41,8 +42,11 @@ export function logsIngestRoutes(deps: AppDeps, auth: Auth): Hono<AppEnv> {
       ? await appendTaskLogs(deps.sql(c), task, body.lease, body.lines, body.dropped)
       : { error: "stale_lease" as const };
     if ("error" in outcome) {
-      if (outcome.error === "not_found") throw ApiError.of("not_found", `no task ${task}`);
-      throw ApiError.of("stale_lease", "this lease is not the task's current one; nothing stored");
+      if (outcome.error === "not_found") throw refusalError(outcome.error, `no task ${task}`);
+      throw refusalError(
+        outcome.error,
+        "this lease is not the task's current one; nothing stored",
+      );
     }
     return c.json(outcome);
   });

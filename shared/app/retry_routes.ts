@@ -17,6 +17,7 @@ import type { Auth } from "../http/auth.ts";
 import type { Sql } from "../db/sql.ts";
 import { readJsonAs } from "../http/body.ts";
 import { ApiError } from "../http/problem.ts";
+import { refusalError } from "./refusals.ts";
 import { RetryBody, type RetryInput } from "../api/log_schema.ts";
 import { uuidParam } from "../api/names.ts";
 import { assertValidParameters, type JsonSchema, mergeParameters } from "../api/params.ts";
@@ -66,29 +67,29 @@ export async function retryRun(sql: Sql, runId: string, body: RetryInput): Promi
   if (!("error" in r)) return r;
   switch (r.error) {
     case "not_found":
-      throw ApiError.of("not_found", `no run ${runId}`);
+      throw refusalError(r.error, `no run ${runId}`);
     case "not_finished":
-      throw ApiError.of(
-        "conflict",
+      throw refusalError(
+        r.error,
         `the run is ${r.status}: only a FAILED, CRASHED or CANCELLED run can be retried`,
         [{ path: "status", message: `is ${r.status}` }],
       );
     case "unknown_step":
-      throw ApiError.of("validation_failed", `the flow has no step "${body.from_step}"`, [
+      throw refusalError(r.error, `the flow has no step "${body.from_step}"`, [
         { path: "from_step", message: "is not a step of the run's flow version" },
       ]);
     case "subflow_child":
-      throw ApiError.of("conflict", "this run is a subflow's child: retry its parent run", [
+      throw refusalError(r.error, "this run is a subflow's child: retry its parent run", [
         { path: "run", message: "was started by a step of another run" },
       ]);
     case "limit_full":
-      throw ApiError.of(
-        "conflict",
+      throw refusalError(
+        r.error,
         `the deployment runs its limit of ${r.limit} run(s): retry when one has ended`,
         [{ path: "deployment", message: "has no free concurrency slot" }],
       );
     default:
-      throw ApiError.of("conflict", "every step of the run completed: nothing to retry", [
+      throw refusalError(r.error, "every step of the run completed: nothing to retry", [
         { path: "from_step", message: "name a step to re-run" },
       ]);
   }

@@ -12,7 +12,8 @@ import { Hono } from "hono";
 import type { MiddlewareHandler } from "hono";
 import type { AppDeps, AppEnv } from "./deps.ts";
 import { readJsonAs } from "../http/body.ts";
-import { ApiError, type ProblemDocument, problemDocument } from "../http/problem.ts";
+import { type ApiError, type ProblemDocument, problemDocument } from "../http/problem.ts";
+import { refusalError } from "./refusals.ts";
 import { CompleteBatchBody, FailBatchBody } from "../api/schemas.ts";
 import type { ResultOutcome } from "../engine/tasks.ts";
 import { completeTasks, failTasks } from "../engine/batch.ts";
@@ -25,21 +26,19 @@ export function isIssuedLease(lease: string): boolean {
   return UUID.test(lease);
 }
 
-/** The problem an engine refusal of a result is. */
+/** The problem an engine refusal of a result is (its code from shared/app/refusals.ts). */
 export function refusal(outcome: ResultOutcome, task: string): ApiError {
-  switch ("error" in outcome ? outcome.error : undefined) {
+  const code = "error" in outcome ? outcome.error : "stale_lease";
+  switch (code) {
     case "not_found":
-      return ApiError.of("not_found", `no task ${task}`);
+      return refusalError(code, `no task ${task}`);
     case "run_not_running":
-      return ApiError.of(
-        "conflict",
+      return refusalError(
+        code,
         `the run is ${"status" in outcome ? outcome.status : "over"}: the result was not accepted`,
       );
     default:
-      return ApiError.of(
-        "stale_lease",
-        "this lease is not the task's current one; nothing changed",
-      );
+      return refusalError(code, "this lease is not the task's current one; nothing changed");
   }
 }
 

@@ -6,6 +6,7 @@ import type { AppDeps, AppEnv } from "./deps.ts";
 import type { Auth } from "../http/auth.ts";
 import { readJsonAs, readText } from "../http/body.ts";
 import { ApiError } from "../http/problem.ts";
+import { refusalError } from "./refusals.ts";
 import { AdHocRunBody, RunsQuery, uuidParam } from "../api/schemas.ts";
 import { DeploymentTriggerBody } from "../api/run_schema.ts";
 import { assertValidParameters, mergeParameters } from "../api/params.ts";
@@ -89,18 +90,18 @@ function started(c: Context, result: StartRunResult, extra: Record<string, unkno
         result.created ? 201 : 200,
       );
     case "archived":
-      throw ApiError.of("archived", "the flow version is archived: no new runs start on it");
+      throw refusalError(result.error, "the flow version is archived: no new runs start on it");
     case "idempotency_conflict":
-      throw ApiError.of(
-        "idempotency_conflict",
+      throw refusalError(
+        result.error,
         "this Idempotency-Key was used with a different request",
       );
     case "unknown_pool":
-      throw ApiError.of("validation_failed", "unknown pool", [
+      throw refusalError(result.error, "unknown pool", [
         { path: "pool", message: "no such pool" },
       ]);
     default:
-      throw ApiError.of("not_found", "no such flow version");
+      throw refusalError(result.error, "no such flow version");
   }
 }
 

@@ -9,7 +9,9 @@
  *   deno run -A tests/bench/profile.ts [--runs 1000] [--clients 1]
  *
  * With more clients, claims also read queues others emptied a moment ago
- * (see `pgmq.read` calls per step).
+ * (see `pgmq.read` calls per step). `PROFILE_SET="name=value;…"` sets
+ * parameters on the profiled database, e.g. `plan_cache_mode=force_generic_plan`
+ * to see whether replanning is what a function spends (issue 12: it was not).
  *
  * Self time includes planning what a function plans on each call (dynamic
  * SQL, SQL-language functions that cannot be inlined), which is why it
@@ -46,6 +48,9 @@ const pad = (s: string | number, n: number) => String(s).padStart(n);
 try {
   // Our own database name; new connections pick the setting up.
   await admin.exec(`alter database "${db.name}" set track_functions = 'all'`);
+  for (const s of (Deno.env.get("PROFILE_SET") ?? "").split(";").filter(Boolean)) {
+    await admin.exec(`alter database "${db.name}" set ${s}`);
+  }
   const flow = await registerFlow(admin, CHAIN);
   // Create the chain's pgmq queues before anything is counted.
   await startRuns(admin, flow.id, 1);

@@ -135,7 +135,9 @@ export const sweepBench: Benchmark = {
   figures: [NONE, TICK, ALL, SIGKILL],
 
   async run(ctx: BenchContext, selected: Set<string>): Promise<BenchRow[]> {
-    const admin = postgresSql(ctx.url, { max: 4 });
+    // Seeding a million task rows took over the client's default 15 s statement
+    // timeout at load average 7 (2026-12-01); the measured calls are timed here.
+    const admin = postgresSql(ctx.url, { max: 4, statementTimeoutMs: 300_000 });
     const out: BenchRow[] = [];
     const size = ctx.quick ? SIZES.quick : SIZES.full;
     const rows = size.runs * size.perRun;

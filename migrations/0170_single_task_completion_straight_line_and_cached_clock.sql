@@ -1,0 +1,84 @@
+-- single_task_completion_straight_line_and_cached_clock: written by `deno task sql:migration` from what changed in sql/.
+
+-- from sql/functions/edgeflow.now.sql
+-- The engine's one clock: every time the engine reads, writes or compares goes
+-- through here. It is the transaction's now() (so a transition stamps one
+-- time) plus the shift tests set with edgeflow.advance_clock.
+-- plpgsql, not sql: the planner does not inline a SQL function whose body has
+-- a subquery, so the sql version was planned anew in every statement that
+-- read it. Figure that decided it (5,000 `update … set a = edgeflow.now()` in
+-- one session, less the same with pg_catalog.now()): 29 µs per statement as
+-- sql, 6 µs as plpgsql, whose plan stays cached for the session; the profile
+-- (tests/bench/profile.ts) counted 7.7 reads per step, 0.3 ms of 4 ms.
+CREATE OR REPLACE FUNCTION edgeflow.now()
+ RETURNS timestamp with time zone
+ LANGUAGE plpgsql
+ STABLE PARALLEL SAFE
+AS $function$
+begin
+  return pg_catalog.now() + coalesce((select c.shift from edgeflow.clock c), interval '0');
+end
+$function$;
+
+-- from sql/functions/edgeflow.complete_task.sql
+-- Complete one task under its lease, straight-line; complete_tasks is the
+-- set-based path for batches. Refusals, fencing and DAG progress are those of
+-- a one-entry complete_tasks (tests/engine/batch_test.ts runs both):
+-- _lock_for_result locks the run, then the task, and refuses `not_found`,
+-- `stale_lease` or `run_not_running`; the step counts down and, at zero,
+-- completes with its output in one update; _step_done counts down its
+-- dependents and the run; _start_steps starts the ready ones (maps, subflows,
+-- waits and per-key limits included).
+-- Figure that decided it (backend CPU per step from /proc/<pid>/stat, one
+-- session looping a claim of one task and its completion over 3-step chains
+-- of 600 runs, claim included): 1.5-1.8 ms with this function against
+-- 3.7-3.8 ms as a one-entry complete_tasks, whose statements over unnest
+-- (estimated at 10 rows) were planned as hash joins over sequential scans of
+-- tasks and step_states (EXPLAIN ANALYZE: 2.4 of its 8 ms in one of them).
+CREATE OR REPLACE FUNCTION edgeflow.complete_task(p_task_id uuid, p_lease uuid, p_output jsonb)
+ RETURNS jsonb
+ LANGUAGE plpgsql
+ SET search_path TO ''
+AS $function$
+declare
+  v_problem jsonb := edgeflow._lock_for_result(p_task_id, p_lease);
+  t record;
+  v_step record;
+  v_ready text[];
+begin
+  if v_problem is not null then
+    return v_problem;
+  end if;
+  update edgeflow.tasks
+     set status = 'COMPLETED', output = coalesce(p_output, 'null'::jsonb), lease = null,
+         lease_expires_at = null, ended_at = edgeflow.now()
+   where id = p_task_id
+  returning run_id, slug, queue_name, msg_id into t;
+  if t.msg_id is not null then
+    perform pgmq.delete(t.queue_name, t.msg_id);
+  end if;
+  -- Count down and, at zero, complete with the output (a map step's: its
+  -- tasks' outputs in order) in one update, as complete_tasks does.
+  update edgeflow.step_states ss
+     set remaining_tasks = ss.remaining_tasks - 1,
+         status = case when ss.remaining_tasks = 1 then 'COMPLETED' else ss.status end,
+         ended_at = case when ss.remaining_tasks = 1 then edgeflow.now() else ss.ended_at end,
+         output = case when ss.remaining_tasks <> 1 then ss.output
+                       when fs.map_from is null then coalesce(p_output, 'null'::jsonb)
+                       else (select coalesce(jsonb_agg(tk.output order by tk.task_index), '[]')
+                               from edgeflow.tasks tk
+                              where tk.run_id = ss.run_id and tk.slug = ss.slug) end
+    from edgeflow.runs r
+    join edgeflow.flow_steps fs on fs.flow_version_id = r.flow_version_id and fs.slug = t.slug
+   where r.id = t.run_id and ss.run_id = t.run_id and ss.slug = t.slug
+  returning ss.remaining_tasks, r.flow_version_id into v_step;
+  if v_step.remaining_tasks = 0 then
+    v_ready := edgeflow._step_done(t.run_id, v_step.flow_version_id, t.slug);
+    if cardinality(v_ready) > 0 then
+      perform edgeflow._start_steps(t.run_id, v_ready);
+    end if;
+  end if;
+  return jsonb_build_object('ok', true, 'task', p_task_id,
+    'run_status', (select status from edgeflow.runs where id = t.run_id));
+end
+$function$;

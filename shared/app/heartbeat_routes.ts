@@ -181,7 +181,7 @@ export function heartbeatRoutes(deps: AppDeps, auth: Auth, wakeups: Wakeups): Ho
     const outcome = await suspendTask(deps.sql(c), task, leaseOrStale(body.lease), body.wait);
     if ("error" in outcome) {
       if (outcome.error === "not_suspendable") {
-        throw ApiError.of("conflict", outcome.message, [{
+        throw refusalError(outcome.error, outcome.message, [{
           path: "wait.seq",
           message: outcome.message,
         }]);

@@ -41,6 +41,8 @@ export const REFUSALS = {
   limit_full: "conflict",
   /** retry_run of a run whose every step completed. */
   nothing_to_retry: "conflict",
+  /** suspend_task (ctx.waitForEvent): a map step's task, or a wait out of step with the last. */
+  not_suspendable: "conflict",
 } as const satisfies Record<string, ErrorCode>;
 
 /** A refusal code an engine function may return. */

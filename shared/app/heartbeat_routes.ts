@@ -224,7 +224,7 @@ export function heartbeatRoutes(deps: AppDeps, auth: Auth, wakeups: Wakeups): Ho
       select name, pool, handlers, capacity, heartbeat_seconds,
              edgeflow.iso(first_heartbeat_at) as first_heartbeat_at,
              edgeflow.iso(last_heartbeat_at) as last_heartbeat_at,
-             case when last_heartbeat_at > now() - make_interval(secs => 3 * heartbeat_seconds)
+             case when last_heartbeat_at > edgeflow.now() - make_interval(secs => 3 * heartbeat_seconds)
                   then 'ONLINE' else 'OFFLINE' end as status
         from edgeflow.workers order by last_heartbeat_at desc limit 1000`;
     return c.json({ workers: rows.map((r) => ({ ...r })) });

@@ -103,7 +103,7 @@ export async function listWorkers(sql: Sql): Promise<Record<string, unknown>[]> 
     select name, pool, handlers, capacity, heartbeat_seconds,
            edgeflow.iso(last_heartbeat_at) as last_heartbeat_at,
            extract(epoch from now() - last_heartbeat_at)::int as seconds_ago,
-           case when last_heartbeat_at > now() - make_interval(secs => 3 * heartbeat_seconds)
+           case when last_heartbeat_at > edgeflow.now() - make_interval(secs => 3 * heartbeat_seconds)
                 then 'ONLINE' else 'OFFLINE' end as status
       from edgeflow.workers order by last_heartbeat_at desc limit 500`;
 }

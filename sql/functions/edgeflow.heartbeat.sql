@@ -13,11 +13,14 @@ begin
   -- at completion by fencing and run again. At-least-once holds either way,
   -- and the commit no longer waits on the disk (the bench: 2.5x heartbeats/s).
   perform set_config('synchronous_commit', 'off', true);
-  insert into edgeflow.workers (name, pool, handlers, capacity, heartbeat_seconds)
+  -- Both times by the engine's clock (not the columns' now() defaults): a new
+  -- worker under a moved test clock is online from its first beat.
+  insert into edgeflow.workers (name, pool, handlers, capacity, heartbeat_seconds,
+                                first_heartbeat_at, last_heartbeat_at)
   values (p_worker, p_pool,
           case when jsonb_typeof(p_handlers) = 'array'
                then array(select jsonb_array_elements_text(p_handlers)) end,
-          coalesce(p_capacity, 0), p_heartbeat_seconds)
+          coalesce(p_capacity, 0), p_heartbeat_seconds, edgeflow.now(), edgeflow.now())
   on conflict (name) do update
      set pool = excluded.pool, handlers = excluded.handlers, capacity = excluded.capacity,
          heartbeat_seconds = excluded.heartbeat_seconds, last_heartbeat_at = edgeflow.now();

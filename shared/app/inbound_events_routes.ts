@@ -10,7 +10,7 @@
  */
 import { type Context, Hono, type MiddlewareHandler } from "hono";
 import { z } from "zod";
-import { qstashVerified } from "../qstash/verify.ts";
+import { qstashOrKey } from "./qstash_or_key.ts";
 import { qstashPublisher } from "../scheduler/qstash_delivery.ts";
 import {
   fireWaitWakeup,
@@ -78,20 +78,7 @@ const WakeBody = z.object({ run_id: z.uuid(), slug: z.string().max(128) }).parti
  */
 export function waitTimeoutRoutes(deps: AppDeps, auth: Auth, wakeups?: Wakeups): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
-  const qstash = deps.config.qstash;
-  const base = deps.config.publicUrl?.replace(/\/+$/, "");
-  const signed = qstash?.currentSigningKey
-    ? qstashVerified({
-      currentSigningKey: qstash.currentSigningKey,
-      nextSigningKey: qstash.nextSigningKey || undefined,
-      url: base ? (c) => `${base}${c.req.path}` : undefined,
-    })
-    : null;
-  const keyed = auth.requireScope("trigger");
-  const gate: MiddlewareHandler = (c, next) =>
-    signed && c.req.header("upstash-signature")
-      ? signed(c as never, next)
-      : keyed(c as never, next);
+  const gate = qstashOrKey(deps, auth, "trigger");
   app.post(WAIT_TIMEOUTS_PATH, gate, async (c: Context) => {
     const raw = (c.get("qstashBody" as never) as string | undefined) ?? await c.req.text();
     let parsed: unknown = {};

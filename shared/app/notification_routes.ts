@@ -18,7 +18,7 @@ import {
   saveNotification,
 } from "../notifications/store.ts";
 import { DRAIN_PATH, type Notifier } from "../notifications/notifier.ts";
-import { qstashVerified } from "../qstash/verify.ts";
+import { qstashOrKey } from "./qstash_or_key.ts";
 
 export function notificationAdminRoutes(
   deps: AppDeps,
@@ -65,20 +65,7 @@ export function notificationDrainRoutes(
   notifier: Notifier,
 ): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
-  const qstash = deps.config.qstash;
-  const base = deps.config.publicUrl?.replace(/\/+$/, "");
-  const signed = qstash?.currentSigningKey
-    ? qstashVerified({
-      currentSigningKey: qstash.currentSigningKey,
-      nextSigningKey: qstash.nextSigningKey || undefined,
-      url: base ? (c) => `${base}${c.req.path}` : undefined,
-    })
-    : null;
-  const keyed = auth.requireScope("trigger");
-  const gate: MiddlewareHandler = (c, next) =>
-    signed && c.req.header("upstash-signature")
-      ? signed(c as never, next)
-      : keyed(c as never, next);
+  const gate = qstashOrKey(deps, auth, "trigger");
   app.post(DRAIN_PATH, gate, async (c: Context) => c.json(await notifier.drain(deps.sql(c))));
   return app;
 }

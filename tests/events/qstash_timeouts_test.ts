@@ -10,48 +10,14 @@
  */
 import assert from "node:assert/strict";
 import { dbTest, type TestDatabase } from "../support/db.ts";
-import { createApp } from "../../shared/app/app.ts";
-import { silentLogger } from "../../shared/http/logger.ts";
-import { ADMIN_KEY } from "../support/app.ts";
-import { testClock } from "../support/clock.ts";
 import { startQstashServer } from "../support/qstash_server.ts";
+import { qstashApp } from "../support/qstash_app.ts";
 import { claimTasks } from "../../shared/engine/tasks.ts";
 import { ORDER_FLOW } from "./helpers.ts";
 import { type EventDocument, processEvent } from "../../shared/engine/events.ts";
 
 async function world(db: TestDatabase, qstash: Awaited<ReturnType<typeof startQstashServer>>) {
-  const clock = testClock(db.sql);
-  const pending: Promise<unknown>[] = [];
-  const app = createApp({
-    sql: () => db.sql,
-    config: {
-      adminKey: ADMIN_KEY,
-      heartbeatSeconds: 10,
-      leaseSeconds: 30,
-      publicUrl: "http://edgeflow.test",
-      qstash: {
-        token: qstash.token,
-        url: qstash.url,
-        currentSigningKey: qstash.currentSigningKey,
-        nextSigningKey: qstash.nextSigningKey,
-      },
-    },
-    log: silentLogger,
-    now: clock.now,
-    background: (_c, task) => void pending.push(task(db.sql)),
-  });
-  const call = async (method: string, path: string, body?: unknown) => {
-    const res = await app.request(path, {
-      method,
-      headers: { authorization: `Bearer ${ADMIN_KEY}`, "content-type": "application/json" },
-      body: body === undefined ? undefined : JSON.stringify(body),
-    });
-    const text = await res.text();
-    return { status: res.status, body: text ? JSON.parse(text) : null };
-  };
-  const settle = async () => {
-    while (pending.length) await pending.shift();
-  };
+  const { app, clock, call, settle } = qstashApp(db, qstash);
   /** A run of the order flow whose `charge` completed over HTTP: its `paid` step waits. */
   const waitingRun = async (order: string) => {
     const run = (await call("POST", "/trigger/flows/order", { parameters: { order_id: order } }))

@@ -5,44 +5,14 @@
  */
 import assert from "node:assert/strict";
 import { dbTest } from "../support/db.ts";
-import { createApp } from "../../shared/app/app.ts";
-import { silentLogger } from "../../shared/http/logger.ts";
-import { ADMIN_KEY } from "../support/app.ts";
-import { testClock } from "../support/clock.ts";
 import { startQstashServer } from "../support/qstash_server.ts";
+import { qstashApp } from "../support/qstash_app.ts";
 import { startReceiver } from "../webhooks/receiver.ts";
 
 dbTest("a retry is woken by a signed QStash callback at its time", async (db) => {
   await using qstash = await startQstashServer();
   await using receiver = startReceiver((n) => (n === 1 ? 503 : 200));
-  const clock = testClock(db.sql);
-  const pending: Promise<unknown>[] = [];
-  const app = createApp({
-    sql: () => db.sql,
-    config: {
-      adminKey: ADMIN_KEY,
-      heartbeatSeconds: 10,
-      leaseSeconds: 30,
-      publicUrl: "http://edgeflow.test",
-      qstash: {
-        token: qstash.token,
-        url: qstash.url,
-        currentSigningKey: qstash.currentSigningKey,
-        nextSigningKey: qstash.nextSigningKey,
-      },
-    },
-    log: silentLogger,
-    now: clock.now,
-    background: (_c, task) => void pending.push(task(db.sql)),
-  });
-  const call = async (method: string, path: string, body?: unknown) => {
-    const res = await app.request(path, {
-      method,
-      headers: { authorization: `Bearer ${ADMIN_KEY}`, "content-type": "application/json" },
-      body: body === undefined ? undefined : JSON.stringify(body),
-    });
-    return { status: res.status, body: await res.json() };
-  };
+  const { app, clock, pending, call } = qstashApp(db, qstash);
   await call("POST", "/deploy/notifications", {
     name: "ops",
     url: receiver.url,

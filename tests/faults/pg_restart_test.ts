@@ -11,44 +11,16 @@
  */
 import assert from "node:assert/strict";
 import { postgresSql } from "../../shared/db/postgres.ts";
-import { migrate } from "../../shared/db/migrate.ts";
-import { loadMigrations } from "../../shared/runtime/migrations_fs.ts";
-import { databaseKinds } from "../support/db.ts";
 import { serveApp, sleep, spawnWorker, ticker, until, type WorkerProcess } from "./harness.ts";
-import {
-  type RestartablePostgres,
-  sharedPostgres,
-  startPrivatePostgres,
-} from "./private_postgres.ts";
-
-const mode = Deno.env.get("EDGEFLOW_FAULT_RESTART");
-const enabled = Boolean(mode || Deno.env.get("CI"));
-
-async function server(): Promise<RestartablePostgres & { dispose(): Promise<void> }> {
-  if (mode === "shared") {
-    const kind = databaseKinds().find((k) => k.name === "postgres");
-    if (!kind) throw new Error("EDGEFLOW_FAULT_RESTART=shared needs DATABASE_URL");
-    const db = await kind.open();
-    const pg = await sharedPostgres(db.url!);
-    return { ...pg, dispose: () => db.close() };
-  }
-  const pg = await startPrivatePostgres();
-  const sql = postgresSql(pg.url, { max: 1 });
-  try {
-    await migrate(sql, await loadMigrations());
-  } finally {
-    await sql.end();
-  }
-  return { ...pg, dispose: () => pg.close() };
-}
+import { restartTarget, restartTestsEnabled } from "./restart_target.ts";
 
 Deno.test({
   name: "Postgres restarted under load: every 2xx trigger's run completes; the app reconnects",
-  ignore: !enabled,
+  ignore: !restartTestsEnabled,
   sanitizeOps: false,
   sanitizeResources: false,
   fn: async () => {
-    const pg = await server();
+    const pg = await restartTarget();
     // Built once, like a function's client; never rebuilt below.
     const sql = postgresSql(pg.url, { max: 8, connectTimeoutMs: 3_000 });
     const app = serveApp(sql);

@@ -8,45 +8,18 @@
  */
 import assert from "node:assert/strict";
 import { postgresSql } from "../../shared/db/postgres.ts";
-import { migrate } from "../../shared/db/migrate.ts";
-import { loadMigrations } from "../../shared/runtime/migrations_fs.ts";
-import { databaseKinds } from "../support/db.ts";
 import { serveApp, spawnWorker, ticker, until, type WorkerProcess } from "./harness.ts";
-import {
-  type RestartablePostgres,
-  sharedPostgres,
-  startPrivatePostgres,
-} from "./private_postgres.ts";
+import { restartTarget, restartTestsEnabled } from "./restart_target.ts";
 
-const mode = Deno.env.get("EDGEFLOW_FAULT_RESTART");
-const enabled = Boolean(mode || Deno.env.get("CI"));
 const RUNS = 20;
-
-async function server(): Promise<RestartablePostgres & { dispose(): Promise<void> }> {
-  if (mode === "shared") {
-    const kind = databaseKinds().find((k) => k.name === "postgres");
-    if (!kind) throw new Error("EDGEFLOW_FAULT_RESTART=shared needs DATABASE_URL");
-    const db = await kind.open();
-    const pg = await sharedPostgres(db.url!);
-    return { ...pg, dispose: () => db.close() };
-  }
-  const pg = await startPrivatePostgres();
-  const sql = postgresSql(pg.url, { max: 1 });
-  try {
-    await migrate(sql, await loadMigrations());
-  } finally {
-    await sql.end();
-  }
-  return { ...pg, dispose: () => pg.close() };
-}
 
 Deno.test({
   name: "Postgres restarted while runs wait for events: the waits survive and resume once",
-  ignore: !enabled,
+  ignore: !restartTestsEnabled,
   sanitizeOps: false,
   sanitizeResources: false,
   fn: async () => {
-    const pg = await server();
+    const pg = await restartTarget();
     const sql = postgresSql(pg.url, { max: 8, connectTimeoutMs: 3_000 });
     const app = serveApp(sql);
     const { call } = app;

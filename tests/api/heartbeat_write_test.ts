@@ -1,0 +1,57 @@
+/**
+ * A heartbeat writes its worker's row only when something in it changed or
+ * the last beat is over a second old (edgeflow.heartbeat, migration 0200):
+ * a worker looping beats commits nothing most of the time, and liveness,
+ * judged over three intervals, still follows it.
+ */
+import assert from "node:assert/strict";
+import { dbTest } from "../support/db.ts";
+import { testApp } from "../support/app.ts";
+import { testClock } from "../support/clock.ts";
+
+dbTest("a heartbeat rewrites its worker only when changed or a second old", async (db) => {
+  const { call } = testApp(db);
+  const clock = testClock(db.sql);
+  const beat = async (body: Record<string, unknown> = {}) => {
+    const res = await call("POST", "/heartbeat", {
+      worker: "steady",
+      pool: "default",
+      capacity: 0,
+      ...body,
+    });
+    assert.equal(res.status, 200, JSON.stringify(res.body));
+    assert.deepEqual(res.body.tasks, []);
+    assert.deepEqual(res.body.lost, []);
+  };
+  // xmin changes with every write of the row; the stamp with every beat that writes.
+  const row = async () => {
+    const [r] = await db.sql<{ xmin: string; at: string; capacity: number; handlers: unknown }>`
+      select xmin::text as xmin, edgeflow.iso(last_heartbeat_at) as at, capacity, handlers
+        from edgeflow.workers where name = 'steady'`;
+    return r;
+  };
+
+  await beat();
+  const first = await row();
+  await beat();
+  await beat();
+  assert.deepEqual(await row(), first, "beats within a second leave the row as it was");
+
+  await beat({ capacity: 0, handlers: ["a"] });
+  const changed = await row();
+  assert.notEqual(changed.xmin, first.xmin, "a changed handler list is written at once");
+  assert.deepEqual(changed.handlers, ["a"]);
+
+  await clock.advance(2);
+  await beat({ handlers: ["a"] });
+  const later = await row();
+  assert.notEqual(later.xmin, changed.xmin, "a beat over a second after the last is written");
+  assert.ok(Date.parse(later.at) >= Date.parse(changed.at) + 2000, `${later.at} vs ${changed.at}`);
+
+  // A stamp ahead of the engine's clock is not "fresh": the row follows the clock.
+  await db.sql`update edgeflow.workers set last_heartbeat_at = edgeflow.now() + interval '1 hour'
+                where name = 'steady'`;
+  const ahead = await row();
+  await beat({ handlers: ["a"] });
+  assert.ok(Date.parse((await row()).at) < Date.parse(ahead.at), "stamped by the clock again");
+});

@@ -33,9 +33,9 @@ export const MAX_BODY_BYTES = 1024 * 1024;
  */
 export const MAX_JSON_DEPTH = 64;
 
+type BodyPromises = { arrayBuffer?: Promise<ArrayBuffer> };
+
 const cache = new WeakMap<HonoRequest, Promise<Uint8Array<ArrayBuffer>>>();
-/** Buffered copies of requests → the request the runtime handed us. */
-const originals = new WeakMap<Request, Request>();
 const utf8 = new TextDecoder("utf-8", { fatal: true });
 
 /** The raw body bytes (at most `maxBytes`; 413 `payload_too_large` beyond), read once per request. */
@@ -47,13 +47,14 @@ export function readBody(
   if (!bytes) {
     const raw = c.req.raw;
     bytes = readLimited(raw, maxBytes).then((read) => {
-      // Hand later readers (c.req.json(), other middleware) a fresh, already-buffered copy.
-      // Copy url, method and headers only: cloning the whole request would
-      // read its `signal`, which the Deno server warns about on every request.
-      if (raw.body) {
-        c.req.raw = new Request(raw.url, { method: raw.method, headers: raw.headers, body: read });
-        originals.set(c.req.raw, raw);
-      }
+      // Later readers (c.req.json(), c.req.text(), other middleware) get the
+      // bytes from Hono's own body cache, which its readers consult before
+      // the request. Replacing `c.req.raw` by a buffered copy, as this did
+      // before, cost more: with the database stubbed out, a `POST /heartbeat`
+      // took 104–166 µs of main-thread CPU that way against 84–120 µs this
+      // way (3 interleaved runs of 3 × 5,000 requests).
+      // (Hono types the cache's entries as values; at run time they are promises.)
+      if (raw.body) (c.req.bodyCache as BodyPromises).arrayBuffer = Promise.resolve(read.buffer);
       return read;
     });
     cache.set(c.req, bytes);
@@ -71,11 +72,9 @@ export function clientSignal(c: Context): AbortSignal {
   return originalRequest(c).signal;
 }
 
-/** The request the runtime handed us, before the body reader replaced `c.req.raw`. */
+/** The request the runtime handed us (the body reader leaves `c.req.raw` in place). */
 export function originalRequest(c: Context): Request {
-  let request = c.req.raw;
-  for (let up = originals.get(request); up; up = originals.get(request)) request = up;
-  return request;
+  return c.req.raw;
 }
 
 /** The raw body as text, exactly as sent (400 `invalid_json` if it is not UTF-8). */

@@ -42,8 +42,8 @@ export function requestSql(env: WorkerEnv): Sql {
 
 /**
  * The request's client and the work that still needs it, keyed by the request
- * the runtime handed us (the body reader replaces `c.req.raw`: keyed by that,
- * a request that read its body opened a second client nobody closed).
+ * the runtime handed us (`originalRequest`: a request keyed by anything else
+ * that read its body could open a second client nobody closed).
  */
 const clients = new WeakMap<Request, Sql>();
 const pending = new WeakMap<Request, Promise<unknown>[]>();

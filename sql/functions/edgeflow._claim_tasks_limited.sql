@@ -1,6 +1,9 @@
 -- Claim up to p_qty tasks of a pool for the given handlers (null: any).
 -- Each claimed task gets a fresh lease token and a lease as long as its
--- step's timeout; the attempt is counted here.
+-- step's timeout; the attempt is counted here. claim_tasks takes this path for
+-- one task, and for any number while a limit is in force.
+-- Migration 0180 took out two statements a message (the run and the step's
+-- timeout are read with the task) and a plpgsql call (_task_json) a task.
 CREATE OR REPLACE FUNCTION edgeflow._claim_tasks_limited(p_pool text, p_handlers jsonb, p_qty integer, p_worker text DEFAULT NULL::text)
  RETURNS jsonb
  LANGUAGE plpgsql
@@ -10,7 +13,6 @@ declare
   hq record;
   m record;
   t record;
-  v_run record;
   v_pool record;
   v_queue text;
   v_timeout integer;
@@ -57,11 +59,16 @@ begin
   loop
     exit when v_left <= 0;
     for m in select * from pgmq.read(hq.queue_name, hq.vt_seconds, v_left) loop
+      -- The task with its run and step in one statement (a task's run and
+      -- flow step always exist: foreign keys), not three.
       select tk.id, tk.run_id, tk.slug, tk.status, tk.attempts, tk.max_attempts, tk.queue_name,
-             tk.msg_id, tk.holds_slots
+             tk.msg_id, tk.holds_slots, r.status as run_status, r.flow_version_id, r.heartbeat,
+             r.tags, fs.timeout
         into t from edgeflow.tasks tk
+        join edgeflow.runs r on r.id = tk.run_id
+        join edgeflow.flow_steps fs on fs.flow_version_id = r.flow_version_id and fs.slug = tk.slug
        where tk.id = (m.message ->> 'task')::uuid
-         for update skip locked;
+         for update of tk skip locked;
       if not found then
         -- Locked by a transition in flight, or a message with no task.
         if not exists (select 1 from edgeflow.tasks where id = (m.message ->> 'task')::uuid) then
@@ -73,9 +80,7 @@ begin
         perform pgmq.delete(hq.queue_name, m.msg_id);
         continue;
       end if;
-      select r.id, r.status, r.flow_version_id, r.heartbeat, r.tags into v_run
-        from edgeflow.runs r where r.id = t.run_id;
-      if v_run.status not in ('PENDING', 'SCHEDULED', 'RUNNING') then
+      if t.run_status not in ('PENDING', 'SCHEDULED', 'RUNNING') then
         perform pgmq.delete(hq.queue_name, m.msg_id);
         update edgeflow.tasks set status = 'CANCELLED', lease = null, lease_expires_at = null,
                                   ended_at = edgeflow.now() where id = t.id;
@@ -103,13 +108,13 @@ begin
         v_limits := v_limits || hq.queue_limit;
       end if;
       v_busy := false;
-      if v_tags_limited and cardinality(v_run.tags) > 0 then
+      if v_tags_limited and cardinality(t.tags) > 0 then
         select v_keys || coalesce(array_agg('tag:' || l.tag order by l.tag), '{}'),
                v_limits || coalesce(array_agg(l."limit" order by l.tag), '{}'),
                coalesce(bool_or(not pg_catalog.pg_try_advisory_xact_lock(
                           pg_catalog.hashtext('edgeflow.slot:tag:' || l.tag))), false)
           into v_keys, v_limits, v_busy
-          from edgeflow.concurrency_limits l where l.tag = any(v_run.tags);
+          from edgeflow.concurrency_limits l where l.tag = any(t.tags);
       end if;
       v_free := not v_busy;
       i := 1;
@@ -136,9 +141,8 @@ begin
         select k, t.id, t.run_id from unnest(v_keys) as k;
       end if;
 
-      select fs.timeout into v_timeout from edgeflow.flow_steps fs
-       where fs.flow_version_id = v_run.flow_version_id and fs.slug = t.slug;
-      if not v_run.heartbeat then
+      v_timeout := t.timeout;
+      if not t.heartbeat then
         -- Flow opted out of heartbeats: the lease never expires.
         perform pgmq.set_vt(hq.queue_name, m.msg_id, 315360000);
       elsif v_timeout <> hq.vt_seconds then
@@ -146,18 +150,18 @@ begin
       end if;
       update edgeflow.tasks
          set status = 'RUNNING', attempts = attempts + 1, lease = gen_random_uuid(),
-             lease_expires_at = case when v_run.heartbeat
+             lease_expires_at = case when t.heartbeat
                                      then edgeflow.now() + make_interval(secs => v_timeout) end,
              worker = p_worker, started_at = coalesce(started_at, edgeflow.now()),
              holds_slots = cardinality(v_keys) > 0
        where id = t.id;
-      if v_run.status <> 'RUNNING' then
+      if t.run_status <> 'RUNNING' then
         update edgeflow.runs set status = 'RUNNING', started_at = coalesce(started_at, edgeflow.now())
          where id = t.run_id and status in ('PENDING', 'SCHEDULED');
       end if;
       update edgeflow.step_states set status = 'RUNNING', started_at = edgeflow.now()
        where run_id = t.run_id and slug = t.slug and status = 'QUEUED';
-      v_out := v_out || jsonb_build_array(edgeflow._task_json(t.id));
+      v_out := v_out || edgeflow._tasks_json(array[t.id]);
       v_left := v_left - 1;
     end loop;
   end loop;

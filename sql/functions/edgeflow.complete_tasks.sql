@@ -237,7 +237,9 @@ begin
           g.queue_name,
           array(select jsonb_build_object('task', v_ids[i], 'run', g.runs[i])
                   from generate_series(1, cardinality(g.runs)) as i order by i),
-          g.delay));
+          -- The vt overload itself, not the (queue, msgs, delay) wrapper (see
+          -- _start_steps_unguarded).
+          null::jsonb[], clock_timestamp() + make_interval(secs => g.delay)));
       insert into edgeflow.tasks (id, run_id, slug, task_index, item, status, max_attempts,
                                   queue_name, msg_id, available_at)
       select v_ids[i], g.runs[i], g.slugs[i], 0, null, 'QUEUED', g.max_attempts[i],

@@ -11,6 +11,7 @@ CREATE OR REPLACE FUNCTION edgeflow._step_event()
  RETURNS trigger
  LANGUAGE plpgsql
  SET search_path TO ''
+ SET enable_seqscan TO 'off'
 AS $function$
 declare
   v_runs uuid[];

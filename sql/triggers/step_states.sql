@@ -11,6 +11,7 @@ CREATE OR REPLACE FUNCTION edgeflow._step_event()
  RETURNS trigger
  LANGUAGE plpgsql
  SET search_path TO ''
+ SET enable_seqscan TO 'off'
 AS $function$
 declare
   v_runs uuid[];
@@ -19,10 +20,9 @@ begin
     insert into edgeflow.events (run_id, kind, step, from_status, to_status, error, run_created_at)
     select n.run_id, 'step', n.slug, o.status, n.status,
            case when n.status = 'FAILED' then n.error end,
-           -- The partition key of events (sql/schema/80_events.sql).
-           r.created_at
+           -- The partition key of events (see _task_event).
+           (select r.created_at from edgeflow.runs r where r.id = n.run_id)
       from new_rows n join old_rows o on o.run_id = n.run_id and o.slug = n.slug
-      join edgeflow.runs r on r.id = n.run_id
      where o.status is distinct from n.status
      order by n.run_id, n.step_index
     returning run_id

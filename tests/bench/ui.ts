@@ -24,6 +24,7 @@ const KEY = "bench-admin-key-0123456789";
 const EVENT_TRIGGERS = [
   "runs:events_run_insert",
   "runs:events_run_update",
+  "runs:events_run_update_batch",
   "step_states:events_step_update",
   "tasks:events_task_update",
 ];

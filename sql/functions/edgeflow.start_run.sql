@@ -4,6 +4,9 @@
 -- edgeflow.trace_context). Returns {run_id, status, created} or
 -- {error} for expected refusals (archived, unknown version, idempotency
 -- conflict), never an exception for those.
+-- created_at by the engine's clock, not the column's now() default: a run
+-- triggered after a test moved the clock was that much older at once (late at
+-- the next tick, its age on the dashboard off by the shift).
 CREATE OR REPLACE FUNCTION edgeflow.start_run(p_flow_version_id uuid, p_parameters jsonb, p_opts jsonb DEFAULT '{}'::jsonb)
  RETURNS jsonb
  LANGUAGE plpgsql
@@ -48,7 +51,7 @@ begin
   insert into edgeflow.runs (id, flow_version_id, flow_name, version, deployment_id, pool, queue,
                              parameters, tags, status, remaining_steps, version_lock, heartbeat,
                              idempotency_scope, idempotency_key, request_hash, parent_task_id,
-                             scheduled_time, trace)
+                             scheduled_time, trace, created_at)
   values (v_run_id, fv.id, fv.flow_name, fv.version, (p_opts ->> 'deployment_id')::uuid,
           v_pool, v_queue, coalesce(p_parameters, '{}'), v_tags,
           v_status, v_steps,
@@ -56,7 +59,7 @@ begin
           coalesce((fv.settings ->> 'heartbeat')::boolean, true),
           p_opts ->> 'idempotency_scope', p_opts ->> 'idempotency_key',
           p_opts ->> 'request_hash', (p_opts ->> 'parent_task_id')::uuid, v_scheduled,
-          p_opts -> 'trace')
+          p_opts -> 'trace', edgeflow.now())
   on conflict (idempotency_scope, idempotency_key) where idempotency_key is not null
   do nothing;
 

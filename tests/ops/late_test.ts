@@ -101,6 +101,20 @@ dbTest("the SQL tick flags late runs too (default 60 s)", async (db) => {
   assert.equal((await call("GET", `/trigger/runs/${id}`)).body.late, true);
 });
 
+dbTest("a run triggered after the clock moved is as old as the moved clock says", async (db) => {
+  const { call } = testApp(db);
+  await registerSteps(call, "etl", [{ slug: "extract", handler: "etl.extract" }]);
+  const now = await advanceClock(db.sql, 3600);
+  const id = (await call("POST", "/trigger/flows/etl", {})).body.run_id;
+  const doc = (await call("GET", `/trigger/runs/${id}`)).body;
+  assert.ok(Date.parse(doc.created_at) >= now.getTime(), `${doc.created_at} before ${now}`);
+  const [{ r }] = await db.sql<{ r: { late: number } }>`select edgeflow.tick() as r`;
+  assert.equal(r.late, 0, "not late the moment it was made");
+  await advanceClock(db.sql, 61);
+  const [{ r: later }] = await db.sql<{ r: { late: number } }>`select edgeflow.tick() as r`;
+  assert.equal(later.late, 1);
+});
+
 dbTest("the dashboard marks late runs and warns of queues no online worker serves", async (db) => {
   const { app, call } = testApp(db, { lateSeconds: 30 });
   await registerSteps(call, "etl", [{ slug: "extract", handler: "etl.extract" }]);

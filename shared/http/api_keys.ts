@@ -7,7 +7,7 @@
  * guessed, and a fast hash keeps authentication to one digest per request,
  * which matters at 5,000 heartbeats/s.
  */
-import { sha256Hex } from "./sha256.ts";
+import { sha256HexSync } from "./sha256.ts";
 
 /** Every scope a key can hold (product.md). `admin` implies all; `read` allows GET/HEAD only. */
 export const SCOPES = ["admin", "register", "deploy", "trigger", "worker", "read"] as const;
@@ -46,7 +46,7 @@ export async function generateKey(): Promise<GeneratedKey> {
  * heartbeat load (sha256.ts has the figures).
  */
 export function hashKey(key: string): Promise<string> {
-  return Promise.resolve(sha256Hex(encoder.encode(key)));
+  return Promise.resolve(sha256HexSync(encoder.encode(key)));
 }
 
 /**

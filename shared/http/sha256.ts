@@ -11,7 +11,8 @@
  * function 4–23 µs, `node:crypto`'s `createHash` 1–10 µs. `node:crypto`
  * would do too, but nothing else in shared/ needs a Node module, and this
  * runs unchanged on every runtime. tests/http/sha256_test.ts checks it
- * against Web Crypto.
+ * against Web Crypto. For large inputs (webhook bodies up to 1 MiB) Web
+ * Crypto is the faster one: shared/webhooks/crypto.ts's async sha256Hex.
  */
 
 // deno-fmt-ignore
@@ -29,7 +30,7 @@ const K = new Int32Array([
 const HEX = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, "0"));
 
 /** SHA-256 of `data` as 64 lower-case hex characters. */
-export function sha256Hex(data: Uint8Array): string {
+export function sha256HexSync(data: Uint8Array): string {
   // Message, 0x80, zeros, then the length in bits as a 64-bit big-endian number.
   const blocks = Math.ceil((data.length + 9) / 64);
   const buf = new Uint8Array(blocks * 64);

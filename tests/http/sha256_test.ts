@@ -1,5 +1,5 @@
 import { strictEqual as assertEquals } from "node:assert/strict";
-import { sha256Hex } from "../../shared/http/sha256.ts";
+import { sha256HexSync } from "../../shared/http/sha256.ts";
 import { hashKey } from "../../shared/http/api_keys.ts";
 
 async function webCrypto(bytes: Uint8Array<ArrayBuffer>): Promise<string> {
@@ -7,26 +7,26 @@ async function webCrypto(bytes: Uint8Array<ArrayBuffer>): Promise<string> {
   return [...digest].map((b) => b.toString(16).padStart(2, "0")).join("");
 }
 
-Deno.test("sha256Hex: FIPS 180-4 test vectors", () => {
+Deno.test("sha256HexSync: FIPS 180-4 test vectors", () => {
   const enc = new TextEncoder();
   assertEquals(
-    sha256Hex(enc.encode("")),
+    sha256HexSync(enc.encode("")),
     "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",
   );
   assertEquals(
-    sha256Hex(enc.encode("abc")),
+    sha256HexSync(enc.encode("abc")),
     "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad",
   );
   assertEquals(
-    sha256Hex(enc.encode("abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq")),
+    sha256HexSync(enc.encode("abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq")),
     "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1",
   );
 });
 
-Deno.test("sha256Hex: equals Web Crypto at every length across block boundaries", async () => {
+Deno.test("sha256HexSync: equals Web Crypto at every length across block boundaries", async () => {
   for (let n = 0; n <= 300; n++) {
     const bytes = crypto.getRandomValues(new Uint8Array(n));
-    assertEquals(sha256Hex(bytes), await webCrypto(bytes), `length ${n}`);
+    assertEquals(sha256HexSync(bytes), await webCrypto(bytes), `length ${n}`);
   }
 });
 

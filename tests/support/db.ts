@@ -33,7 +33,7 @@ export interface DatabaseKind {
  * before this each one made a fresh PGlite (initdb) and migrated it: 7.7-8.7 s
  * of CPU for PGlite.create() and 1.9-2.1 s for the migrations, where loading
  * this dump costs 1.9 s (WebAssembly compile included), measured at load
- * average 6-9 with .scratch-style scripts (see /work/wt/notes/clock.md).
+ * average 6-9 (CPU time of one process from /proc/self/stat).
  * The name carries everything the dump depends on: the migrations' text, the
  * migration runner, the PGlite version, and the UTC day (migrations create
  * the day partitions of today and the two days ahead). A stale or unreadable
@@ -44,8 +44,7 @@ let pgliteTemplate: Promise<{ dump: Blob; fromDisk: boolean }> | undefined;
 const CACHE_DIR = Deno.env.get("EDGEFLOW_TEST_CACHE") ??
   new URL("../../.edgeflow/test-cache/", import.meta.url).pathname;
 
-async function pgliteTemplateFile(): Promise<string> {
-  const migrations = await loadMigrations();
+async function pgliteTemplateFile(migrations: { sql: string }[]): Promise<string> {
   const runner = await Deno.readTextFile(new URL("../../shared/db/migrate.ts", import.meta.url));
   const config = JSON.parse(await Deno.readTextFile(new URL("../../deno.json", import.meta.url)));
   const day = new Date().toISOString().slice(0, 10);
@@ -59,13 +58,14 @@ async function pgliteTemplateFile(): Promise<string> {
 }
 
 async function buildPgliteTemplate(fromDisk = true): Promise<{ dump: Blob; fromDisk: boolean }> {
-  const file = await pgliteTemplateFile();
+  const migrations = await loadMigrations();
+  const file = await pgliteTemplateFile(migrations);
   if (fromDisk) {
     const bytes = await Deno.readFile(file).catch(() => null);
     if (bytes) return { dump: new Blob([bytes]), fromDisk: true };
   }
   const db = await PGlite.create();
-  await migrate(await fromPglite(db), await loadMigrations());
+  await migrate(await fromPglite(db), migrations);
   const dump = await db.dumpDataDir("none");
   await db.close();
   try {

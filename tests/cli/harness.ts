@@ -33,6 +33,8 @@ export interface CliOptions {
   terminal?: boolean;
   /** Sees stdout as it is written (to act on a line while the command runs). */
   onStdout?: (text: string) => void;
+  /** Sees stderr as it is written. */
+  onStderr?: (text: string) => void;
 }
 
 /** A served app and a way to run the CLI against it. */
@@ -53,7 +55,10 @@ export async function runCli(args: string[], env: CliIo["env"], options: CliOpti
       stdout += t;
       options.onStdout?.(t);
     },
-    stderr: (t) => void (stderr += t),
+    stderr: (t) => {
+      stderr += t;
+      options.onStderr?.(t);
+    },
     isTerminal: options.terminal ?? false,
     readTextFile: (p) => Deno.readTextFile(p),
     importModule: (p) => import(moduleUrl(p)),

@@ -136,16 +136,19 @@ dbTest(
 dbTest("import waits for the pool it needs, and gives up when bounded", async (db) => {
   const server = serveApp(db);
   try {
-    // The pool appears while the import waits for it (retries are shortened to 30 ms).
-    setTimeout(() => {
-      fetch(`${server.url}/deploy/pools`, {
+    // The pool appears once the import says it is waiting for it (a timer raced a slow start).
+    let created: Promise<unknown> | undefined;
+    const onStderr = (text: string) => {
+      if (created || !text.includes("waiting for pool gpu")) return;
+      created = fetch(`${server.url}/deploy/pools`, {
         method: "POST",
         headers: { authorization: `Bearer ${ADMIN_KEY}`, "content-type": "application/json" },
         body: JSON.stringify({ name: "gpu" }),
       }).then((r) => r.body?.cancel());
-    }, 150);
+    };
     const env = { ...TREX_ENV, PREFECT_POOL: "gpu" };
-    const waited = await server.cli(["import", "trex", TREX, "--wait", "20"], { env });
+    const waited = await server.cli(["import", "trex", TREX, "--wait", "20"], { env, onStderr });
+    await created;
     assert.match(
       waited.stderr,
       /waiting for pool gpu \(it does not exist yet\); retrying every 3 s/,

@@ -28,8 +28,8 @@ begin
     update edgeflow.runs r set late_at = v_now from due where r.id = due.id
     returning r.id, r.status, r.created_at
   ), logged as (
-    insert into edgeflow.events (run_id, kind, from_status, to_status, run_created_at)
-    select m.id, 'run', m.status, 'LATE', m.created_at from marked m
+    insert into edgeflow.events (run_id, kind, from_status, to_status, at, run_created_at)
+    select m.id, 'run', m.status, 'LATE', v_now, m.created_at from marked m
     returning run_id
   )
   select coalesce(array_agg(l.run_id), '{}') into v_ids from logged l;

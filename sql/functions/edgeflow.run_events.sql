@@ -8,6 +8,9 @@
 -- read returns again (readers de-duplicate by id), unless the run is final
 -- (its last transition held the run lock, so nothing of it is in flight) or
 -- the page is full (a backlog is read through). Null when there is no run.
+-- Young by the engine's clock: an event's `at` is its transaction's
+-- edgeflow.now() (the start of a transaction that may still be open), so a
+-- test that moved the clock still sees the margin end 5 s later.
 CREATE OR REPLACE FUNCTION edgeflow.run_events(p_run_id uuid, p_after bigint, p_limit integer)
  RETURNS jsonb
  LANGUAGE sql
@@ -24,7 +27,7 @@ AS $function$
     'last_id', case
       when r.status in ('COMPLETED', 'FAILED', 'CANCELLED', 'CRASHED') or count(e.id) >= p_limit
         then coalesce(max(e.id), p_after)
-      else coalesce(min(e.id) filter (where e.at > clock_timestamp() - interval '5 seconds') - 1,
+      else coalesce(min(e.id) filter (where e.at > (select edgeflow.now()) - interval '5 seconds') - 1,
                     max(e.id), p_after)
       end)
     from edgeflow.runs r

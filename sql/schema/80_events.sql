@@ -7,6 +7,12 @@
 -- (edgeflow.ensure_partitions / edgeflow.drop_partitions); the DEFAULT
 -- partition catches a day that has none yet, and the next pass moves its rows
 -- into their day.
+-- `at` is the engine's clock (edgeflow.now()) of the transition, as the
+-- rows' own started_at/ended_at are, so a test that moves the clock sees it in
+-- the events. It has no default: clock_timestamp() bypassed the test clock,
+-- and edgeflow.now() cannot be one (the tree makes tables before functions);
+-- every writer names it. Readers order by id, never by `at` (one
+-- transaction's events share one time).
 create table edgeflow.events (
   id bigint generated always as identity not null,
   run_id uuid not null,
@@ -16,7 +22,7 @@ create table edgeflow.events (
   attempt integer,
   from_status text,
   to_status text not null,
-  at timestamp with time zone default clock_timestamp() not null,
+  at timestamp with time zone not null,
   error jsonb,
   run_created_at timestamp with time zone not null,
   constraint events_kind_check CHECK ((kind = ANY (ARRAY['run'::text, 'step'::text, 'task'::text])))

@@ -121,9 +121,10 @@ CREATE OR REPLACE FUNCTION edgeflow._run_event()
  SET search_path TO ''
 AS $function$
 begin
-  insert into edgeflow.events (run_id, kind, from_status, to_status, error, run_created_at)
+  insert into edgeflow.events (run_id, kind, from_status, to_status, error, at, run_created_at)
   values (new.id, 'run', case when tg_op = 'UPDATE' then old.status end, new.status,
-          case when new.status in ('FAILED', 'CRASHED') then new.error end, new.created_at);
+          case when new.status in ('FAILED', 'CRASHED') then new.error end, edgeflow.now(),
+          new.created_at);
   -- The setting checked here, not by a call of _notify_event per event.
   if pg_catalog.current_setting('edgeflow.notify_events', true) = 'on' then
     perform edgeflow._notify_event(new.id);
@@ -151,8 +152,8 @@ declare
   v_runs uuid[];
 begin
   with ins as (
-    insert into edgeflow.events (run_id, kind, from_status, to_status, run_created_at)
-    select n.id, 'run', o.status, n.status, n.created_at
+    insert into edgeflow.events (run_id, kind, from_status, to_status, at, run_created_at)
+    select n.id, 'run', o.status, n.status, (select edgeflow.now()), n.created_at
       from new_rows n join old_rows o on o.id = n.id
      where o.status is distinct from n.status
        and n.status not in ('CANCELLING', 'CANCELLED', 'FAILED', 'CRASHED')

@@ -17,9 +17,10 @@ declare
   v_runs uuid[];
 begin
   with ins as (
-    insert into edgeflow.events (run_id, kind, step, from_status, to_status, error, run_created_at)
+    insert into edgeflow.events (run_id, kind, step, from_status, to_status, error, at,
+                                run_created_at)
     select n.run_id, 'step', n.slug, o.status, n.status,
-           case when n.status = 'FAILED' then n.error end,
+           case when n.status = 'FAILED' then n.error end, (select edgeflow.now()),
            -- The partition key of events (see _task_event).
            (select r.created_at from edgeflow.runs r where r.id = n.run_id)
       from new_rows n join old_rows o on o.run_id = n.run_id and o.slug = n.slug

@@ -24,10 +24,13 @@ declare
 begin
   with ins as (
     insert into edgeflow.events (run_id, kind, step, task, attempt, from_status, to_status, error,
-                                run_created_at)
+                                at, run_created_at)
     select n.run_id, 'task', n.slug, n.id, n.attempts, o.status, n.status,
            case when n.status = 'FAILED' or (o.status = 'RUNNING' and n.status = 'QUEUED')
                 then n.error end,
+           -- The engine's clock, read once per statement (an InitPlan; not at
+           -- all when no status changed).
+           (select edgeflow.now()),
            -- The partition key of events (sql/schema/80_events.sql): one
            -- probe of runs_pkey per event, whatever the size of runs. A join
            -- to runs was planned (once per backend, from the transition

@@ -79,6 +79,35 @@ dbTest(
   },
 );
 
+dbTest("event times follow the engine's clock, and so does the live edge", async (db) => {
+  const { call, runId } = await setup(db);
+  const shifted = await advanceClock(db.sql, 3 * 3600);
+  await driveRun(call);
+  const { body } = await call("GET", `/trigger/runs/${runId}/events`);
+  const started = body.events.find((e: any) => e.kind === "run" && e.to === "RUNNING");
+  const done = body.events.find((e: any) => e.kind === "run" && e.to === "COMPLETED");
+  assert.ok(new Date(started.at) >= shifted, `${started.at} is on the moved clock (${shifted})`);
+  const [run] = await db.sql<{ started_at: string; ended_at: string }>`
+    select edgeflow.iso(started_at) as started_at, edgeflow.iso(ended_at) as ended_at
+      from edgeflow.runs where id = ${runId}::uuid`;
+  assert.equal(started.at, run.started_at, "the event's time is the run's own start");
+  assert.equal(done.at, run.ended_at);
+
+  // A second run, not final: its fresh events (hours ahead of the wall clock)
+  // are read again until the engine's clock is 5 s past them.
+  const trig = await call("POST", "/trigger/etl-nightly", { parameters: { day: "d2" } });
+  const live = await call("GET", `/trigger/runs/${trig.body.run_id}/events`);
+  assert.equal(live.body.status, "PENDING");
+  assert.equal(
+    live.body.last_id,
+    live.body.events[0].id - 1,
+    "events younger than 5 s are read again",
+  );
+  await advanceClock(db.sql, 6);
+  const settled = await call("GET", `/trigger/runs/${trig.body.run_id}/events`);
+  assert.equal(settled.body.last_id, settled.body.events.at(-1).id);
+});
+
 dbTest("a failed attempt records its error; a final failure fails step and run", async (db) => {
   const { call, runId } = await setup(db);
   for (let attempt = 1; attempt <= 3; attempt++) {

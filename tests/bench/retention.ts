@@ -121,8 +121,8 @@ async function inserts(sql: Sql, table: string, n: number): Promise<number> {
       do $$
       begin
         for i in 1..${n} loop
-          insert into ${table} (run_id, kind, to_status, run_created_at)
-          values ('${run}', 'task', 'RUNNING', now());
+          insert into ${table} (run_id, kind, to_status, at, run_created_at)
+          values ('${run}', 'task', 'RUNNING', now(), now());
         end loop;
       end $$`)
   );

@@ -157,7 +157,6 @@ begin
       from new_rows n join old_rows o on o.id = n.id
      where o.status is distinct from n.status
        and n.status not in ('CANCELLING', 'CANCELLED', 'FAILED', 'CRASHED')
-     order by n.id
     returning run_id
   )
   select array_agg(distinct run_id) into v_runs from ins;

@@ -12,6 +12,7 @@ CREATE OR REPLACE FUNCTION edgeflow._step_event()
  LANGUAGE plpgsql
  SET search_path TO ''
  SET enable_seqscan TO 'off'
+ SET jit TO 'off'
 AS $function$
 declare
   v_runs uuid[];
@@ -25,7 +26,6 @@ begin
            (select r.created_at from edgeflow.runs r where r.id = n.run_id)
       from new_rows n join old_rows o on o.run_id = n.run_id and o.slug = n.slug
      where o.status is distinct from n.status
-     order by n.run_id, n.step_index
     returning run_id
   )
   select array_agg(distinct run_id) into v_runs from ins;

@@ -13,11 +13,20 @@
 -- in one statement. Figure that decided it (engine.events.cost, chains in
 -- batches of 50, triggers on vs disabled in the same runs): the event log
 -- cost 38–44 % of steps/s as row triggers, 16–26 % as statement triggers.
+-- No `order by` (migration 0221): ids within one statement follow the
+-- statement's own row order; readers order by id, and one statement's events
+-- of a run share one time. Figure that decided it (tests/bench/events_cpu.ts
+-- --callgrind, 200 runs, 3 interleaved rounds): 2.10 M instructions per step
+-- sorted, 2.04 M without (every round lower), 1.87 M with the triggers off:
+-- 12.5 % → 9.5 %. `jit off`: under `enable_seqscan off` edgeflow.now()'s
+-- scan of the clock costs 1e10, and Postgres JIT-compiled it in every
+-- statement (26–220 ms per 50-row update, measured before this was set).
 CREATE OR REPLACE FUNCTION edgeflow._task_event()
  RETURNS trigger
  LANGUAGE plpgsql
  SET search_path TO ''
  SET enable_seqscan TO 'off'
+ SET jit TO 'off'
 AS $function$
 declare
   v_runs uuid[];
@@ -42,7 +51,6 @@ begin
            (select r.created_at from edgeflow.runs r where r.id = n.run_id)
       from new_rows n join old_rows o on o.id = n.id
      where o.status is distinct from n.status
-     order by n.run_id, n.slug, n.task_index
     returning run_id
   )
   select array_agg(distinct run_id) into v_runs from ins;

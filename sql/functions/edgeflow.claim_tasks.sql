@@ -16,13 +16,28 @@
 -- set-based completion; one task per claim costs what the message-at-a-time
 -- claim did in wall time (3.6–4.3 ms against 3.3–5.9 ms per call), but more
 -- backend CPU, so a claim of one task takes the other path (below).
+--
+-- random_page_cost 1.1 (as for data that is in shared buffers, which the hot
+-- tables are): at the default 4 the planner priced ten primary-key probes
+-- above a hash join over a sequential scan of tasks (the bench's 2,900 rows:
+-- `auto_explain` in tests/bench/peers), and every claim and completion read the
+-- whole table, more of it as the tables grew. With this and the clock read once
+-- per call (migration 0240), the peer workload (1,500 chains, 8 workers, 10
+-- per call, tests/bench/peers/diagnose.ts, before and after interleaved in one
+-- database, 2 rounds): backend CPU per step over HTTP 1,282-1,389 µs before,
+-- 973-1,024 µs after; 701-743 against 858-954 steps/s. Forcing the plan instead
+-- (enable_seqscan and enable_hashjoin off) made a step over 100 x slower.
 CREATE OR REPLACE FUNCTION edgeflow.claim_tasks(p_pool text, p_handlers jsonb, p_qty integer, p_worker text DEFAULT NULL::text)
  RETURNS jsonb
  LANGUAGE plpgsql
  SET search_path TO ''
+ SET random_page_cost TO '1.1'
 AS $function$
 declare
   hq record;
+  -- The engine's clock once per call, not per row (each edgeflow.now() is a
+  -- plpgsql call running a query): the same value, the transaction's start.
+  v_now timestamptz;
   v_pool record;
   v_left integer := greatest(coalesce(p_qty, 0), 0);
   v_out jsonb := '[]';
@@ -62,6 +77,7 @@ begin
   -- result under the forgotten lease is refused (fencing) and the task is
   -- claimed again. At-least-once holds; triggers and results stay durable.
   perform set_config('synchronous_commit', 'off', true);
+  v_now := edgeflow.now();
 
   for hq in
     select h.queue_name, h.vt_seconds
@@ -97,8 +113,8 @@ begin
       update edgeflow.tasks t
          set status = 'RUNNING', attempts = t.attempts + 1, lease = gen_random_uuid(),
              lease_expires_at = case when c.heartbeat
-                                     then edgeflow.now() + make_interval(secs => c.timeout) end,
-             worker = p_worker, started_at = coalesce(t.started_at, edgeflow.now()),
+                                     then v_now + make_interval(secs => c.timeout) end,
+             worker = p_worker, started_at = coalesce(t.started_at, v_now),
              holds_slots = false
         from cand c
        where t.id = c.id
@@ -108,11 +124,11 @@ begin
       -- A re-claimed expired lease whose limit was lifted meanwhile.
       delete from edgeflow.slots s using leased l where l.holds_slots and s.holder = l.id
     ), started_steps as (
-      update edgeflow.step_states ss set status = 'RUNNING', started_at = edgeflow.now()
+      update edgeflow.step_states ss set status = 'RUNNING', started_at = v_now
         from (select distinct run_id, slug from leased) l
        where ss.run_id = l.run_id and ss.slug = l.slug and ss.status = 'QUEUED'
     ), started_runs as (
-      update edgeflow.runs r set status = 'RUNNING', started_at = coalesce(r.started_at, edgeflow.now())
+      update edgeflow.runs r set status = 'RUNNING', started_at = coalesce(r.started_at, v_now)
        where r.id in (select run_id from leased where run_status <> 'RUNNING')
          and r.status in ('PENDING', 'SCHEDULED')
     )

@@ -14,11 +14,18 @@ import { postgresSql } from "../../../shared/db/postgres.ts";
 import { registerFlow } from "../../../shared/engine/flows.ts";
 import type { Sql } from "../../../shared/db/sql.ts";
 import { analyzeState, CHAIN, driveChains, resetState, startRuns } from "../engine_load.ts";
-import { type Peer, progressGate, result, STEPS_PER_CHAIN, type Workload } from "./workload.ts";
+import {
+  type Peer,
+  type PeerResult,
+  progressGate,
+  result,
+  STEPS_PER_CHAIN,
+  type Workload,
+} from "./workload.ts";
 
 const KEY = `bench-${crypto.randomUUID()}`;
 
-async function prepare(admin: Sql, chains: number): Promise<void> {
+export async function prepare(admin: Sql, chains: number): Promise<void> {
   const flow = await registerFlow(admin, CHAIN);
   await resetState(admin);
   await startRuns(admin, flow.id, chains);
@@ -51,7 +58,13 @@ export function edgeflowSqlPeer(url: string): Peer {
   };
 }
 
-async function startServer(url: string): Promise<{ base: string; stop(): Promise<void> }> {
+export interface BenchServer {
+  base: string;
+  pid: number;
+  stop(): Promise<void>;
+}
+
+export async function startServer(url: string): Promise<BenchServer> {
   const child = new Deno.Command(Deno.execPath(), {
     args: ["run", "-A", new URL("./http_server.ts", import.meta.url).pathname],
     env: { DATABASE_URL: url, EDGEFLOW_ADMIN_KEY: KEY },
@@ -68,6 +81,7 @@ async function startServer(url: string): Promise<{ base: string; stop(): Promise
   const port = /listening (\d+)/.exec(text)![1];
   return {
     base: `http://127.0.0.1:${port}`,
+    pid: child.pid,
     async stop() {
       child.kill("SIGTERM");
       await reader.cancel().catch(() => {});
@@ -90,7 +104,7 @@ async function post(url: string, body: unknown): Promise<any> {
 
 export function edgeflowHttpPeer(url: string): Peer {
   let admin: Sql | undefined;
-  let server: { base: string; stop(): Promise<void> } | undefined;
+  let server: BenchServer | undefined;
   return {
     name: "edgeflow (HTTP worker protocol)",
     cycle: "POST /heartbeat (capacity, long poll) → POST /heartbeat/tasks/complete (batched)",
@@ -101,50 +115,74 @@ export function edgeflowHttpPeer(url: string): Peer {
     },
     async measure(w: Workload) {
       await prepare(admin!, w.chains);
-      const base = server!.base;
-      const gate = progressGate(w.chains * STEPS_PER_CHAIN);
-      const t0 = performance.now();
-      let t1 = t0;
-      const loops = Array.from({ length: w.workers }, async (_, i) => {
-        while (!gate.done) {
-          const beat = await post(`${base}/heartbeat`, {
-            worker: `peer-${i}`,
-            pool: "default",
-            capacity: w.batch,
-            wait_seconds: 1,
-          });
-          if (beat.tasks.length) {
-            const done = await post(`${base}/heartbeat/tasks/complete`, {
-              // deno-lint-ignore no-explicit-any
-              results: beat.tasks.map((t: any) => ({
-                task: t.task,
-                lease: t.lease,
-                output: { step: t.step },
-              })),
-            });
-            // deno-lint-ignore no-explicit-any
-            const refused = done.results.filter((r: any) => r.status !== 200);
-            if (refused.length) throw new Error(`refused: ${JSON.stringify(refused[0])}`);
-          }
-          if (beat.tasks.length) {
-            gate.add(beat.tasks.length);
-            t1 = performance.now();
-          }
-        }
-      });
-      Promise.all(loops).catch((e) => gate.fail(e));
-      await gate.finished;
-      await Promise.all(loops);
-      const [check] = await admin!<{ n: number }>`
-        select count(*)::int as n from edgeflow.runs where status = 'COMPLETED'`;
-      if (check.n !== w.chains) throw new Error(`edgeflow: ${check.n} of ${w.chains} completed`);
-      return result(gate.count, t0, t1);
+      return await edgeflowHttpLoop(server!.base, admin!, w);
     },
     async close() {
       await server?.stop();
       await admin?.end();
     },
   };
+}
+
+/** What the HTTP workers did: calls, claims that brought nothing, wall time in each call. */
+export interface HttpLoopStats {
+  beats: number;
+  empty: number;
+  completes: number;
+  beatMs: number;
+  completeMs: number;
+}
+
+/** `w.workers` workers looping heartbeat → batched completion until every chain completed. */
+export async function edgeflowHttpLoop(
+  base: string,
+  admin: Sql,
+  w: Workload,
+): Promise<PeerResult & { stats: HttpLoopStats }> {
+  const stats: HttpLoopStats = { beats: 0, empty: 0, completes: 0, beatMs: 0, completeMs: 0 };
+  const gate = progressGate(w.chains * STEPS_PER_CHAIN);
+  const t0 = performance.now();
+  let t1 = t0;
+  const loops = Array.from({ length: w.workers }, async (_, i) => {
+    while (!gate.done) {
+      const b0 = performance.now();
+      const beat = await post(`${base}/heartbeat`, {
+        worker: `peer-${i}`,
+        pool: "default",
+        capacity: w.batch,
+        wait_seconds: 1,
+      });
+      const b1 = performance.now();
+      stats.beats++;
+      stats.beatMs += b1 - b0;
+      if (!beat.tasks.length) {
+        stats.empty++;
+        continue;
+      }
+      const done = await post(`${base}/heartbeat/tasks/complete`, {
+        // deno-lint-ignore no-explicit-any
+        results: beat.tasks.map((t: any) => ({
+          task: t.task,
+          lease: t.lease,
+          output: { step: t.step },
+        })),
+      });
+      stats.completes++;
+      stats.completeMs += performance.now() - b1;
+      // deno-lint-ignore no-explicit-any
+      const refused = done.results.filter((r: any) => r.status !== 200);
+      if (refused.length) throw new Error(`refused: ${JSON.stringify(refused[0])}`);
+      gate.add(beat.tasks.length);
+      t1 = performance.now();
+    }
+  });
+  Promise.all(loops).catch((e) => gate.fail(e));
+  await gate.finished;
+  await Promise.all(loops);
+  const [check] = await admin<{ n: number }>`
+    select count(*)::int as n from edgeflow.runs where status = 'COMPLETED'`;
+  if (check.n !== w.chains) throw new Error(`edgeflow: ${check.n} of ${w.chains} completed`);
+  return { ...result(gate.count, t0, t1), stats };
 }
 
 /** The raw pgmq baseline on the same database: send + read + delete of one message. */

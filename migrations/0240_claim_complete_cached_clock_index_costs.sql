@@ -1,0 +1,452 @@
+-- claim_complete_cached_clock_index_costs: written by `deno task sql:migration` from what changed in sql/.
+
+-- from sql/functions/edgeflow.claim_tasks.sql
+-- Claim up to p_qty tasks of a pool for the given handlers (null: any).
+-- Each claimed task gets a fresh lease token and a lease as long as its
+-- step's timeout; the attempt is counted here.
+--
+-- Two paths. For one task, or with a pool limit, a queue limit or any tag
+-- limit in force, _claim_tasks_limited takes the tasks one message at a time (slot counting
+-- under advisory locks needs each task's run tags). Otherwise one statement
+-- per handler queue, modelled on graphile-worker's getJobs: read the messages,
+-- lock their tasks (skip locked), lease them, count the attempt, mark their
+-- steps and runs RUNNING, and build the documents of all of them at once.
+-- Messages that are not a claimable task (gone, stale, a stopped run, a
+-- last attempt whose lease ran out) go one by one to _claim_leftover.
+-- Figure that decided it (`deno task bench --quick --only engine`, the old and
+-- this engine side by side, 2 cores at load average ~16): 3-step chains in
+-- batches of 50 went from 357–383 steps/s to 872–953 with this claim and the
+-- set-based completion; one task per claim costs what the message-at-a-time
+-- claim did in wall time (3.6–4.3 ms against 3.3–5.9 ms per call), but more
+-- backend CPU, so a claim of one task takes the other path (below).
+--
+-- random_page_cost 1.1 (as for data that is in shared buffers, which the hot
+-- tables are): at the default 4 the planner priced ten primary-key probes
+-- above a hash join over a sequential scan of tasks (the bench's 2,900 rows:
+-- `auto_explain` in tests/bench/peers), and every claim and completion read the
+-- whole table, more of it as the tables grew. With this and the clock read once
+-- per call (migration 0240), the peer workload (1,500 chains, 8 workers, 10
+-- per call, tests/bench/peers/diagnose.ts, before and after interleaved in one
+-- database, 2 rounds): backend CPU per step over HTTP 1,282-1,389 µs before,
+-- 973-1,024 µs after; 701-743 against 858-954 steps/s. Forcing the plan instead
+-- (enable_seqscan and enable_hashjoin off) made a step over 100 x slower.
+CREATE OR REPLACE FUNCTION edgeflow.claim_tasks(p_pool text, p_handlers jsonb, p_qty integer, p_worker text DEFAULT NULL::text)
+ RETURNS jsonb
+ LANGUAGE plpgsql
+ SET search_path TO ''
+ SET random_page_cost TO '1.1'
+AS $function$
+declare
+  hq record;
+  -- The engine's clock once per call, not per row (each edgeflow.now() is a
+  -- plpgsql call running a query): the same value, the transaction's start.
+  v_now timestamptz;
+  v_pool record;
+  v_left integer := greatest(coalesce(p_qty, 0), 0);
+  v_out jsonb := '[]';
+  v_ids uuid[];
+  v_vt bigint[];
+  v_vt_secs integer[];
+  v_leftover bigint[];
+  v_leftover_tasks uuid[];
+  v_msgs bigint[];
+  v_tasks uuid[];
+begin
+  if v_left = 0 then
+    return v_out;
+  end if;
+  -- One task: the message-at-a-time claim costs less (backend CPU per claim
+  -- 1.0-1.5 ms against 1.7-1.9 ms; at 10 per call 0.33 ms against 0.54 ms).
+  -- Measured again with the straight-line complete_task (migration 0170),
+  -- backend CPU per step, claim and completion, one session over 3-step
+  -- chains: 1.52-1.53 ms this way, 1.80-1.83 ms through the statement
+  -- below, 2.2-2.8 ms with that statement on `t.id = any(v_tasks)`. It checks
+  -- the pool and the limits itself, so it goes first: three statements fewer
+  -- per one-task claim (migration 0180).
+  if v_left = 1 then
+    return edgeflow._claim_tasks_limited(p_pool, p_handlers, p_qty, p_worker);
+  end if;
+  select paused, concurrency_limit into v_pool from edgeflow.pools where name = p_pool;
+  if v_pool.paused then
+    return v_out;
+  end if;
+  if v_pool.concurrency_limit is not null
+     or exists (select 1 from edgeflow.pool_queues q
+                 where q.pool = p_pool and q.concurrency_limit is not null and not q.paused)
+     or exists (select 1 from edgeflow.concurrency_limits) then
+    return edgeflow._claim_tasks_limited(p_pool, p_handlers, p_qty, p_worker);
+  end if;
+  -- A claim need not wait for the WAL flush: if a crash loses it, the worker's
+  -- result under the forgotten lease is refused (fencing) and the task is
+  -- claimed again. At-least-once holds; triggers and results stay durable.
+  perform set_config('synchronous_commit', 'off', true);
+  v_now := edgeflow.now();
+
+  for hq in
+    select h.queue_name, h.vt_seconds
+      from edgeflow.handler_queues h
+      join edgeflow.pool_queues q on q.pool = h.pool and q.name = h.queue
+     where h.pool = p_pool and not q.paused
+       and (p_handlers is null or jsonb_typeof(p_handlers) <> 'array'
+            or p_handlers ? h.handler)
+     order by q.priority desc, random()
+  loop
+    exit when v_left <= 0;
+    -- The messages first, into arrays: a join on pgmq.read (estimated 1,000
+    -- rows) was planned as a hash join over a sequential scan of tasks; unnest
+    -- of an array (estimated 10) keeps it on the primary key.
+    select coalesce(array_agg(m.msg_id order by m.msg_id), '{}'),
+           coalesce(array_agg((m.message ->> 'task')::uuid order by m.msg_id), '{}')
+      into v_msgs, v_tasks
+      from pgmq.read(hq.queue_name, hq.vt_seconds, v_left) m;
+    continue when cardinality(v_msgs) = 0;
+    with msgs as (
+      select mm.msg_id, mm.task_id from unnest(v_msgs, v_tasks) as mm(msg_id, task_id)
+    ), cand as (
+      select t.id, t.run_id, t.slug, t.holds_slots, mm.msg_id, r.status as run_status,
+             r.heartbeat, fs.timeout
+        from msgs mm
+        join edgeflow.tasks t on t.id = mm.task_id and t.msg_id = mm.msg_id
+        join edgeflow.runs r on r.id = t.run_id
+        join edgeflow.flow_steps fs on fs.flow_version_id = r.flow_version_id and fs.slug = t.slug
+       where (t.status = 'QUEUED' or t.status = 'RUNNING' and t.attempts < t.max_attempts)
+         and r.status in ('PENDING', 'SCHEDULED', 'RUNNING')
+         for update of t skip locked
+    ), leased as (
+      update edgeflow.tasks t
+         set status = 'RUNNING', attempts = t.attempts + 1, lease = gen_random_uuid(),
+             lease_expires_at = case when c.heartbeat
+                                     then v_now + make_interval(secs => c.timeout) end,
+             worker = p_worker, started_at = coalesce(t.started_at, v_now),
+             holds_slots = false
+        from cand c
+       where t.id = c.id
+      returning t.id, t.run_id, t.slug, c.msg_id, c.holds_slots, c.run_status, c.heartbeat,
+                c.timeout
+    ), freed as (
+      -- A re-claimed expired lease whose limit was lifted meanwhile.
+      delete from edgeflow.slots s using leased l where l.holds_slots and s.holder = l.id
+    ), started_steps as (
+      update edgeflow.step_states ss set status = 'RUNNING', started_at = v_now
+        from (select distinct run_id, slug from leased) l
+       where ss.run_id = l.run_id and ss.slug = l.slug and ss.status = 'QUEUED'
+    ), started_runs as (
+      update edgeflow.runs r set status = 'RUNNING', started_at = coalesce(r.started_at, v_now)
+       where r.id in (select run_id from leased where run_status <> 'RUNNING')
+         and r.status in ('PENDING', 'SCHEDULED')
+    )
+    select array(select l.id from leased l order by l.msg_id),
+           array(select l.msg_id from leased l
+                  where not l.heartbeat or l.timeout <> hq.vt_seconds order by l.msg_id),
+           array(select case when l.heartbeat then l.timeout else 315360000 end from leased l
+                  where not l.heartbeat or l.timeout <> hq.vt_seconds order by l.msg_id),
+           array(select mm.msg_id from msgs mm
+                  where not exists (select 1 from leased l where l.msg_id = mm.msg_id)
+                  order by mm.msg_id),
+           array(select mm.task_id from msgs mm
+                  where not exists (select 1 from leased l where l.msg_id = mm.msg_id)
+                  order by mm.msg_id)
+      into v_ids, v_vt, v_vt_secs, v_leftover, v_leftover_tasks;
+
+    -- A step whose timeout differs from its queue's read timeout, or a flow
+    -- without heartbeats (the lease never expires).
+    for i in 1 .. coalesce(cardinality(v_vt), 0) loop
+      perform pgmq.set_vt(hq.queue_name, v_vt[i], v_vt_secs[i]);
+    end loop;
+    for i in 1 .. coalesce(cardinality(v_leftover), 0) loop
+      perform edgeflow._claim_leftover(hq.queue_name, v_leftover[i], v_leftover_tasks[i]);
+    end loop;
+    if cardinality(v_ids) > 0 then
+      v_out := v_out || edgeflow._tasks_json(v_ids);
+      v_left := v_left - cardinality(v_ids);
+    end if;
+  end loop;
+  return v_out;
+end
+$function$;
+
+-- from sql/functions/edgeflow.complete_tasks.sql
+-- Complete many tasks in one call, set-based: one worker's batch of results
+-- in one transaction (one result alone: complete_task, see its figure).
+--
+-- Fencing and refusals are those of a single completion, per entry: a task
+-- that does not exist is `not_found`; one locked by another transition, not
+-- RUNNING under this lease (or, without a version lock, not live), or named a
+-- second time in the batch is `stale_lease`; one of a run that is not running
+-- is `run_not_running` and ends CANCELLED. Outcomes come back in the order of
+-- `p_results`; an exception aborts the whole batch.
+--
+-- Lock order: the runs of the batch by id, then their tasks (skip locked), as
+-- every result path does, so two batches over the same runs cannot deadlock.
+--
+-- Then, for the accepted entries, one statement each: delete their messages
+-- (one pgmq.delete per queue), complete the tasks, update their steps once
+-- (count down; at zero, completed with their output); for the steps that
+-- finished: count down their dependents and runs, complete the runs that have
+-- no step left, and start the dependents that became ready with one
+-- pgmq.send_batch per queue. Map and subflow steps (fan-out, empty maps,
+-- child runs) start through _start_steps as before.
+--
+-- Figure that decided it: batches of 50 through the per-entry loop over
+-- complete_task spent ~1.8 ms of SQL per task (tests/bench/profile.ts); this
+-- call spends ~0.5 ms per task (25 ms per batch of 50), and chains in batches
+-- of 50 ran 2.3-2.5 x faster in the same runs (see claim_tasks).
+--
+-- random_page_cost 1.1 and the clock read once per call: see claim_tasks (its
+-- lookups of the batch's tasks and runs were hash joins over sequential scans).
+CREATE OR REPLACE FUNCTION edgeflow.complete_tasks(p_results jsonb)
+ RETURNS jsonb
+ LANGUAGE plpgsql
+ SET search_path TO ''
+ SET random_page_cost TO '1.1'
+AS $function$
+declare
+  -- The engine's clock once per call, not per row (see claim_tasks).
+  v_now timestamptz := edgeflow.now();
+  v_tasks uuid[];
+  v_leases uuid[];
+  v_outputs jsonb[];
+  v_verdicts jsonb[];
+  v_runs uuid[];
+  v_ok uuid[];
+  v_ok_out jsonb[];
+  v_late uuid[];
+  v_done_runs uuid[];
+  v_done_slugs text[];
+  v_ready_runs uuid[];
+  v_ready_slugs text[];
+  v_finished uuid[];
+  v_fast_runs uuid[];
+  v_fast_slugs text[];
+  v_ids uuid[];
+  v_msgs bigint[];
+  v_task uuid;
+  g record;
+  v_late_task record;
+begin
+  if jsonb_typeof(p_results) is distinct from 'array' then
+    raise exception 'complete_tasks expects a JSON array of {task, lease, output}'
+      using errcode = '22023';
+  end if;
+  if jsonb_array_length(p_results) = 0 then
+    return '[]';
+  end if;
+
+  -- The entries into arrays first: joins on jsonb_array_elements (estimated
+  -- 100 rows) were planned as hash joins over a sequential scan of tasks;
+  -- unnest of an array (estimated 10) keeps them on the primary key.
+  select array_agg((x.value ->> 'task')::uuid order by x.ord),
+         array_agg((x.value ->> 'lease')::uuid order by x.ord),
+         array_agg(coalesce(x.value -> 'output', 'null') order by x.ord)
+    into v_tasks, v_leases, v_outputs
+    from jsonb_array_elements(p_results) with ordinality as x(value, ord);
+
+  perform 1 from edgeflow.runs r
+   where r.id in (select t.run_id from edgeflow.tasks t where t.id = any(v_tasks))
+   order by r.id
+     for update of r;
+
+  -- The verdict of each entry, in order: 'ok', or the refusal.
+  with e as (
+    select x.ord, x.task, x.lease, x.output,
+           row_number() over (partition by x.task order by x.ord) = 1 as first
+      from unnest(v_tasks, v_leases, v_outputs) with ordinality as x(task, lease, output, ord)
+  ), lk as (
+    select t.id, t.status, t.lease from edgeflow.tasks t
+     where t.id in (select task from e where first)
+       for update skip locked
+  ), v as (
+    select e.ord, e.task, e.output, r.id as run_id,
+           case when r.id is null then jsonb_build_object('error', 'not_found')
+                when not e.first then jsonb_build_object('error', 'stale_lease', 'again', true)
+                when lk.id is null
+                     or not coalesce(lk.status = 'RUNNING' and lk.lease = e.lease
+                                     or not r.version_lock and lk.status in ('RUNNING', 'QUEUED'),
+                                     false)
+                  then jsonb_build_object('error', 'stale_lease', 'status', lk.status)
+                when r.status not in ('RUNNING', 'PENDING')
+                  then jsonb_build_object('error', 'run_not_running', 'status', r.status)
+           end as refusal
+      from e
+      left join edgeflow.tasks t on t.id = e.task
+      left join edgeflow.runs r on r.id = t.run_id
+      left join lk on lk.id = e.task and e.first
+  )
+  select array_agg(coalesce(v.refusal, '{}') order by v.ord),
+         array_agg(v.run_id order by v.ord),
+         coalesce(array_agg(v.task order by v.ord) filter (where v.refusal is null), '{}'),
+         coalesce(array_agg(v.output order by v.ord) filter (where v.refusal is null), '{}'),
+         coalesce(array_agg(v.task order by v.run_id, v.ord)
+                    filter (where v.refusal ->> 'error' = 'run_not_running'), '{}')
+    into v_verdicts, v_runs, v_ok, v_ok_out, v_late
+    from v;
+
+  -- A cancelled or failed run refuses late results; their tasks end here (rare).
+  foreach v_task in array v_late loop
+    select id, run_id, queue_name, msg_id into v_late_task from edgeflow.tasks where id = v_task;
+    perform pgmq.delete(v_late_task.queue_name, v_late_task.msg_id);
+    update edgeflow.tasks set status = 'CANCELLED', lease = null, lease_expires_at = null,
+                              ended_at = v_now where id = v_task;
+    perform edgeflow._settle_cancelling(v_late_task.run_id);
+  end loop;
+
+  if cardinality(v_ok) > 0 then
+    perform pgmq.delete(m.queue_name, m.msgs)
+       from (select queue_name, array_agg(msg_id) as msgs from edgeflow.tasks
+              where id = any(v_ok) and msg_id is not null group by queue_name) m;
+    update edgeflow.tasks t
+       set status = 'COMPLETED', output = o.output, lease = null, lease_expires_at = null,
+           ended_at = v_now
+      from unnest(v_ok, v_ok_out) as o(id, output)
+     where t.id = o.id;
+    -- Their steps count down and, at zero, complete with their output (a map
+    -- step's: its tasks' outputs in order), in one update.
+    with n as (
+      select run_id, slug, count(*)::integer as c from edgeflow.tasks
+       where id = any(v_ok) group by run_id, slug
+    ), counted as (
+      update edgeflow.step_states ss
+         set remaining_tasks = ss.remaining_tasks - n.c,
+             status = case when ss.remaining_tasks = n.c then 'COMPLETED' else ss.status end,
+             ended_at = case when ss.remaining_tasks = n.c then v_now else ss.ended_at end,
+             output = case when ss.remaining_tasks <> n.c then ss.output
+                           when fs.map_from is null
+                           then (select tk.output from edgeflow.tasks tk
+                                  where tk.run_id = ss.run_id and tk.slug = ss.slug
+                                  order by tk.task_index limit 1)
+                           else (select coalesce(jsonb_agg(tk.output order by tk.task_index), '[]')
+                                   from edgeflow.tasks tk
+                                  where tk.run_id = ss.run_id and tk.slug = ss.slug) end
+        from n
+        join edgeflow.runs r on r.id = n.run_id
+        join edgeflow.flow_steps fs on fs.flow_version_id = r.flow_version_id and fs.slug = n.slug
+       where ss.run_id = n.run_id and ss.slug = n.slug
+      returning ss.run_id, ss.slug, ss.remaining_tasks
+    )
+    select array_agg(c.run_id order by c.run_id, c.slug) filter (where c.remaining_tasks = 0),
+           array_agg(c.slug order by c.run_id, c.slug) filter (where c.remaining_tasks = 0)
+      into v_done_runs, v_done_slugs
+      from counted c;
+  end if;
+
+  if v_done_runs is not null then
+    -- Their dependents count down; those at zero are ready, in declaration order.
+    with deps as (
+      select d.run_id, dep.slug, count(*)::integer as c
+        from unnest(v_done_runs, v_done_slugs) as d(run_id, slug)
+        join edgeflow.runs r on r.id = d.run_id
+        join edgeflow.flow_steps fs on fs.flow_version_id = r.flow_version_id and fs.slug = d.slug
+       cross join lateral unnest(fs.dependents) as dep(slug)
+       group by d.run_id, dep.slug
+    ), counted as (
+      update edgeflow.step_states ss set remaining_deps = ss.remaining_deps - deps.c
+        from deps where ss.run_id = deps.run_id and ss.slug = deps.slug
+      returning ss.run_id, ss.slug, ss.remaining_deps, ss.step_index
+    )
+    select array_agg(c.run_id order by c.run_id, c.step_index) filter (where c.remaining_deps = 0),
+           array_agg(c.slug order by c.run_id, c.step_index) filter (where c.remaining_deps = 0)
+      into v_ready_runs, v_ready_slugs
+      from counted c;
+
+    -- Runs count down their steps; those at zero complete with their leaf steps' outputs.
+    with n as (
+      select run_id, count(*)::integer as c from unnest(v_done_runs) as d(run_id) group by run_id
+    ), counted as (
+      update edgeflow.runs r set remaining_steps = r.remaining_steps - n.c
+        from n where r.id = n.run_id
+      returning r.id, r.remaining_steps
+    )
+    select array_agg(c.id order by c.id) filter (where c.remaining_steps = 0) into v_finished
+      from counted c;
+    if v_finished is not null then
+      update edgeflow.runs r
+         set status = 'COMPLETED', ended_at = v_now,
+             output = (select coalesce(jsonb_object_agg(ss.slug, ss.output), '{}')
+                         from edgeflow.step_states ss
+                         join edgeflow.flow_steps fs
+                           on fs.flow_version_id = r.flow_version_id and fs.slug = ss.slug
+                        where ss.run_id = r.id and cardinality(fs.dependents) = 0)
+       where r.id = any(v_finished);
+    end if;
+  end if;
+
+  if v_ready_runs is not null then
+    -- A run whose ready steps are all plain (no map, no subflow, no wait or
+    -- sleep, no per-key limit) and that waits for no slot starts them here;
+    -- any other goes through _start_steps, where those are handled.
+    select array_agg(d.run_id order by d.ord) filter (where g2.plain),
+           array_agg(d.slug order by d.ord) filter (where g2.plain)
+      into v_fast_runs, v_fast_slugs
+      from unnest(v_ready_runs, v_ready_slugs) with ordinality as d(run_id, slug, ord)
+      join (select d2.run_id,
+                   bool_and(fs.map_from is null and fs.deployment is null
+                            and fs.wait is null and fs.concurrency is null
+                            and r.awaiting_slot is null
+                            and r.status in ('PENDING', 'SCHEDULED', 'RUNNING')) as plain
+              from unnest(v_ready_runs, v_ready_slugs) as d2(run_id, slug)
+              join edgeflow.runs r on r.id = d2.run_id
+              join edgeflow.flow_steps fs
+                on fs.flow_version_id = r.flow_version_id and fs.slug = d2.slug
+             group by d2.run_id) g2 on g2.run_id = d.run_id;
+
+    for g in
+      select q.queue_name, edgeflow.delay_seconds(q.at) as delay,
+             array_agg(q.run_id order by q.ord) as runs, array_agg(q.slug order by q.ord) as slugs,
+             array_agg(q.max_attempts order by q.ord) as max_attempts,
+             array_agg(q.at order by q.ord) as ats
+        from (select d.run_id, d.slug, d.ord, fs.max_attempts,
+                     edgeflow.ensure_handler_queue(r.pool, r.queue, fs.handler, fs.timeout)
+                       as queue_name,
+                     greatest(v_now + make_interval(secs => fs.start_delay),
+                              coalesce(r.scheduled_time, '-infinity')) as at
+                from unnest(v_fast_runs, v_fast_slugs) with ordinality as d(run_id, slug, ord)
+                join edgeflow.runs r on r.id = d.run_id
+                join edgeflow.flow_steps fs
+                  on fs.flow_version_id = r.flow_version_id and fs.slug = d.slug) q
+       group by 1, 2
+    loop
+      v_ids := array(select gen_random_uuid() from generate_series(1, cardinality(g.runs)));
+      v_msgs := array(
+        select pgmq.send_batch(
+          g.queue_name,
+          array(select jsonb_build_object('task', v_ids[i], 'run', g.runs[i])
+                  from generate_series(1, cardinality(g.runs)) as i order by i),
+          -- The vt overload itself, not the (queue, msgs, delay) wrapper (see
+          -- _start_steps_unguarded).
+          null::jsonb[], clock_timestamp() + make_interval(secs => g.delay)));
+      insert into edgeflow.tasks (id, run_id, slug, task_index, item, status, max_attempts,
+                                  queue_name, msg_id, available_at)
+      select v_ids[i], g.runs[i], g.slugs[i], 0, null, 'QUEUED', g.max_attempts[i],
+             g.queue_name, v_msgs[i], g.ats[i]
+        from generate_series(1, cardinality(g.runs)) as i;
+    end loop;
+    if v_fast_runs is not null then
+      update edgeflow.step_states ss
+         set status = 'QUEUED', remaining_tasks = 1, total_tasks = 1, queued_at = v_now
+        from unnest(v_fast_runs, v_fast_slugs) as d(run_id, slug)
+       where ss.run_id = d.run_id and ss.slug = d.slug;
+    end if;
+
+    for g in
+      select d.run_id, array_agg(d.slug order by d.ord) as slugs
+        from unnest(v_ready_runs, v_ready_slugs) with ordinality as d(run_id, slug, ord)
+       where not (d.run_id = any(coalesce(v_fast_runs, '{}')))
+       group by d.run_id order by d.run_id
+    loop
+      perform edgeflow._start_steps(g.run_id, g.slugs);
+    end loop;
+  end if;
+
+  -- A task named twice: the second entry sees what the first left.
+  return (select jsonb_agg(
+            case when v.verdict = '{}'
+                 then jsonb_build_object('ok', true, 'task', v.task, 'run_status',
+                                         (select status from edgeflow.runs where id = v.run_id))
+                 when v.verdict ? 'again'
+                 then jsonb_build_object('error', 'stale_lease', 'status',
+                        (select status from edgeflow.tasks where id = v.task))
+                 else v.verdict end
+            order by v.ord)
+            from unnest(v_tasks, v_verdicts, v_runs) with ordinality as v(task, verdict, run_id, ord));
+end
+$function$;

@@ -21,6 +21,11 @@ export interface Ui {
   nonce: string;
   /** Whether the caller may do `method` on routes guarded by `scope`. */
   can(scope: Scope, method?: string): boolean;
+  /**
+   * The engine's clock (`edgeflow.now()`, in ms) on pages that show how long
+   * something has been running; a test that moves the clock sees it here too.
+   */
+  now?: number;
 }
 
 /** Build the request's `Ui`. */
@@ -152,7 +157,11 @@ export function Time(props: { at: string | null | undefined; zone?: string | nul
 }
 
 /** `1.2 s`, `3 min 4 s` between two ISO timestamps (to now when `to` is null). */
-export function duration(from: string | null, to: string | null, now = Date.now()): string {
+export function duration(
+  from: string | null,
+  to: string | null,
+  now: number = Date.now(),
+): string {
   if (!from) return "—";
   const ms = (to ? Date.parse(to) : now) - Date.parse(from);
   if (!Number.isFinite(ms) || ms < 0) return "—";

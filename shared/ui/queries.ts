@@ -23,6 +23,12 @@ export interface RunRow {
   late_at?: string | null;
 }
 
+/** The engine's clock in ms: durations of unfinished things are measured to it. */
+export async function engineNow(sql: Sql): Promise<number> {
+  const [row] = await sql<{ now: string }>`select edgeflow.iso(edgeflow.now()) as now`;
+  return Date.parse(row.now);
+}
+
 /** Runs newest first after a cursor, through the `runs_*_newest` indexes; one extra row tells if there is a next page. */
 export async function listRuns(
   sql: Sql,
@@ -102,7 +108,7 @@ export async function listWorkers(sql: Sql): Promise<Record<string, unknown>[]> 
   return await sql`
     select name, pool, handlers, capacity, heartbeat_seconds,
            edgeflow.iso(last_heartbeat_at) as last_heartbeat_at,
-           extract(epoch from now() - last_heartbeat_at)::int as seconds_ago,
+           extract(epoch from edgeflow.now() - last_heartbeat_at)::int as seconds_ago,
            case when last_heartbeat_at > edgeflow.now() - make_interval(secs => 3 * heartbeat_seconds)
                 then 'ONLINE' else 'OFFLINE' end as status
       from edgeflow.workers order by last_heartbeat_at desc limit 500`;

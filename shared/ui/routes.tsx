@@ -124,11 +124,12 @@ export function uiRoutes(deps: AppDeps, auth: Auth, wakeups?: Wakeups): Hono<App
     const choices = await q.filterChoices(sql);
     const hours = await activity(sql);
     const stuck = await unservedQueues(sql);
+    const now = await q.engineNow(sql);
     return c.html(
       <RunsPage
         activity={hours}
         stuck={stuck}
-        ui={view(c)}
+        ui={{ ...view(c), now }}
         runs={page}
         filters={filters}
         choices={choices}
@@ -144,16 +145,17 @@ export function uiRoutes(deps: AppDeps, auth: Auth, wakeups?: Wakeups): Hono<App
     if (!found) throw ApiError.of("not_found", `no run ${id}`);
     const { tasks, events } = await runTimeline(deps.sql(c), id);
     const { run } = found;
-    const now = run.ended_at ? Date.parse(run.ended_at) : Date.now();
-    const timeline = timelineRows(run.steps.map((s) => s.slug), tasks, events, now);
-    return { ...found, timeline };
+    const now = await q.engineNow(deps.sql(c));
+    const end = run.ended_at ? Date.parse(run.ended_at) : now;
+    const timeline = timelineRows(run.steps.map((s) => s.slug), tasks, events, end);
+    return { ...found, timeline, now };
   };
   ui.get("/runs/:id", see("trigger"), async (c) => {
-    const { run, events, last_id, timeline } = await loadRun(c);
+    const { run, events, last_id, timeline, now } = await loadRun(c);
     const logs = (await firstLogs(deps.sql(c), run.id)) ?? undefined;
     return c.html(
       <RunPage
-        ui={view(c)}
+        ui={{ ...view(c), now }}
         run={run}
         events={events}
         lastId={last_id}
@@ -163,8 +165,10 @@ export function uiRoutes(deps: AppDeps, auth: Auth, wakeups?: Wakeups): Hono<App
     );
   });
   ui.get("/runs/:id/live", see("trigger"), async (c) => {
-    const { run, events, timeline } = await loadRun(c);
-    return c.html(<RunLive ui={view(c)} run={run} events={events} timeline={timeline} />);
+    const { run, events, timeline, now } = await loadRun(c);
+    return c.html(
+      <RunLive ui={{ ...view(c), now }} run={run} events={events} timeline={timeline} />,
+    );
   });
 
   ui.get("/flows", see("register"), async (c) => {

@@ -79,7 +79,7 @@ export function RunLive(
         <LateBadge late={run.late as boolean} at={run.late_at as string | null} />{" "}
         <span class="muted">created</span> <Time at={run.created_at} />
         <Sep />
-        <span class="muted">took</span> {duration(run.started_at, run.ended_at)}
+        <span class="muted">took</span> {duration(run.started_at, run.ended_at, ui.now)}
         {!FINAL_RUN_STATES.has(run.status) && ui.can("trigger") && (
           <form class="inline gap" method="post" action={`${ui.base}/runs/${run.id}/cancel`}>
             <button class="danger" type="submit">Cancel run</button>
@@ -131,7 +131,7 @@ export function RunLive(
             <td>
               <Time at={s.started_at as string | null} />
             </td>
-            <td>{duration(s.started_at as string | null, s.ended_at as string | null)}</td>
+            <td>{duration(s.started_at as string | null, s.ended_at as string | null, ui.now)}</td>
             <td>
               <ErrorText value={s.error} />
             </td>

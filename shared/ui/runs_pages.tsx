@@ -157,7 +157,7 @@ export function RunsPage(props: {
                   <td>
                     <Time at={r.created_at} />
                   </td>
-                  <td>{duration(r.started_at, r.ended_at)}</td>
+                  <td>{duration(r.started_at, r.ended_at, ui.now)}</td>
                 </tr>
               ))}
             </table>

@@ -28,7 +28,8 @@ begin
        for update skip locked;
     exit when not found;
     if v_limit is not null then
-      insert into edgeflow.slots (limit_key, holder, run_id) values (v_key, v_run.id, v_run.id);
+      insert into edgeflow.slots (limit_key, holder, run_id, acquired_at)
+      values (v_key, v_run.id, v_run.id, edgeflow.now());
     end if;
     update edgeflow.runs
        set awaiting_slot = null,

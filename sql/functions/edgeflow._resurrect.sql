@@ -29,7 +29,8 @@ begin
     if edgeflow._slots_held(v_key) >= v_limit then
       return 'waiting';
     end if;
-    insert into edgeflow.slots (limit_key, holder, run_id) values (v_key, r.id, r.id);
+    insert into edgeflow.slots (limit_key, holder, run_id, acquired_at)
+    values (v_key, r.id, r.id, edgeflow.now());
   end if;
   -- And its per-key slots (issue 16): the crash gave them back, maybe to the next run of its key.
   if not edgeflow._take_run_key_slots(p_run_id) then

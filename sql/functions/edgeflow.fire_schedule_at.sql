@@ -12,8 +12,8 @@ declare
   v_result jsonb;
 begin
   if p_message_id is not null then
-    insert into edgeflow.qstash_deliveries (message_id, schedule_id, scheduled_time)
-    values (p_message_id, p_id, p_time) on conflict do nothing;
+    insert into edgeflow.qstash_deliveries (message_id, schedule_id, scheduled_time, received_at)
+    values (p_message_id, p_id, p_time, edgeflow.now()) on conflict do nothing;
     if not found then
       select result into v_result from edgeflow.qstash_deliveries
        where message_id = p_message_id;

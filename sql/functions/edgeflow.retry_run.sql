@@ -64,7 +64,8 @@ begin
     if edgeflow._slots_held(v_key) >= v_limit then
       return jsonb_build_object('error', 'limit_full', 'limit', v_limit);
     end if;
-    insert into edgeflow.slots (limit_key, holder, run_id) values (v_key, r.id, r.id);
+    insert into edgeflow.slots (limit_key, holder, run_id, acquired_at)
+    values (v_key, r.id, r.id, edgeflow.now());
   end if;
   -- Its per-key slots too (issue 16): without them a retried run would run beside another of
   -- its key. A key that is full refuses the retry, as a full deployment does.

@@ -137,8 +137,8 @@ begin
         continue;
       end if;
       if cardinality(v_keys) > 0 then
-        insert into edgeflow.slots (limit_key, holder, run_id)
-        select k, t.id, t.run_id from unnest(v_keys) as k;
+        insert into edgeflow.slots (limit_key, holder, run_id, acquired_at)
+        select k, t.id, t.run_id, edgeflow.now() from unnest(v_keys) as k;
       end if;
 
       v_timeout := t.timeout;

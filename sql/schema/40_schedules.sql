@@ -6,7 +6,7 @@ create table edgeflow.qstash_deliveries (
   schedule_id uuid,
   scheduled_time timestamp with time zone,
   result jsonb,
-  received_at timestamp with time zone default now() not null,
+  received_at timestamp with time zone not null,
   constraint qstash_deliveries_pkey PRIMARY KEY (message_id)
 );
 CREATE INDEX qstash_deliveries_received ON edgeflow.qstash_deliveries USING btree (received_at);

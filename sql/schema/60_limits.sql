@@ -30,7 +30,7 @@ create table edgeflow.slots (
   limit_key text not null,
   holder uuid not null,
   run_id uuid not null,
-  acquired_at timestamp with time zone default now() not null,
+  acquired_at timestamp with time zone not null,
   constraint slots_pkey PRIMARY KEY (limit_key, holder)
 );
 CREATE INDEX slots_holder ON edgeflow.slots USING btree (holder);

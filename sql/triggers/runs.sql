@@ -52,7 +52,8 @@ begin
      and not exists (select 1 from edgeflow.runs w
                       where w.deployment_id = new.deployment_id and w.awaiting_slot is not null
                         and w.id <> new.id) then
-    insert into edgeflow.slots (limit_key, holder, run_id) values (v_key, new.id, new.id);
+    insert into edgeflow.slots (limit_key, holder, run_id, acquired_at)
+    values (v_key, new.id, new.id, edgeflow.now());
   elsif d.collision_strategy = 'cancel_new' then
     update edgeflow.runs
        set status = 'CANCELLED', ended_at = edgeflow.now(),

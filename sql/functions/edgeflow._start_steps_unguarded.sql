@@ -30,7 +30,7 @@ declare
   v_id uuid;
   v_ready text[];
 begin
-  select id, flow_version_id, pool, queue, scheduled_time into r
+  select id, flow_version_id, pool, queue, scheduled_time, created_at into r
     from edgeflow.runs where id = p_run_id;
   while cardinality(v_work) > 0 loop
     v_slug := v_work[1];
@@ -84,10 +84,10 @@ begin
 
     if s.deployment is not null then
       insert into edgeflow.tasks (id, run_id, slug, task_index, item, status, max_attempts,
-                                  queue_name, msg_id, available_at)
+                                  queue_name, msg_id, available_at, run_created_at)
       select v_ids[i], p_run_id, v_slug, i - 1,
              case when s.map_from is null then null else v_items -> (i - 1) end,
-             'QUEUED', s.max_attempts, 'ef_subflows', null, v_at
+             'QUEUED', s.max_attempts, 'ef_subflows', null, v_at, r.created_at
         from generate_series(1, v_n) as i;
       update edgeflow.step_states
          set status = 'QUEUED', remaining_tasks = v_n, total_tasks = v_n, queued_at = edgeflow.now()
@@ -124,10 +124,10 @@ begin
                 from unnest(v_ids) with ordinality as i(id, ord) order by i.ord),
         null::jsonb[], clock_timestamp() + make_interval(secs => edgeflow.delay_seconds(v_at))));
     insert into edgeflow.tasks (id, run_id, slug, task_index, item, status, max_attempts,
-                                queue_name, msg_id, available_at)
+                                queue_name, msg_id, available_at, run_created_at)
     select v_ids[i], p_run_id, v_slug, i - 1,
            case when s.map_from is null then null else v_items -> (i - 1) end,
-           'QUEUED', s.max_attempts, v_queue, v_msgs[i], v_at
+           'QUEUED', s.max_attempts, v_queue, v_msgs[i], v_at, r.created_at
       from generate_series(1, v_n) as i;
     update edgeflow.step_states
        set status = 'QUEUED', remaining_tasks = v_n, total_tasks = v_n, queued_at = edgeflow.now()

@@ -225,8 +225,9 @@ begin
       select q.queue_name, edgeflow.delay_seconds(q.at) as delay,
              array_agg(q.run_id order by q.ord) as runs, array_agg(q.slug order by q.ord) as slugs,
              array_agg(q.max_attempts order by q.ord) as max_attempts,
-             array_agg(q.at order by q.ord) as ats
-        from (select d.run_id, d.slug, d.ord, fs.max_attempts,
+             array_agg(q.at order by q.ord) as ats,
+             array_agg(q.created_at order by q.ord) as created
+        from (select d.run_id, d.slug, d.ord, fs.max_attempts, r.created_at,
                      edgeflow.ensure_handler_queue(r.pool, r.queue, fs.handler, fs.timeout)
                        as queue_name,
                      greatest(v_now + make_interval(secs => fs.start_delay),
@@ -247,9 +248,9 @@ begin
           -- _start_steps_unguarded).
           null::jsonb[], clock_timestamp() + make_interval(secs => g.delay)));
       insert into edgeflow.tasks (id, run_id, slug, task_index, item, status, max_attempts,
-                                  queue_name, msg_id, available_at)
+                                  queue_name, msg_id, available_at, run_created_at)
       select v_ids[i], g.runs[i], g.slugs[i], 0, null, 'QUEUED', g.max_attempts[i],
-             g.queue_name, v_msgs[i], g.ats[i]
+             g.queue_name, v_msgs[i], g.ats[i], g.created[i]
         from generate_series(1, cardinality(g.runs)) as i;
     end loop;
     if v_fast_runs is not null then

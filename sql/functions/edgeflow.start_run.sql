@@ -75,8 +75,12 @@ begin
                               'created', false);
   end if;
 
-  insert into edgeflow.step_states (run_id, slug, step_index, status, remaining_deps)
-  select v_run_id, slug, step_index, 'PENDING', cardinality(depends_on)
+  -- run_created_at: the events' partition key, carried so that the event
+  -- triggers need not look the run up (see _step_event).
+  insert into edgeflow.step_states (run_id, slug, step_index, status, remaining_deps,
+                                    run_created_at)
+  select v_run_id, slug, step_index, 'PENDING', cardinality(depends_on),
+         (select r.created_at from edgeflow.runs r where r.id = v_run_id)
     from edgeflow.flow_steps where flow_version_id = p_flow_version_id;
   perform edgeflow._start_steps(v_run_id, v_roots);
 

@@ -68,6 +68,7 @@ create table edgeflow.step_states (
   started_at timestamp with time zone,
   ended_at timestamp with time zone,
   holds_key_slots boolean default false not null,
+  run_created_at timestamp with time zone,
   constraint step_states_pkey PRIMARY KEY (run_id, slug),
   constraint step_states_status_check CHECK ((status = ANY (ARRAY['PENDING'::text, 'QUEUED'::text, 'RUNNING'::text, 'COMPLETED'::text, 'FAILED'::text, 'CANCELLED'::text, 'WAITING'::text]))),
   constraint step_states_run_id_fkey FOREIGN KEY (run_id) REFERENCES edgeflow.runs(id) ON DELETE CASCADE
@@ -96,6 +97,7 @@ create table edgeflow.tasks (
   holds_slots boolean default false not null,
   subflow_run_id uuid,
   waited jsonb,
+  run_created_at timestamp with time zone,
   constraint tasks_pkey PRIMARY KEY (id),
   constraint tasks_run_id_slug_task_index_key UNIQUE (run_id, slug, task_index),
   constraint tasks_status_check CHECK ((status = ANY (ARRAY['QUEUED'::text, 'RUNNING'::text, 'COMPLETED'::text, 'FAILED'::text, 'CANCELLED'::text, 'WAITING'::text]))),

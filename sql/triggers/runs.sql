@@ -143,26 +143,24 @@ $function$;
 -- callgrind, 1,000 runs updated in one statement): 124,000 per run event as a
 -- row trigger (one single-row insert through SPI each), 35,000 from the
 -- transition tables; in claims and completions of 50 the run events were a
--- third of what the event log cost.
+-- third of what the event log cost. A plain insert, the runs to notify read
+-- again only when NOTIFY is on (see _task_event, migration 0257).
 CREATE OR REPLACE FUNCTION edgeflow._run_events()
  RETURNS trigger
  LANGUAGE plpgsql
  SET search_path TO ''
 AS $function$
-declare
-  v_runs uuid[];
 begin
-  with ins as (
-    insert into edgeflow.events (run_id, kind, from_status, to_status, at, run_created_at)
-    select n.id, 'run', o.status, n.status, (select edgeflow.now()), n.created_at
-      from new_rows n join old_rows o on o.id = n.id
-     where o.status is distinct from n.status
-       and n.status not in ('CANCELLING', 'CANCELLED', 'FAILED', 'CRASHED')
-    returning run_id
-  )
-  select array_agg(distinct run_id) into v_runs from ins;
-  if v_runs is not null and pg_catalog.current_setting('edgeflow.notify_events', true) = 'on' then
-    perform edgeflow._notify_event(r) from unnest(v_runs) as r;
+  insert into edgeflow.events (run_id, kind, from_status, to_status, at, run_created_at)
+  select n.id, 'run', o.status, n.status, (select edgeflow.now()), n.created_at
+    from new_rows n join old_rows o on o.id = n.id
+   where o.status is distinct from n.status
+     and n.status not in ('CANCELLING', 'CANCELLED', 'FAILED', 'CRASHED');
+  if pg_catalog.current_setting('edgeflow.notify_events', true) = 'on' then
+    perform edgeflow._notify_event(x.id)
+       from (select distinct n.id from new_rows n join old_rows o on o.id = n.id
+              where o.status is distinct from n.status
+                and n.status not in ('CANCELLING', 'CANCELLED', 'FAILED', 'CRASHED')) x;
   end if;
   return null;
 end

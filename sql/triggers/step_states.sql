@@ -6,7 +6,8 @@
 --   1. after update, for each row: step_states_release_key_slots → edgeflow._step_release_key_slots() when (old.holds_key_slots AND (new.status = ANY (ARRAY['COMPLETED'::text, 'FAILED'::text, 'CANCELLED'::text])))
 --   2. after update, for each statement: events_step_update → edgeflow._step_event()
 
--- One insert per statement from the transition tables (see _task_event).
+-- One insert per statement from the transition tables, the partition key
+-- from the row (see _task_event).
 CREATE OR REPLACE FUNCTION edgeflow._step_event()
  RETURNS trigger
  LANGUAGE plpgsql
@@ -14,23 +15,21 @@ CREATE OR REPLACE FUNCTION edgeflow._step_event()
  SET enable_seqscan TO 'off'
  SET jit TO 'off'
 AS $function$
-declare
-  v_runs uuid[];
 begin
-  with ins as (
-    insert into edgeflow.events (run_id, kind, step, from_status, to_status, error, at,
-                                run_created_at)
-    select n.run_id, 'step', n.slug, o.status, n.status,
-           case when n.status = 'FAILED' then n.error end, (select edgeflow.now()),
-           -- The partition key of events (see _task_event).
-           (select r.created_at from edgeflow.runs r where r.id = n.run_id)
-      from new_rows n join old_rows o on o.run_id = n.run_id and o.slug = n.slug
-     where o.status is distinct from n.status
-    returning run_id
-  )
-  select array_agg(distinct run_id) into v_runs from ins;
-  if v_runs is not null and pg_catalog.current_setting('edgeflow.notify_events', true) = 'on' then
-    perform edgeflow._notify_event(r) from unnest(v_runs) as r;
+  insert into edgeflow.events (run_id, kind, step, from_status, to_status, error, at,
+                              run_created_at)
+  select n.run_id, 'step', n.slug, o.status, n.status,
+         case when n.status = 'FAILED' then n.error end, (select edgeflow.now()),
+         -- The partition key of events (see _task_event).
+         coalesce(n.run_created_at,
+                  (select r.created_at from edgeflow.runs r where r.id = n.run_id))
+    from new_rows n join old_rows o on o.run_id = n.run_id and o.slug = n.slug
+   where o.status is distinct from n.status;
+  if pg_catalog.current_setting('edgeflow.notify_events', true) = 'on' then
+    perform edgeflow._notify_event(x.run_id)
+       from (select distinct n.run_id
+               from new_rows n join old_rows o on o.run_id = n.run_id and o.slug = n.slug
+              where o.status is distinct from n.status) x;
   end if;
   return null;
 end

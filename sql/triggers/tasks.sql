@@ -21,6 +21,15 @@
 -- 12.5 % → 9.5 %. `jit off`: under `enable_seqscan off` edgeflow.now()'s
 -- scan of the clock costs 1e10, and Postgres JIT-compiled it in every
 -- statement (26–220 ms per 50-row update, measured before this was set).
+-- The partition key comes from the task row (run_created_at, written with
+-- it since migration 0257; a row written before looks its run up), and the
+-- insert is a plain statement: the runs to notify are read again from the
+-- transition tables only when NOTIFY is on. Figure that decided it
+-- (tests/bench/events_cpu.ts, backend CPU per step, batches of 50, 1,000
+-- runs, 3 interleaved rounds, variants in one database): triggers off
+-- 267 µs; as before 327 µs (+22.5 %); without the run lookup 300 (+12.5 %);
+-- without the lookup and the CTE 287 (+7.5 %); the CTE gone but the lookup
+-- kept 303 (+13.7 %).
 CREATE OR REPLACE FUNCTION edgeflow._task_event()
  RETURNS trigger
  LANGUAGE plpgsql
@@ -28,34 +37,31 @@ CREATE OR REPLACE FUNCTION edgeflow._task_event()
  SET enable_seqscan TO 'off'
  SET jit TO 'off'
 AS $function$
-declare
-  v_runs uuid[];
 begin
-  with ins as (
-    insert into edgeflow.events (run_id, kind, step, task, attempt, from_status, to_status, error,
-                                at, run_created_at)
-    select n.run_id, 'task', n.slug, n.id, n.attempts, o.status, n.status,
-           case when n.status = 'FAILED' or (o.status = 'RUNNING' and n.status = 'QUEUED')
-                then n.error end,
-           -- The engine's clock, read once per statement (an InitPlan; not at
-           -- all when no status changed).
-           (select edgeflow.now()),
-           -- The partition key of events (sql/schema/80_events.sql): one
-           -- probe of runs_pkey per event, whatever the size of runs. A join
-           -- to runs was planned (once per backend, from the transition
-           -- table's size then) as a hash join over a sequential scan of
-           -- every run: 5,000 rows read per statement in
-           -- engine.chain.batch50. Without `enable_seqscan off` the probe
-           -- itself was a scan of a small runs table (130,000 instructions
-           -- per event with 150 runs, under callgrind).
-           (select r.created_at from edgeflow.runs r where r.id = n.run_id)
-      from new_rows n join old_rows o on o.id = n.id
-     where o.status is distinct from n.status
-    returning run_id
-  )
-  select array_agg(distinct run_id) into v_runs from ins;
-  if v_runs is not null and pg_catalog.current_setting('edgeflow.notify_events', true) = 'on' then
-    perform edgeflow._notify_event(r) from unnest(v_runs) as r;
+  insert into edgeflow.events (run_id, kind, step, task, attempt, from_status, to_status, error,
+                              at, run_created_at)
+  select n.run_id, 'task', n.slug, n.id, n.attempts, o.status, n.status,
+         case when n.status = 'FAILED' or (o.status = 'RUNNING' and n.status = 'QUEUED')
+              then n.error end,
+         -- The engine's clock, read once per statement (an InitPlan; not at
+         -- all when no status changed).
+         (select edgeflow.now()),
+         -- The partition key of events (sql/schema/80_events.sql). A row
+         -- without it: one probe of runs_pkey (coalesce runs the subquery
+         -- only then). A join to runs was planned (once per backend, from
+         -- the transition table's size then) as a hash join over a
+         -- sequential scan of every run: 5,000 rows read per statement in
+         -- engine.chain.batch50. Without `enable_seqscan off` the probe
+         -- itself was a scan of a small runs table (130,000 instructions
+         -- per event with 150 runs, under callgrind).
+         coalesce(n.run_created_at,
+                  (select r.created_at from edgeflow.runs r where r.id = n.run_id))
+    from new_rows n join old_rows o on o.id = n.id
+   where o.status is distinct from n.status;
+  if pg_catalog.current_setting('edgeflow.notify_events', true) = 'on' then
+    perform edgeflow._notify_event(x.run_id)
+       from (select distinct n.run_id from new_rows n join old_rows o on o.id = n.id
+              where o.status is distinct from n.status) x;
   end if;
   return null;
 end

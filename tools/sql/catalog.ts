@@ -40,6 +40,8 @@ export interface Table {
   unlogged: boolean;
   rls: boolean;
   acl: string | null;
+  /** Storage parameters (`with (fillfactor=70)`), as pg_class.reloptions lists them; null: none. */
+  options?: string[] | null;
   columns: Column[];
   constraints: Constraint[];
   indexes: { name: string; def: string }[];
@@ -134,6 +136,7 @@ async function read(sql: Sql): Promise<Catalog> {
     relpersistence: string;
     relrowsecurity: boolean;
     acl: string | null;
+    reloptions: string[] | null;
     partkey: string | null;
     parent: string | null;
   }>(
@@ -141,6 +144,7 @@ async function read(sql: Sql): Promise<Catalog> {
     `
     select c.oid::int as oid, n.nspname as schema, c.relname as name, c.relkind::text as relkind,
            c.relpersistence::text as relpersistence, c.relrowsecurity, c.relacl::text as acl,
+           c.reloptions::text[] as reloptions,
            case when c.relkind = 'p' then pg_catalog.pg_get_partkeydef(c.oid) end as partkey,
            (select pn.nspname || '.' || pc.relname from pg_catalog.pg_inherits i
               join pg_catalog.pg_class pc on pc.oid = i.inhparent
@@ -236,6 +240,7 @@ async function read(sql: Sql): Promise<Catalog> {
       unlogged: r.relpersistence === "u",
       rls: r.relrowsecurity,
       acl: r.acl,
+      options: r.reloptions?.length ? [...r.reloptions].sort() : null,
       columns: columns.filter((c) => c.rel === r.oid).map(({ rel: _, ...c }) => c),
       constraints: constraints.filter((c) => c.rel === r.oid).map(({ rel: _, references, ...c }) =>
         references ? { ...c, references } : c
@@ -498,7 +503,9 @@ export function ddlTable(t: Table, withForeignKeys = true): string {
   const out = [
     `create ${t.unlogged ? "unlogged " : ""}table ${t.schema}.${ident(t.name)} (\n${
       lines.join(",\n")
-    }\n)${t.partitionKey ? ` partition by ${t.partitionKey.toLowerCase()}` : ""};`,
+    }\n)${t.partitionKey ? ` partition by ${t.partitionKey.toLowerCase()}` : ""}${
+      t.options ? ` with (${t.options.join(", ")})` : ""
+    };`,
   ];
   for (const i of t.indexes) out.push(`${i.def};`);
   if (t.rls) out.push(`alter table ${t.schema}.${ident(t.name)} enable row level security;`);
@@ -541,6 +548,7 @@ export function flatten(c: Catalog, options: { skipPgmq?: boolean } = {}): Map<s
         `acl ${t.acl ?? "default"}`,
         t.partitionKey ? `partition by ${t.partitionKey}` : "",
         t.partitionOf ? `default partition of ${t.partitionOf}` : "",
+        t.options ? `with (${t.options.join(", ")})` : "",
         ...t.columns.map((col) =>
           `${col.name} ${col.type}${col.notnull ? " not null" : ""}${
             col.default !== null ? ` default ${col.default}` : ""

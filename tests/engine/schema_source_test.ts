@@ -191,3 +191,32 @@ Deno.test("the bootstrap is deterministic and keeps the comments written in sql/
   edited.set(path, edited.get(path)!.replace("v_left integer", "v_left bigint"));
   assert.match(renderTree(catalog, texts, edited).get(path)!, /v_left integer/);
 });
+
+Deno.test("each trigger file's firing-order header lists the table's triggers as the catalog fires them", async () => {
+  // The header is what a reader trusts for "what fires when" (issue 12); a trigger added
+  // without regenerating it (runs_notify once was) would go unseen.
+  const migrations = await loadMigrations();
+  const db = await fromMigrations("pglite", migrations);
+  const catalog = await readCatalog(db.sql);
+  await db.close();
+  const rendered = renderTree(catalog, [], new Map());
+  const order = (text: string) => {
+    const lines = text.split("\n");
+    const at = lines.findIndex((l) => l.startsWith("-- Firing order"));
+    if (at < 0) return null;
+    const out = [];
+    // Timing, level, name and function in order; the `when` may be paraphrased for people.
+    for (let i = at + 1; i < lines.length && /^--\s+\d+\. /.test(lines[i]); i++) {
+      out.push(lines[i].replace(/ when .*$/, ""));
+    }
+    return out;
+  };
+  let files = 0;
+  for (const [path, text] of rendered) {
+    if (!path.startsWith("triggers/")) continue;
+    files++;
+    const ours = await Deno.readTextFile(new URL(`../../sql/${path}`, import.meta.url));
+    assert.deepEqual(order(ours), order(text), `sql/${path}: regenerate its firing-order header`);
+  }
+  assert.ok(files >= 5, `only ${files} trigger files`);
+});

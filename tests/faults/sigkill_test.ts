@@ -55,6 +55,12 @@ dbTest(
       assert.deepEqual(done.output, { frame: { worker: "survivor", attempt: 2 } });
       assert.equal(done.steps[0].attempts, 2, "the killed attempt is counted");
 
+      // The run is COMPLETED when the survivor's result commits, which can be before the
+      // survivor has printed that its call was answered (CI saw an empty list here under load).
+      await until(
+        "the survivor's report",
+        () => survivor.events.find((e) => e.event === "completed"),
+      );
       const completions = survivor.events.filter((e) => e.event === "completed");
       assert.deepEqual(completions.map((e) => e.task), [claimed.task], "completed exactly once");
       const [{ n }] = await db.sql<{ n: number }>`select count(*)::int as n from edgeflow.slots`;

@@ -238,7 +238,6 @@ async function rows<T>(db: PGlite, text: string, params: unknown[] = []): Promis
   return (await db.query<T>(text, params)).rows;
 }
 
-const ident = (s: string) => `"${s.replaceAll('"', '""')}"`;
 const literal = (s: string) => `'${s.replaceAll("'", "''")}'`;
 
 /** Each table's line (name, row count, md5 of its rows in a stable order). */

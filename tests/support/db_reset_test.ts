@@ -79,6 +79,8 @@ dbTest("a test dirties the shared database every way it can", async ({ sql }) =>
   await sql`insert into edgeflow.pools (name) values ('extra')`;
   await sql`insert into edgeflow.flows (name) values ('f')`;
   await sql`insert into edgeflow.maintenance_counters (name, value) values ('c', 5)`;
+  // An unlogged table (the rate limit counters) too.
+  await sql`insert into edgeflow.rate_limit_windows (key, count, window_end) values ('k', 1, now())`;
   // A pgmq queue (tables, a row in pgmq.meta) with a message in it.
   await sql`select pgmq.create('reset_probe')`;
   await sql`select pgmq.send('reset_probe', '{"a": 1}'::jsonb)`;

@@ -265,7 +265,7 @@ export async function snapshot(db: PGlite): Promise<Template> {
     db,
     `select format('%I.%I', n.nspname, c.relname) as name
        from pg_class c join pg_namespace n on n.oid = c.relnamespace
-      where ${USER_NS} and c.relkind = 'r' and c.relpersistence = 'p'
+      where ${USER_NS} and c.relkind = 'r'
       order by 1`,
   )).map((r) => r.name);
   const found = await lines(db, names);

@@ -10,7 +10,14 @@ import postgres from "postgres";
 import { PGlite } from "@electric-sql/pglite";
 import type { Sql } from "../../shared/db/sql.ts";
 import { fromPglite } from "../../shared/db/pglite.ts";
-import { reset, snapshot, type Template } from "./pglite_reset.ts";
+import {
+  parseTemplate,
+  reset,
+  sameSignature,
+  serializeTemplate,
+  snapshot,
+  type Template,
+} from "./pglite_reset.ts";
 import { postgresSql } from "../../shared/db/postgres.ts";
 import { checksum, migrate, pgmqMode } from "../../shared/db/migrate.ts";
 import { loadMigrations } from "../../shared/runtime/migrations_fs.ts";
@@ -40,7 +47,15 @@ export interface DatabaseKind {
  * the day partitions of today and the two days ahead). A stale or unreadable
  * dump is rebuilt, never trusted.
  */
-let pgliteTemplate: Promise<{ dump: Blob; fromDisk: boolean }> | undefined;
+interface PgliteDump {
+  dump: Blob;
+  fromDisk: boolean;
+  /** The file it was read from, and that file's identity (inode, size, mtime): see loadPglite. */
+  file?: string;
+  identity?: string;
+}
+
+let pgliteTemplate: Promise<PgliteDump> | undefined;
 
 const CACHE_DIR = Deno.env.get("EDGEFLOW_TEST_CACHE") ??
   new URL("../../.edgeflow/test-cache/", import.meta.url).pathname;
@@ -58,12 +73,16 @@ async function pgliteTemplateFile(migrations: { sql: string }[]): Promise<string
   return `${CACHE_DIR}/pglite-${(await checksum(parts.join("\n"))).slice(0, 16)}.tar`;
 }
 
-async function buildPgliteTemplate(fromDisk = true): Promise<{ dump: Blob; fromDisk: boolean }> {
+async function buildPgliteTemplate(fromDisk = true): Promise<PgliteDump> {
   const migrations = await loadMigrations();
   const file = await pgliteTemplateFile(migrations);
   if (fromDisk) {
+    const stat = await Deno.stat(file).catch(() => null);
     const bytes = await Deno.readFile(file).catch(() => null);
-    if (bytes) return { dump: new Blob([bytes]), fromDisk: true };
+    if (bytes && stat) {
+      const identity = [stat.ino, stat.size, stat.mtime?.getTime()].join(":");
+      return { dump: new Blob([bytes]), fromDisk: true, file, identity };
+    }
   }
   const db = await PGlite.create();
   await migrate(await fromPglite(db), migrations);
@@ -127,16 +146,41 @@ async function loadPglite(): Promise<PgliteInstance> {
     await db.query("select 1 from edgeflow.schema_migrations limit 1");
     return db;
   };
-  const dump = await (pgliteTemplate ??= buildPgliteTemplate());
+  let dump = await (pgliteTemplate ??= buildPgliteTemplate());
   let db: PGlite;
   try {
     db = await load(dump);
   } catch (err) {
     if (!dump.fromDisk) throw err;
     // A dump on disk this PGlite cannot load (cut short, another format): rebuilt, not trusted.
-    db = await load(await (pgliteTemplate = buildPgliteTemplate(false)));
+    dump = await (pgliteTemplate = buildPgliteTemplate(false));
+    db = await load(dump);
   }
-  return { db, template: await snapshot(db) };
+  return { db, template: await templateOf(db, dump) };
+}
+
+/**
+ * The template's record (snapshot()), kept next to the dump it was taken of:
+ * every instance loaded from the same file starts in the same state, and
+ * taking it costs 200-800 ms of a module's first test. It is trusted only
+ * for the very file it was taken of (inode, size, mtime: a rebuilt dump is
+ * another file) and only when the loaded instance's catalog signature agrees.
+ */
+async function templateOf(db: PGlite, dump: PgliteDump): Promise<Template> {
+  const record = dump.file && `${dump.file}.${dump.identity!.replaceAll(":", "-")}.json`;
+  if (record) {
+    const text = await Deno.readTextFile(record).catch(() => null);
+    const template = text ? parseTemplate(text) : null;
+    if (template && await sameSignature(db, template)) return template;
+  }
+  const template = await snapshot(db);
+  if (record) {
+    const tmp = `${record}.${crypto.randomUUID().slice(0, 8)}`;
+    await Deno.writeTextFile(tmp, serializeTemplate(template))
+      .then(() => Deno.rename(tmp, record))
+      .catch(() => Deno.remove(tmp).catch(() => {}));
+  }
+  return template;
 }
 
 /** A Sql over `inner` that refuses everything once `closed()` says so. */

@@ -311,6 +311,28 @@ export async function snapshot(db: PGlite): Promise<Template> {
   return { objects, catalog, signature, tables, sequences };
 }
 
+/** A template as JSON, for a file next to the dump. */
+export function serializeTemplate(t: Template): string {
+  return JSON.stringify({ ...t, objects: [...t.objects], tables: [...t.tables.entries()] });
+}
+
+/** The template from serializeTemplate(), or null when the text is not one. */
+export function parseTemplate(text: string): Template | null {
+  try {
+    const raw = JSON.parse(text);
+    if (typeof raw.catalog !== "string" || typeof raw.signature !== "string") return null;
+    return { ...raw, objects: new Set(raw.objects), tables: new Map(raw.tables) };
+  } catch {
+    return null;
+  }
+}
+
+/** Is the instance's catalog signature the template's? */
+export async function sameSignature(db: PGlite, template: Template): Promise<boolean> {
+  const [{ signature }] = await rows<{ signature: string }>(db, SIGNATURE);
+  return signature === template.signature;
+}
+
 /** Timings of the last reset() (ms per phase), for the figures in db.ts. */
 export const lastReset: Record<string, number> = {};
 

@@ -10,6 +10,14 @@ import postgres from "postgres";
 import { PGlite } from "@electric-sql/pglite";
 import type { Sql } from "../../shared/db/sql.ts";
 import { fromPglite } from "../../shared/db/pglite.ts";
+import {
+  parseTemplate,
+  reset,
+  sameSignature,
+  serializeTemplate,
+  snapshot,
+  type Template,
+} from "./pglite_reset.ts";
 import { postgresSql } from "../../shared/db/postgres.ts";
 import { checksum, migrate, pgmqMode } from "../../shared/db/migrate.ts";
 import { loadMigrations } from "../../shared/runtime/migrations_fs.ts";
@@ -39,7 +47,15 @@ export interface DatabaseKind {
  * the day partitions of today and the two days ahead). A stale or unreadable
  * dump is rebuilt, never trusted.
  */
-let pgliteTemplate: Promise<{ dump: Blob; fromDisk: boolean }> | undefined;
+interface PgliteDump {
+  dump: Blob;
+  fromDisk: boolean;
+  /** The file it was read from, and that file's identity (inode, size, mtime): see loadPglite. */
+  file?: string;
+  identity?: string;
+}
+
+let pgliteTemplate: Promise<PgliteDump> | undefined;
 
 const CACHE_DIR = Deno.env.get("EDGEFLOW_TEST_CACHE") ??
   new URL("../../.edgeflow/test-cache/", import.meta.url).pathname;
@@ -57,12 +73,16 @@ async function pgliteTemplateFile(migrations: { sql: string }[]): Promise<string
   return `${CACHE_DIR}/pglite-${(await checksum(parts.join("\n"))).slice(0, 16)}.tar`;
 }
 
-async function buildPgliteTemplate(fromDisk = true): Promise<{ dump: Blob; fromDisk: boolean }> {
+async function buildPgliteTemplate(fromDisk = true): Promise<PgliteDump> {
   const migrations = await loadMigrations();
   const file = await pgliteTemplateFile(migrations);
   if (fromDisk) {
+    const stat = await Deno.stat(file).catch(() => null);
     const bytes = await Deno.readFile(file).catch(() => null);
-    if (bytes) return { dump: new Blob([bytes]), fromDisk: true };
+    if (bytes && stat) {
+      const identity = [stat.ino, stat.size, stat.mtime?.getTime()].join(":");
+      return { dump: new Blob([bytes]), fromDisk: true, file, identity };
+    }
   }
   const db = await PGlite.create();
   await migrate(await fromPglite(db), migrations);
@@ -85,30 +105,151 @@ async function buildPgliteTemplate(fromDisk = true): Promise<{ dump: Blob; fromD
   return { dump, fromDisk: false };
 }
 
-let pgliteInstance: Promise<PGlite> | undefined;
+/**
+ * PGlite: one instance per test module, put back to the template's state
+ * between tests (pglite_reset.ts) instead of a clone() per test.
+ * Figures (one process, performance.now(), 2-core machine with other load):
+ * clone() of the loaded instance 480-1000 ms per test, a fresh load from the
+ * dump 400-460 ms; the reset 20-60 ms after a test that wrote nothing,
+ * 60-370 ms after one that wrote rows (data check, truncate of the dirty and
+ * seeded tables, re-insert), 200-400 ms after one that made objects (a pgmq
+ * queue, a partition, tables, functions, roles: inventory, drops, full
+ * catalog comparison), the first reset of an instance being the slowest (cold
+ * caches). Recording an instance's template (snapshot) costs 200-800 ms and is
+ * kept on disk next to the dump (templateOf). The 107 test files of ceaf468,
+ * `deno test -A --parallel`, cold cache: 3:02 wall, 237 s user + 97 s sys
+ * before, 2:16 and 198 + 49 s after; the whole suite 3:54 (324 + 69 s) after.
+ *
+ * Each test gets a Sql of its own over the shared instance; once the test's
+ * database is closed it refuses every statement ("PGlite is closed", as a
+ * closed clone did), transactions already open included, so a stray server or
+ * worker of a finished test never reaches the next test's database. An
+ * instance that is broken (shared/db/pglite.ts), that the reset fails on or
+ * whose catalog or data then differ from the template's is thrown away, and
+ * the next test loads a fresh one from the dump: no test runs on a database
+ * that is not the template's.
+ */
+interface PgliteInstance {
+  db: PGlite;
+  template: Template;
+}
+
+/** The module's instance when no test holds it. */
+let idlePglite: PgliteInstance | undefined;
+
+/** How long a reset may wait for a transaction a stray still holds open. */
+const RESET_TIMEOUT_MS = 10_000;
+
+async function loadPglite(): Promise<PgliteInstance> {
+  // loading the dump per test instead of reusing one instance failed trigger_rate_test's
+  // 200 ms Redis deadline twice at load average 12: the first instance of an isolate runs slower.
+  const load = async (template: { dump: Blob }) => {
+    const db = await PGlite.create({ loadDataDir: template.dump });
+    await db.query("select 1 from edgeflow.schema_migrations limit 1");
+    return db;
+  };
+  let dump = await (pgliteTemplate ??= buildPgliteTemplate());
+  let db: PGlite;
+  try {
+    db = await load(dump);
+  } catch (err) {
+    if (!dump.fromDisk) throw err;
+    // A dump on disk this PGlite cannot load (cut short, another format): rebuilt, not trusted.
+    dump = await (pgliteTemplate = buildPgliteTemplate(false));
+    db = await load(dump);
+  }
+  return { db, template: await templateOf(db, dump) };
+}
+
+/**
+ * The template's record (snapshot()), kept next to the dump it was taken of:
+ * every instance loaded from the same file starts in the same state, and
+ * taking it costs 200-800 ms of a module's first test. It is trusted only
+ * for the very file it was taken of (inode, size, mtime: a rebuilt dump is
+ * another file) and only when the loaded instance's catalog signature agrees.
+ */
+async function templateOf(db: PGlite, dump: PgliteDump): Promise<Template> {
+  const record = dump.file && `${dump.file}.${dump.identity!.replaceAll(":", "-")}.json`;
+  if (record) {
+    const text = await Deno.readTextFile(record).catch(() => null);
+    const template = text ? parseTemplate(text) : null;
+    if (template && await sameSignature(db, template)) return template;
+  }
+  const template = await snapshot(db);
+  if (record) {
+    const tmp = `${record}.${crypto.randomUUID().slice(0, 8)}`;
+    await Deno.writeTextFile(tmp, serializeTemplate(template))
+      .then(() => Deno.rename(tmp, record))
+      .catch(() => Deno.remove(tmp).catch(() => {}));
+  }
+  return template;
+}
+
+/** A Sql over `inner` that refuses everything once `closed()` says so. */
+function guarded(inner: Sql, closed: () => boolean): Sql {
+  const check = () => {
+    if (closed()) throw new Error("PGlite is closed (this test's database was closed)");
+  };
+  const sql = (async <T>(strings: TemplateStringsArray, ...values: unknown[]) => {
+    check();
+    return await inner<T>(strings, ...values);
+  }) as Sql;
+  Object.assign(sql, {
+    driver: inner.driver,
+    begin: async <T>(fn: (tx: Sql) => Promise<T>): Promise<T> => {
+      check();
+      return await inner.begin((tx) => fn(guarded(tx, closed)));
+    },
+    exec: async (script: string) => {
+      check();
+      await inner.exec(script);
+    },
+    ping: async (timeoutMs: number) => !closed() && (await inner.ping?.(timeoutMs) ?? true),
+    end: async () => {},
+  });
+  return sql;
+}
 
 async function openPglite(): Promise<TestDatabase> {
-  pgliteInstance ??= (async () => {
-    // One instance per module loaded from the dump; each test gets a clone of it, as before
-    // (loading the dump per test instead failed trigger_rate_test's 200 ms Redis deadline
-    // twice at load average 12: the first instance of an isolate runs slower).
-    const load = async (template: { dump: Blob }) => {
-      const db = await PGlite.create({ loadDataDir: template.dump });
-      await db.query("select 1 from edgeflow.schema_migrations limit 1");
-      return db;
-    };
-    const template = await (pgliteTemplate ??= buildPgliteTemplate());
-    try {
-      return await load(template);
-    } catch (err) {
-      if (!template.fromDisk) throw err;
-      // A dump on disk this PGlite cannot load (cut short, another format): rebuilt, not trusted.
-      return await load(await (pgliteTemplate = buildPgliteTemplate(false)));
-    }
-  })();
-  const clone = (await (await pgliteInstance).clone()) as PGlite;
-  const sql = await fromPglite(clone);
-  return { sql, close: () => sql.end() };
+  // Another database of this module still open (a test holding two): a fresh instance for it.
+  const instance = idlePglite ?? await loadPglite();
+  idlePglite = undefined;
+  const inner = await fromPglite(instance.db);
+  let closed = false;
+  const sql = guarded(inner, () => closed);
+  const ended = sql.end;
+  // The test ending its Sql closes it too, as it closed its clone.
+  sql.end = async () => {
+    closed = true;
+    await ended();
+  };
+  let release: Promise<void> | undefined;
+  return {
+    sql,
+    close: () =>
+      release ??= (async () => {
+        closed = true;
+        // Statements a stray issued just before the close go first.
+        await new Promise((r) => setTimeout(r, 0));
+        let timer: ReturnType<typeof setTimeout> | undefined;
+        const late = new Promise<never>((_, reject) => {
+          timer = setTimeout(() => reject(new Error("reset timed out")), RESET_TIMEOUT_MS);
+        });
+        const sound = async () => {
+          if (!(await inner.ping?.(RESET_TIMEOUT_MS))) throw new Error("the instance is broken");
+          await reset(instance.db, instance.template);
+        };
+        try {
+          await Promise.race([sound(), late]);
+          if (!idlePglite) return void (idlePglite = instance);
+        } catch {
+          // Thrown away: the next test loads a fresh instance.
+        } finally {
+          clearTimeout(timer);
+        }
+        instance.db.close().catch(() => {});
+      })(),
+  };
 }
 
 let postgresTemplate: Promise<string> | undefined;

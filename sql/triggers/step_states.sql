@@ -50,8 +50,8 @@ begin
 end
 $function$;
 
-CREATE OR REPLACE TRIGGER events_step_update AFTER UPDATE ON edgeflow.step_states REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION edgeflow._step_event();
-
 -- Only steps holding key slots enter PL/pgSQL: every other step end passes by
 -- on the WHEN clause.
 CREATE OR REPLACE TRIGGER step_states_release_key_slots AFTER UPDATE OF status ON edgeflow.step_states FOR EACH ROW WHEN ((old.holds_key_slots AND (new.status = ANY (ARRAY['COMPLETED'::text, 'FAILED'::text, 'CANCELLED'::text])))) EXECUTE FUNCTION edgeflow._step_release_key_slots();
+
+CREATE OR REPLACE TRIGGER events_step_update AFTER UPDATE ON edgeflow.step_states REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION edgeflow._step_event();

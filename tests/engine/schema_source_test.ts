@@ -220,3 +220,60 @@ Deno.test("each trigger file's firing-order header lists the table's triggers as
   }
   assert.ok(files >= 5, `only ${files} trigger files`);
 });
+
+Deno.test("sql:bootstrap over the tree changes nothing: hand order kept, trigger files in firing order", async () => {
+  // `deno task sql:bootstrap` once reordered seven hand-edited files (tables by name, a
+  // paraphrased `when` spelled out); a tool that rewrites what people wrote is not run twice.
+  const migrations = await loadMigrations();
+  const db = await fromMigrations("pglite", migrations);
+  const catalog = await readCatalog(db.sql);
+  await db.close();
+  const tree = new Map<string, string>();
+  const walk = async (dir: URL, sub = "") => {
+    for await (const e of Deno.readDir(new URL(sub, dir))) {
+      if (e.isDirectory) await walk(dir, `${sub}${e.name}/`);
+      else if (e.name.endsWith(".sql")) {
+        tree.set(`${sub}${e.name}`, await Deno.readTextFile(new URL(`${sub}${e.name}`, dir)));
+      }
+    }
+  };
+  await walk(TREE_DIR);
+  const texts: { file: string; sql: string }[] = [];
+  for await (const e of Deno.readDir(MIGRATIONS_DIR)) {
+    if (e.name.endsWith(".sql")) {
+      texts.push({ file: e.name, sql: await Deno.readTextFile(new URL(e.name, MIGRATIONS_DIR)) });
+    }
+  }
+  texts.sort((a, b) => a.file < b.file ? -1 : 1);
+  const again = renderTree(catalog, texts, tree);
+  for (const [path, text] of again) {
+    assert.equal(text, tree.get(path), `sql/${path}: run \`deno task sql:bootstrap\``);
+  }
+  assert.deepEqual([...again.keys()].sort(), [...tree.keys()].sort());
+
+  // A table moved to the end of its file by hand stays there.
+  const limits = "schema/60_limits.sql";
+  const text = tree.get(limits)!;
+  const blocks = text.replace(/\n$/, "").split("\n\n");
+  const at = blocks.findIndex((b) => b.includes("create table edgeflow.concurrency_limits ("));
+  assert.ok(at > 0, "concurrency_limits is in 60_limits.sql");
+  const moved = [...blocks.slice(0, at), ...blocks.slice(at + 1), blocks[at]].join("\n\n") + "\n";
+  const edited = new Map(tree).set(limits, moved);
+  assert.equal(renderTree(catalog, texts, edited).get(limits), moved);
+
+  // A trigger file stays in firing order: a statement trigger moved first goes back last.
+  const runs = "triggers/runs.sql";
+  const lines = tree.get(runs)!.split("\n\n");
+  const batch = lines.findIndex((b) => b.includes("TRIGGER events_run_update_batch "));
+  const firstTrigger = lines.findIndex((b) => /^(--.*\n)*CREATE OR REPLACE TRIGGER /.test(b));
+  assert.ok(batch > firstTrigger && firstTrigger > 0);
+  const shuffled = [
+    ...lines.slice(0, firstTrigger),
+    lines[batch],
+    ...lines.slice(firstTrigger).filter((_, i) => i + firstTrigger !== batch),
+  ].join("\n\n");
+  assert.equal(
+    renderTree(catalog, texts, new Map(tree).set(runs, shuffled)).get(runs),
+    tree.get(runs),
+  );
+});

@@ -18,7 +18,7 @@ import {
   type Table,
 } from "./catalog.ts";
 import { areaOf, AREAS, DEFAULT_AREA } from "./areas.ts";
-import { commentsByKey, fileHeader, keyOf } from "./tree.ts";
+import { commentsByKey, fileHeader, keyOf, statements } from "./tree.ts";
 
 interface Block {
   /** Statements kept together (no blank line between them). */
@@ -26,6 +26,11 @@ interface Block {
 }
 interface OutFile {
   header: string[];
+  /**
+   * The blocks keep the order the generator gives them (trigger files: the
+   * firing order), not the existing file's.
+   */
+  fixedOrder?: boolean;
   /** Generated comment lines right after the header (rewritten every time). */
   summary?: string[];
   blocks: Block[];
@@ -191,6 +196,7 @@ export function renderTree(
       "-- in name order: BEFORE triggers (statement, then each row), the change, AFTER",
       "-- row triggers, then AFTER statement triggers.",
     ]);
+    out.fixedOrder = true;
     out.summary = [
       `-- Firing order ${GENERATED.slice(3)}:`,
       ...list.map((t, i) => {
@@ -245,8 +251,9 @@ function render(
     : f.header;
   const parts: string[] = [];
   if (header.length) parts.push(header.join("\n"));
-  if (f.summary) parts.push(f.summary.join("\n"));
-  for (const b of f.blocks) {
+  if (f.summary) parts.push(keepParaphrases(f.summary, before).join("\n"));
+  const blocks = f.fixedOrder || before === undefined ? f.blocks : inOrderOf(f.blocks, before);
+  for (const b of blocks) {
     const lines: string[] = [];
     for (const s of b.statements) {
       for (const [i, line] of s.split("\n").entries()) {
@@ -264,6 +271,60 @@ function render(
     parts.push(lines.join("\n"));
   }
   return parts.join("\n\n") + "\n";
+}
+
+/**
+ * The blocks in the order the existing file has them, so that running the
+ * bootstrap over a tree written by hand changes nothing (a fixpoint). A block
+ * the file does not have yet follows the block the generator puts before it.
+ */
+function inOrderOf(blocks: Block[], before: string): Block[] {
+  const at = new Map<string, number>();
+  for (const [i, st] of statements(before).entries()) {
+    if (st.key && !at.has(st.key)) at.set(st.key, i);
+  }
+  const firstKey = (b: Block) => keyOf(b.statements[0].split("\n")[0]);
+  const placed: { block: Block; pos: number; sub: number }[] = [];
+  let last = -1, sub = 0;
+  for (const block of blocks) {
+    const key = firstKey(block);
+    const pos = key !== undefined ? at.get(key) : undefined;
+    if (pos !== undefined) {
+      last = pos;
+      sub = 0;
+      placed.push({ block, pos, sub: 0 });
+    } else placed.push({ block, pos: last, sub: ++sub });
+  }
+  const byPos = <T>(xs: { x: T; pos: number; sub: number }[]) =>
+    xs.sort((a, b) => a.pos - b.pos || a.sub - b.sub).map((p) => p.x);
+  // Within a block too (a table's indexes), the block's first statement staying first.
+  const inside = (b: Block): Block => {
+    const [head, ...rest] = b.statements;
+    let lastPos = -1, n = 0;
+    const keyed = rest.map((x) => {
+      const pos = at.get(keyOf(x.split("\n")[0]) ?? "");
+      if (pos !== undefined) return { x, pos: lastPos = pos, sub: n = 0 };
+      return { x, pos: lastPos, sub: ++n };
+    });
+    return { statements: [head, ...byPos(keyed)] };
+  };
+  return byPos(placed.map((p) => ({ x: p.block, pos: p.pos, sub: p.sub }))).map(inside);
+}
+
+/**
+ * A firing-order line whose `when` a person shortened keeps that wording as
+ * long as the rest of the line (timing, level, trigger, function) is still
+ * what the catalog says.
+ */
+function keepParaphrases(summary: string[], before: string | undefined): string[] {
+  if (!before) return summary;
+  const prefix = (l: string) => l.replace(/ when .*$/, "");
+  const old = new Map<string, string>();
+  for (const l of before.split("\n")) if (/^--\s+\d+\. /.test(l)) old.set(prefix(l), l);
+  return summary.map((l) => {
+    const kept = old.get(prefix(l));
+    return kept !== undefined && / when /.test(kept) === / when /.test(l) ? kept : l;
+  });
 }
 
 /** Tables by area, then so that a table follows the tables it references. */

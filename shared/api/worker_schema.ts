@@ -54,9 +54,21 @@ export type FailInput = z.output<typeof FailBody>;
 
 // --- Batched results (issue 12): many results in one call, each fenced and answered alone.
 
+/**
+ * `next` of a batch of completions: the worker that sends the results also
+ * asks for more work in the same call. After the results are committed, the
+ * server runs this worker's heartbeat claim (no leases, no long poll) and
+ * answers its tasks beside the results: one round trip per batch instead of
+ * a completion and a heartbeat.
+ */
+export const ClaimNext = HeartbeatBody.pick({ worker: true, pool: true, handlers: true }).extend({
+  capacity: z.number().int().min(1).max(MAX_WORKER_TASKS),
+});
+
 /** The body of `POST /heartbeat/tasks/complete`: many completions in one call. */
 export const CompleteBatchBody = z.object({
   results: z.array(CompleteBody.extend({ task: Uuid })).min(1).max(MAX_WORKER_TASKS),
+  next: ClaimNext.optional(),
 });
 /** A validated batch of completions. */
 export type CompleteBatchInput = z.output<typeof CompleteBatchBody>;

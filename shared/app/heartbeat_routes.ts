@@ -18,7 +18,7 @@ import {
 import { SuspendBody } from "../api/event_schema.ts";
 import type { Wakeups } from "./wakeups.ts";
 import { type LongPoll, streamedLongPoll, waitForWork } from "./long_poll.ts";
-import { refusal, resultBatchRoutes } from "./task_results.ts";
+import { refusal, resultBatchRoutes, workerNameTaken } from "./task_results.ts";
 
 /** Longest a heartbeat may wait for work (seconds): well inside any proxy's idle timeout. */
 export const MAX_WAIT_SECONDS = 20;
@@ -54,16 +54,6 @@ export interface RunJob {
 
 function refused(outcome: ResultOutcome, task: string): never {
   throw refusal(outcome, task);
-}
-
-/** Another key first used this worker name (migration 0067). */
-function workerNameTaken(worker: string): ApiError {
-  return refusalError(
-    "worker_name_taken",
-    `the worker name "${worker}" belongs to another API key; choose another name ` +
-      "(or revoke the key that registered it)",
-    [{ path: "worker", message: "already registered by another API key" }],
-  );
 }
 
 export function heartbeatRoutes(deps: AppDeps, auth: Auth, wakeups: Wakeups): Hono<AppEnv> {

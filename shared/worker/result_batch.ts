@@ -18,6 +18,7 @@
 import {
   backoffMs,
   type EncodedResult,
+  type HeartbeatResponse,
   type ProtocolClient,
   type ReportOutcome,
   reportResult,
@@ -54,6 +55,18 @@ interface BatchItem {
   detail?: string;
 }
 
+/**
+ * How a batch of completions also asks for the worker's next tasks (`next`,
+ * the claim in the same call: one round trip per batch instead of a
+ * completion and a heartbeat).
+ */
+export interface NextClaimer {
+  /** The `next` member for a batch whose answer frees `freed` slots; null: ask for nothing. */
+  request(freed: number): Record<string, unknown> | null;
+  /** Takes the tasks the answer's `next` brought (before the batch's results resolve). */
+  apply(next: HeartbeatResponse, sentAt: number): void;
+}
+
 /** One call per result, as without batching. */
 export function singleReporter(
   client: ProtocolClient,
@@ -77,6 +90,7 @@ export class ResultBatcher {
     private readonly policy: RetryPolicy,
     private readonly windowMs: number,
     private readonly maxBatch = MAX_RESULT_BATCH,
+    private readonly claimer?: NextClaimer,
   ) {
     this.#single = singleReporter(client, clock, policy);
   }
@@ -121,12 +135,18 @@ export class ResultBatcher {
       batch = batch.filter((p) => !p.signal.aborted);
       if (!batch.length) return;
       // Each encoded body is a JSON object with the lease first: the entry is it plus the task.
+      const next = kind === "complete" ? this.claimer?.request(batch.length) ?? null : null;
       const body = `{"results":[${
         batch.map((p) => `{"task":${JSON.stringify(p.taskId)},${p.result.body.slice(1)}`)
           .join(",")
-      }]}`;
+      }]${next ? `,"next":${JSON.stringify(next)}` : ""}}`;
       try {
-        const res = await this.client.post(path, body) as { results?: BatchItem[] } | null;
+        const sentAt = this.clock.now();
+        const res = await this.client.post(path, body) as
+          | { results?: BatchItem[]; next?: HeartbeatResponse & { status?: number } }
+          | null;
+        // A control plane without `next` answers none; a refused one (its problem) brings no tasks.
+        if (next && Array.isArray(res?.next?.tasks)) this.claimer!.apply(res.next, sentAt);
         const items = Array.isArray(res?.results) ? res.results : [];
         batch.forEach((p, i) => p.resolve(outcomeOf(items[i], path)));
         return;

@@ -155,3 +155,103 @@ dbTest("a batch that does not validate is refused whole and changes nothing", as
     select count(*)::int as n from edgeflow.tasks where status <> 'RUNNING'`;
   assert.equal(n.n, 0);
 });
+
+dbTest(
+  "a batch with `next` commits its results, then claims the worker's next tasks in the same call",
+  async (db) => {
+    const { call } = testApp(db);
+    const { tasks } = await setup(call, 3);
+    const [t1, t2, t3] = tasks;
+    const res = await call("POST", "/heartbeat/tasks/complete", {
+      results: [
+        { task: t1.task, lease: t1.lease, output: 1 },
+        { task: t2.task, lease: t2.lease, output: 2 },
+        { task: t3.task, lease: FORGED, output: 3 },
+      ],
+      next: { worker: "w", pool: "default", capacity: 1 },
+    });
+    assert.equal(res.status, 200, JSON.stringify(res.body));
+    assert.deepEqual(res.body.results.map((x: { status: number }) => x.status), [200, 200, 409]);
+    const next = res.body.next;
+    assert.equal(next.long_poll, false);
+    assert.ok(next.lease_seconds > 0 && next.heartbeat_seconds > 0);
+    assert.deepEqual([next.cancel, next.lost], [[], []]);
+    // Capacity 1 of the two dependents made ready: one is claimed, the other stays queued.
+    assert.equal(next.tasks.length, 1);
+    const [b] = next.tasks as { task: string; lease: string; run_id: string; step: string }[];
+    assert.equal(b.step, "b");
+    assert.ok([t1.run_id, t2.run_id].includes(b.run_id));
+    const [queued] = await db.sql<{ n: number }>`
+    select count(*)::int as n from edgeflow.tasks where slug = 'b' and status = 'QUEUED'`;
+    assert.equal(queued.n, 1);
+
+    // The lease it brought is current: completing under it (and claiming again) ends that run.
+    const again = await call("POST", "/heartbeat/tasks/complete", {
+      results: [{ task: b.task, lease: b.lease, output: "b" }],
+      next: { worker: "w", pool: "default", handlers: ["b"], capacity: 10 },
+    });
+    assert.equal(again.body.results[0].status, 200);
+    assert.equal(again.body.results[0].run_status, "COMPLETED");
+    assert.deepEqual(
+      again.body.next.tasks.map((t: { step: string }) => t.step),
+      ["b"],
+      "the other run's b; a handler the worker does not name is not claimed",
+    );
+  },
+);
+
+dbTest(
+  "`next` under another key's worker name is refused in place; the results still land",
+  async (db) => {
+    const t = testApp(db);
+    const { tasks } = await setup(t.call, 1);
+    const mint = async (name: string) =>
+      (await t.call("POST", "/deploy/keys", { name, scopes: ["worker"] })).body as { key: string };
+    const a = await mint("a"), b = await mint("b");
+    assert.equal(
+      (await t.call("POST", "/heartbeat", { worker: "mine", pool: "default", capacity: 0 }, {
+        key: a.key,
+      })).status,
+      200,
+    );
+    const res = await t.call("POST", "/heartbeat/tasks/complete", {
+      results: [{ task: tasks[0].task, lease: tasks[0].lease, output: null }],
+      next: { worker: "mine", pool: "default", capacity: 5 },
+    }, { key: b.key });
+    assert.equal(res.status, 200);
+    assert.equal(res.body.results[0].status, 200);
+    assert.equal(res.body.next.status, 409);
+    assert.equal(res.body.next.code, "worker_name_taken");
+    assert.equal(res.body.next.errors[0].path, "worker");
+    const [n] = await db.sql<{ n: number }>`
+    select count(*)::int as n from edgeflow.tasks where slug = 'b' and status = 'QUEUED'`;
+    assert.equal(n.n, 1, "nothing was claimed for the other key's name");
+  },
+);
+
+dbTest(
+  "a bad `next` refuses the whole batch (422 naming the field) and changes nothing",
+  async (db) => {
+    const { call } = testApp(db);
+    const { tasks } = await setup(call, 1);
+    const results = [{ task: tasks[0].task, lease: tasks[0].lease, output: null }];
+    for (
+      const [next, path] of [
+        [{ worker: "w", pool: "default", capacity: 0 }, "next.capacity"],
+        [{ pool: "default", capacity: 1 }, "next.worker"],
+        [{ worker: "w", pool: "default", capacity: 1, handlers: "b" }, "next.handlers"],
+        ["soon", "next"],
+      ] as const
+    ) {
+      const res = await call("POST", "/heartbeat/tasks/complete", { results, next });
+      assert.equal(res.status, 422, JSON.stringify(next));
+      assert.ok(
+        res.body.errors.some((e: { path: string }) => e.path === path),
+        `${path} in ${JSON.stringify(res.body.errors)}`,
+      );
+    }
+    const [n] = await db.sql<{ n: number }>`
+    select count(*)::int as n from edgeflow.tasks where status <> 'RUNNING'`;
+    assert.equal(n.n, 0);
+  },
+);

@@ -85,3 +85,111 @@ dbTest("a server without the batch route gets one call per result", async (db) =
   const calls = await runTogether(db, { noBatch: true });
   assert.deepEqual(calls, { batched: 1, single: RUNS });
 });
+
+/**
+ * Four runs of s → t: the s handlers return together, so one batch reports
+ * them. With `next` that call also claims the t tasks its results made
+ * ready; `oldServer` takes `next` out of the request before the app sees
+ * it (a control plane from before it ignores the member and answers none),
+ * and the worker must then get them by heartbeat.
+ */
+async function chainTogether(db: TestDatabase, oldServer: boolean) {
+  const { app, call } = testApp(db);
+  assert.equal(
+    (await call("POST", "/register", {
+      name: "pair",
+      steps: [{ slug: "s" }, { slug: "t", depends_on: ["s"] }],
+    })).status,
+    201,
+  );
+  for (let i = 0; i < RUNS; i++) {
+    assert.equal((await call("POST", "/trigger/flows/pair", {})).status, 201);
+  }
+  const batches: {
+    sent: { next?: Record<string, unknown> };
+    got: { next?: { tasks: { step: string }[] } };
+  }[] = [];
+  const beats: { step: string }[][] = [];
+  let started = 0;
+  let release!: () => void;
+  const barrier = new Promise<void>((r) => (release = r));
+  const worker = createWorker({
+    url: "http://edgeflow.test",
+    name: "pair-worker",
+    key: ADMIN_KEY,
+    capacity: RUNS,
+    retry: { attempts: 3, baseDelayMs: 5, maxDelayMs: 10 },
+    logger: () => {},
+    fetch: async (input, init) => {
+      const path = new URL(String(input)).pathname;
+      const sent = path === "/heartbeat/tasks/complete" ? JSON.parse(String(init?.body)) : null;
+      if (sent && oldServer) {
+        init = { ...init, body: JSON.stringify({ results: sent.results }) };
+      }
+      const res = await app.request(String(input), init);
+      if (path === "/heartbeat") {
+        const body = await res.clone().json();
+        if (body.tasks?.length) beats.push(body.tasks);
+        return res;
+      }
+      if (path !== "/heartbeat/tasks/complete") return res;
+      batches.push({ sent, got: await res.clone().json() });
+      return res;
+    },
+    handlers: {
+      s: async () => {
+        if (++started === RUNS) release();
+        await barrier;
+        return "s";
+      },
+      t: () => "t",
+    },
+  });
+  await worker.start();
+  try {
+    const done = async () =>
+      (await db.sql<{ n: number }>`
+        select count(*)::int as n from edgeflow.runs where status = 'COMPLETED'`)[0].n;
+    const deadline = Date.now() + 10_000;
+    while ((await done()) < RUNS) {
+      if (Date.now() > deadline) throw new Error("the runs did not complete");
+      await new Promise((r) => setTimeout(r, 10));
+    }
+  } finally {
+    await worker.stop();
+  }
+  return { batches, beats };
+}
+
+dbTest("a batch of completions claims the worker's next tasks in the same call", async (db) => {
+  const { batches, beats } = await chainTogether(db, false);
+  const [first] = batches;
+  assert.deepEqual(first.sent.next, {
+    worker: "pair-worker",
+    pool: "default",
+    capacity: RUNS,
+    handlers: ["s", "t"],
+  });
+  assert.deepEqual(first.got.next!.tasks.map((t) => t.step), ["t", "t", "t", "t"]);
+  // No heartbeat brought a t task: they came with the batch's answer and ran from there.
+  assert.deepEqual(beats.flat().map((t) => t.step), ["s", "s", "s", "s"]);
+});
+
+dbTest(
+  "a control plane that answers no `next` still gets the next tasks claimed by heartbeat",
+  async (db) => {
+    const { batches, beats } = await chainTogether(db, true);
+    assert.ok(batches[0].sent.next, "the worker asked");
+    assert.equal(batches[0].got.next, undefined);
+    assert.deepEqual(beats.flat().map((t) => t.step).sort(), [
+      "s",
+      "s",
+      "s",
+      "s",
+      "t",
+      "t",
+      "t",
+      "t",
+    ]);
+  },
+);

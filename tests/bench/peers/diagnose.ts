@@ -159,23 +159,26 @@ try {
         report(`${tag} sql`, m.count, m.seconds, s);
         if (args.functions) console.log(await functionReport(admin, m.count));
       }
-      if (args.only !== "sql") {
+      // HTTP with the claim in the completion's call (`next`), then the two-call loop.
+      for (const claimNext of args.only === "sql" ? [] : [true, false]) {
         await prepare(admin, chains);
         const done = sampler(watch, db.name, server.pid);
         const m = await edgeflowHttpLoop(server.base, admin, {
           chains,
           workers: WORKERS,
           batch: BATCH,
-        });
+        }, { claimNext });
         const s = await done();
         const st = m.stats;
         report(
-          `${tag} http`,
+          `${tag} http${claimNext ? " (next)" : " (two calls)"}`,
           m.steps,
           m.seconds,
           s,
           `\n  beats ${st.beats} (empty ${st.empty}), completes ${st.completes}, ` +
-            `tasks per claim ${(m.steps / (st.beats - st.empty)).toFixed(2)}, ` +
+            `tasks per claim ${
+              (m.steps / (st.beats - st.empty + (claimNext ? st.completes : 0))).toFixed(2)
+            }, ` +
             `round trips per step ${((st.beats + st.completes) / m.steps).toFixed(2)}, ` +
             `mean ms: beat ${(st.beatMs / st.beats).toFixed(2)} complete ${
               (st.completeMs / Math.max(1, st.completes)).toFixed(2)

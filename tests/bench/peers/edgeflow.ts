@@ -4,10 +4,11 @@
  *   `edgeflow.claim_tasks` (up to `batch`) → `complete_task` /
  *   `complete_tasks` (engine_load.ts's `driveChains`);
  * - through its HTTP worker protocol: the server in a process of its own
- *   (http_server.ts), each worker looping `POST /heartbeat` (capacity =
- *   batch, long poll) → one `POST /heartbeat/tasks/complete` carrying the
- *   results of the beat's tasks, as the SDK does with results that finish
- *   within its batching window (shared/worker/result_batch.ts).
+ *   (http_server.ts), each worker sending its tasks' results in one
+ *   `POST /heartbeat/tasks/complete` that claims its next tasks too
+ *   (`next`), as the SDK does with results that finish within its batching
+ *   window (shared/worker/result_batch.ts); a long-polling `POST /heartbeat`
+ *   (capacity = batch) only when a call brought no work.
  */
 import postgres from "postgres";
 import { postgresSql } from "../../../shared/db/postgres.ts";
@@ -107,7 +108,8 @@ export function edgeflowHttpPeer(url: string): Peer {
   let server: BenchServer | undefined;
   return {
     name: "edgeflow (HTTP worker protocol)",
-    cycle: "POST /heartbeat (capacity, long poll) → POST /heartbeat/tasks/complete (batched)",
+    cycle: "POST /heartbeat/tasks/complete (batched, with `next`: the claim in the same call); " +
+      "POST /heartbeat (capacity, long poll) when a call brought no work",
     unavailable: () => Promise.resolve(null),
     async setup() {
       admin = postgresSql(url, { max: 1 });
@@ -133,46 +135,59 @@ export interface HttpLoopStats {
   completeMs: number;
 }
 
-/** `w.workers` workers looping heartbeat → batched completion until every chain completed. */
+/**
+ * `w.workers` workers looping until every chain completed. Each sends its
+ * batch's results with `next` (its claim in the same call) and heartbeats
+ * (long poll) only when a call brought no work; `claimNext: false` is the
+ * earlier loop, a heartbeat and a completion per batch.
+ */
 export async function edgeflowHttpLoop(
   base: string,
   admin: Sql,
   w: Workload,
+  opts: { claimNext?: boolean } = {},
 ): Promise<PeerResult & { stats: HttpLoopStats }> {
+  const claimNext = opts.claimNext ?? true;
   const stats: HttpLoopStats = { beats: 0, empty: 0, completes: 0, beatMs: 0, completeMs: 0 };
   const gate = progressGate(w.chains * STEPS_PER_CHAIN);
   const t0 = performance.now();
   let t1 = t0;
   const loops = Array.from({ length: w.workers }, async (_, i) => {
+    const worker = { worker: `peer-${i}`, pool: "default" };
+    // deno-lint-ignore no-explicit-any
+    let tasks: any[] = [];
     while (!gate.done) {
       const b0 = performance.now();
-      const beat = await post(`${base}/heartbeat`, {
-        worker: `peer-${i}`,
-        pool: "default",
-        capacity: w.batch,
-        wait_seconds: 1,
-      });
-      const b1 = performance.now();
-      stats.beats++;
-      stats.beatMs += b1 - b0;
-      if (!beat.tasks.length) {
-        stats.empty++;
-        continue;
+      if (!tasks.length) {
+        const beat = await post(`${base}/heartbeat`, {
+          ...worker,
+          capacity: w.batch,
+          wait_seconds: 1,
+        });
+        stats.beats++;
+        stats.beatMs += performance.now() - b0;
+        tasks = beat.tasks;
+        if (!tasks.length) {
+          stats.empty++;
+          continue;
+        }
       }
+      const b1 = performance.now();
       const done = await post(`${base}/heartbeat/tasks/complete`, {
-        // deno-lint-ignore no-explicit-any
-        results: beat.tasks.map((t: any) => ({
+        results: tasks.map((t) => ({
           task: t.task,
           lease: t.lease,
           output: { step: t.step },
         })),
+        ...(claimNext ? { next: { ...worker, capacity: w.batch } } : {}),
       });
       stats.completes++;
       stats.completeMs += performance.now() - b1;
       // deno-lint-ignore no-explicit-any
       const refused = done.results.filter((r: any) => r.status !== 200);
       if (refused.length) throw new Error(`refused: ${JSON.stringify(refused[0])}`);
-      gate.add(beat.tasks.length);
+      gate.add(tasks.length);
+      tasks = claimNext ? done.next.tasks : [];
       t1 = performance.now();
     }
   });

@@ -41,8 +41,10 @@ export const peersBench: Benchmark = {
     "pg-boss 12: `work` with batchSize 10 and localConcurrency 8 per queue, a handler that " +
     "inserts the next jobs (its polling floor is 0.5 s). edgeflow SQL: `claim_tasks` → " +
     "`complete_tasks` on 8 connections. edgeflow HTTP: the server in its own process, 8 " +
-    "workers looping `POST /heartbeat` (capacity 10) → one `POST /heartbeat/tasks/complete` " +
-    "with the beat's results (as the SDK batches them). pgmq.cycle: 8 connections looping `send` + `read` + `delete` of one message.",
+    "workers each sending its batch's results in one `POST /heartbeat/tasks/complete` that " +
+    "also claims its next 10 tasks (`next`, as the SDK does), and a long-polling " +
+    "`POST /heartbeat` (capacity 10) only when a call brought no work. pgmq.cycle: 8 " +
+    "connections looping `send` + `read` + `delete` of one message.",
   figures: Object.values(FIG),
 
   async run(ctx: BenchContext, selected: Set<string>): Promise<BenchRow[]> {

@@ -11,6 +11,18 @@ import { waitFor } from "./helpers.ts";
 
 const RUNS = 4;
 
+/** Waits (10 s at most) until the RUNS runs are COMPLETED. */
+async function allCompleted(db: TestDatabase): Promise<void> {
+  const done = async () =>
+    (await db.sql<{ n: number }>`
+      select count(*)::int as n from edgeflow.runs where status = 'COMPLETED'`)[0].n;
+  const deadline = Date.now() + 10_000;
+  while ((await done()) < RUNS) {
+    if (Date.now() > deadline) throw new Error("the runs did not complete");
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
 /** Four one-step runs whose handlers all return at the same moment. */
 async function runTogether(
   db: TestDatabase,
@@ -54,14 +66,7 @@ async function runTogether(
   await worker.start();
   try {
     await waitFor(() => started === RUNS, "all handlers started");
-    const done = async () =>
-      (await db.sql<{ n: number }>`
-        select count(*)::int as n from edgeflow.runs where status = 'COMPLETED'`)[0].n;
-    const deadline = Date.now() + 10_000;
-    while ((await done()) < RUNS) {
-      if (Date.now() > deadline) throw new Error("the runs did not complete");
-      await new Promise((r) => setTimeout(r, 10));
-    }
+    await allCompleted(db);
   } finally {
     await worker.stop();
   }
@@ -147,14 +152,7 @@ async function chainTogether(db: TestDatabase, oldServer: boolean) {
   });
   await worker.start();
   try {
-    const done = async () =>
-      (await db.sql<{ n: number }>`
-        select count(*)::int as n from edgeflow.runs where status = 'COMPLETED'`)[0].n;
-    const deadline = Date.now() + 10_000;
-    while ((await done()) < RUNS) {
-      if (Date.now() > deadline) throw new Error("the runs did not complete");
-      await new Promise((r) => setTimeout(r, 10));
-    }
+    await allCompleted(db);
   } finally {
     await worker.stop();
   }

@@ -4,7 +4,7 @@
  *
  * A batch is fenced per entry: each result is accepted or refused exactly as
  * its own `POST /heartbeat/tasks/:task/{complete,fail}` would be, and answered
- * in place (api.md, "Batched results"). The whole batch is one engine call, one
+ * in place (../shared/spec/api.md, "Batched results"; docs/worker-protocol.md). The whole batch is one engine call, one
  * transaction, committed (durable) before the answer. A body that does not
  * validate is refused whole (422 naming the entry's field) and changes nothing.
  */

@@ -1,6 +1,6 @@
 /**
  * Results that finish close together go to the server in one call
- * (`POST /heartbeat/tasks/complete` / `…/fail`, api.md "Batched results").
+ * (`POST /heartbeat/tasks/complete` / `…/fail`, ../shared/spec/api.md "Batched results").
  *
  * The first result of a kind opens a window of `windowMs`; every result of
  * that kind finishing inside it joins the same request (at most `maxBatch`;

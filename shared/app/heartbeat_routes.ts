@@ -11,14 +11,14 @@ import {
   completeTask,
   failTask,
   handBackClaims,
-  heartbeat,
   type ResultOutcome,
   suspendTask,
 } from "../engine/tasks.ts";
 import { SuspendBody } from "../api/event_schema.ts";
 import type { Wakeups } from "./wakeups.ts";
 import { type LongPoll, streamedLongPoll, waitForWork } from "./long_poll.ts";
-import { refusal, resultBatchRoutes, workerNameTaken } from "./task_results.ts";
+import { refusal, resultBatchRoutes } from "./task_results.ts";
+import { beatAnswer, beatAs, workerNameTaken } from "./worker_beat.ts";
 
 /** Longest a heartbeat may wait for work (seconds): well inside any proxy's idle timeout. */
 export const MAX_WAIT_SECONDS = 20;
@@ -66,11 +66,9 @@ export function heartbeatRoutes(deps: AppDeps, auth: Auth, wakeups: Wakeups): Ho
     // A heartbeat that may claim watches its connection: a client that gave up
     // (killed, stopped, timed out) must not be leased tasks it never receives.
     const gone = body.capacity > 0 ? clientSignal(c) : undefined;
-    const principal = c.get("principal");
     const claimStarted = performance.now();
     const claimWall = deps.tracer && (deps.now?.() ?? new Date()).getTime();
-    const beat = await heartbeat(deps.sql(c), {
-      caller: { id: principal.id, admin: principal.scopes.includes("admin") },
+    const beat = await beatAs(deps, c, {
       worker: body.worker,
       pool: body.pool,
       handlers: body.handlers ?? null,
@@ -78,20 +76,12 @@ export function heartbeatRoutes(deps: AppDeps, auth: Auth, wakeups: Wakeups): Ho
       capacity: gone?.aborted ? 0 : body.capacity,
       // Leases we never issued are reported lost without a database lookup.
       running: body.running.filter((r) => UUID.test(r.lease)),
-      heartbeatSeconds: deps.config.heartbeatSeconds,
     });
     if ("error" in beat) throw workerNameTaken(body.worker);
     if (body.capacity > 0) deps.metrics?.claim.observe((performance.now() - claimStarted) / 1000);
     const result = beat;
     const foreign = body.running.filter((r) => !UUID.test(r.lease)).map((r) => r.task);
-    const answer = (tasks: typeof result.tasks) => ({
-      long_poll: true,
-      lease_seconds: deps.config.leaseSeconds,
-      heartbeat_seconds: deps.config.heartbeatSeconds,
-      tasks,
-      cancel: result.cancel,
-      lost: [...result.lost, ...foreign],
-    });
+    const answer = (tasks: typeof result.tasks) => beatAnswer(deps, result, tasks, true, foreign);
     // Long poll: no work yet, and the worker is willing to wait for some.
     if (gone && wait > 0 && !result.tasks.length && !gone.aborted) {
       const poll: LongPoll = {

@@ -4,8 +4,9 @@
  *
  * A batch is fenced per entry: each result is accepted or refused exactly as
  * its own `POST /heartbeat/tasks/:task/{complete,fail}` would be, and answered
- * in place (../shared/spec/api.md, "Batched results"; docs/worker-protocol.md). The whole batch is one engine call, one
- * transaction, committed (durable) before the answer. A body that does not
+ * in place (../shared/spec/api.md, "Batched results"; docs/worker-protocol.md).
+ * The whole batch is one engine call, one transaction, committed (durable)
+ * before the answer. A body that does not
  * validate is refused whole (422 naming the entry's field) and changes nothing.
  */
 import { Hono } from "hono";
@@ -17,12 +18,8 @@ import { refusalError } from "./refusals.ts";
 import { CompleteBatchBody, FailBatchBody } from "../api/schemas.ts";
 import type { ClaimNext } from "../api/worker_schema.ts";
 import type { z } from "zod";
-import {
-  type ClaimedTask,
-  handBackClaims,
-  heartbeat,
-  type ResultOutcome,
-} from "../engine/tasks.ts";
+import { handBackClaims, type ResultOutcome } from "../engine/tasks.ts";
+import { type BeatAnswer, beatAnswer, beatAs, workerNameTaken } from "./worker_beat.ts";
 import { completeTasks, failTasks } from "../engine/batch.ts";
 import type { Wakeups } from "./wakeups.ts";
 
@@ -49,27 +46,8 @@ export function refusal(outcome: ResultOutcome, task: string): ApiError {
   }
 }
 
-/** Another key first used this worker name (migration 0067). */
-export function workerNameTaken(worker: string): ApiError {
-  return refusalError(
-    "worker_name_taken",
-    `the worker name "${worker}" belongs to another API key; choose another name ` +
-      "(or revoke the key that registered it)",
-    [{ path: "worker", message: "already registered by another API key" }],
-  );
-}
-
 /** `next` of a batch's answer: a heartbeat's answer without a long poll, or its refusal. */
-export type NextAnswer =
-  | {
-    long_poll: false;
-    lease_seconds: number;
-    heartbeat_seconds: number;
-    tasks: ClaimedTask[];
-    cancel: string[];
-    lost: string[];
-  }
-  | ProblemDocument;
+export type NextAnswer = BeatAnswer | ProblemDocument;
 
 /**
  * The claim a batch of completions asks for (`next`), after its results are
@@ -85,17 +63,14 @@ async function claimNext(
   next: z.output<typeof ClaimNext>,
 ): Promise<NextAnswer> {
   const gone = clientSignal(c);
-  const principal = c.get("principal");
   const claimAt = performance.now();
   const claimWall = deps.tracer && (deps.now?.() ?? new Date()).getTime();
-  const beat = await heartbeat(deps.sql(c), {
-    caller: { id: principal.id, admin: principal.scopes.includes("admin") },
+  const beat = await beatAs(deps, c, {
     worker: next.worker,
     pool: next.pool,
     handlers: next.handlers ?? null,
     capacity: gone.aborted ? 0 : next.capacity,
     running: [],
-    heartbeatSeconds: deps.config.heartbeatSeconds,
   });
   if ("error" in beat) return problemDocument(workerNameTaken(next.worker));
   deps.metrics?.claim.observe((performance.now() - claimAt) / 1000);
@@ -104,14 +79,7 @@ async function claimNext(
     await handBackClaims(deps.sql(c), tasks.map((t) => ({ task: t.task, lease: t.lease })));
     tasks = [];
   } else if (claimWall) deps.tracer!.claimed(deps, c, tasks, claimWall);
-  return {
-    long_poll: false,
-    lease_seconds: deps.config.leaseSeconds,
-    heartbeat_seconds: deps.config.heartbeatSeconds,
-    tasks,
-    cancel: beat.cancel,
-    lost: beat.lost,
-  };
+  return beatAnswer(deps, beat, tasks, false);
 }
 
 /** One answer of a batch: the single route's `200` body, or its problem, with the task. */
@@ -156,15 +124,11 @@ export function resultBatchRoutes(
     const { results, next } = await readJsonAs(c, CompleteBatchBody);
     const answers = await answer(results, (issued) => completeTasks(deps.sql(c), issued));
     if (startMs) deps.tracer!.finished(deps, c, "complete", accepted(answers), startMs);
-    if (!next) {
-      if (answers.some((a) => a.status === 200)) wakeups.wake(); // dependents may be ready now
-      return c.json({ results: answers });
-    }
-    // The dependents this batch made ready are this worker's to claim first; other
-    // waiting workers are woken after (they would find them taken, or find the rest).
-    const claimed = await claimNext(deps, c, next);
+    // The dependents this batch made ready are its worker's to claim first (`next`);
+    // other waiting workers are woken after, for the rest.
+    const claimed = next && await claimNext(deps, c, next);
     if (answers.some((a) => a.status === 200)) wakeups.wake();
-    return c.json({ results: answers, next: claimed });
+    return c.json(claimed ? { results: answers, next: claimed } : { results: answers });
   });
 
   app.post("/heartbeat/tasks/fail", scope, async (c) => {

@@ -143,7 +143,7 @@ export class ResultBatcher {
       try {
         const sentAt = this.clock.now();
         const res = await this.client.post(path, body) as
-          | { results?: BatchItem[]; next?: HeartbeatResponse & { status?: number } }
+          | { results?: BatchItem[]; next?: HeartbeatResponse }
           | null;
         // A control plane without `next` answers none; a refused one (its problem) brings no tasks.
         if (next && Array.isArray(res?.next?.tasks)) this.claimer!.apply(res.next, sentAt);

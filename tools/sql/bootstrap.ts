@@ -275,40 +275,32 @@ function render(
 
 /**
  * The blocks in the order the existing file has them, so that running the
- * bootstrap over a tree written by hand changes nothing (a fixpoint). A block
- * the file does not have yet follows the block the generator puts before it.
+ * bootstrap over a tree written by hand changes nothing (a fixpoint); within
+ * a block too (a table's indexes), its first statement staying first.
  */
 function inOrderOf(blocks: Block[], before: string): Block[] {
   const at = new Map<string, number>();
   for (const [i, st] of statements(before).entries()) {
     if (st.key && !at.has(st.key)) at.set(st.key, i);
   }
-  const firstKey = (b: Block) => keyOf(b.statements[0].split("\n")[0]);
-  const placed: { block: Block; pos: number; sub: number }[] = [];
+  const posOf = (statement: string) => at.get(keyOf(statement.split("\n")[0]) ?? "");
+  return keepOrder(blocks, (b) => posOf(b.statements[0])).map((b) => ({
+    statements: [b.statements[0], ...keepOrder(b.statements.slice(1), posOf)],
+  }));
+}
+
+/**
+ * `items` sorted by their position in the existing file; one the file does
+ * not have yet follows the item the generator puts before it.
+ */
+function keepOrder<T>(items: T[], posOf: (item: T) => number | undefined): T[] {
   let last = -1, sub = 0;
-  for (const block of blocks) {
-    const key = firstKey(block);
-    const pos = key !== undefined ? at.get(key) : undefined;
-    if (pos !== undefined) {
-      last = pos;
-      sub = 0;
-      placed.push({ block, pos, sub: 0 });
-    } else placed.push({ block, pos: last, sub: ++sub });
-  }
-  const byPos = <T>(xs: { x: T; pos: number; sub: number }[]) =>
-    xs.sort((a, b) => a.pos - b.pos || a.sub - b.sub).map((p) => p.x);
-  // Within a block too (a table's indexes), the block's first statement staying first.
-  const inside = (b: Block): Block => {
-    const [head, ...rest] = b.statements;
-    let lastPos = -1, n = 0;
-    const keyed = rest.map((x) => {
-      const pos = at.get(keyOf(x.split("\n")[0]) ?? "");
-      if (pos !== undefined) return { x, pos: lastPos = pos, sub: n = 0 };
-      return { x, pos: lastPos, sub: ++n };
-    });
-    return { statements: [head, ...byPos(keyed)] };
-  };
-  return byPos(placed.map((p) => ({ x: p.block, pos: p.pos, sub: p.sub }))).map(inside);
+  const placed = items.map((x) => {
+    const pos = posOf(x);
+    if (pos !== undefined) return { x, pos: last = pos, sub: sub = 0 };
+    return { x, pos: last, sub: ++sub };
+  });
+  return placed.sort((a, b) => a.pos - b.pos || a.sub - b.sub).map((p) => p.x);
 }
 
 /**

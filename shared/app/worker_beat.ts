@@ -23,18 +23,27 @@ export function workerNameTaken(worker: string): ApiError {
   );
 }
 
+/** A heartbeat of `beat.worker` as the request's key, with the configured interval. */
+export function beatInput<B extends Partial<HeartbeatInput>>(
+  deps: AppDeps,
+  c: Context<AppEnv>,
+  beat: B,
+): B & Pick<HeartbeatInput, "caller" | "heartbeatSeconds"> {
+  const principal = c.get("principal");
+  return {
+    ...beat,
+    caller: { id: principal.id, admin: principal.scopes.includes("admin") },
+    heartbeatSeconds: deps.config.heartbeatSeconds,
+  };
+}
+
 /** The heartbeat of `beat.worker` as the request's key (refused when another key owns the name). */
 export function beatAs(
   deps: AppDeps,
   c: Context<AppEnv>,
   beat: Omit<HeartbeatInput, "caller" | "heartbeatSeconds">,
 ): Promise<HeartbeatResult | { error: "worker_name_taken" }> {
-  const principal = c.get("principal");
-  return heartbeat(deps.sql(c), {
-    ...beat,
-    caller: { id: principal.id, admin: principal.scopes.includes("admin") },
-    heartbeatSeconds: deps.config.heartbeatSeconds,
-  });
+  return heartbeat(deps.sql(c), beatInput(deps, c, beat));
 }
 
 /** What a heartbeat answers (`lost` also names the leases never issued, `foreign`). */

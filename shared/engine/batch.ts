@@ -3,7 +3,7 @@
  * results back in one statement (see migrations/0009_complete_batch.sql).
  */
 import type { Sql } from "../db/sql.ts";
-import type { ResultOutcome } from "./tasks.ts";
+import type { HeartbeatInput, HeartbeatResult, ResultOutcome } from "./tasks.ts";
 import { afterSubflowsDue } from "./subflows.ts";
 
 /** One finished task: its id, the lease it was claimed under, and its output. */
@@ -26,6 +26,34 @@ export async function completeTasks(sql: Sql, results: TaskResult[]): Promise<Re
            edgeflow.subflows_due() as due`;
   await afterSubflowsDue(sql, row.due);
   return row.r;
+}
+
+/**
+ * A batch of results and the worker's next claim, in one statement and one
+ * transaction (edgeflow.complete_tasks_and_claim, its figure): `outcomes` as
+ * `completeTasks` gives them, `next` as `heartbeat` (no leases to extend).
+ */
+export async function completeTasksAndClaim(
+  sql: Sql,
+  results: TaskResult[],
+  h: Omit<HeartbeatInput, "running">,
+): Promise<
+  { outcomes: ResultOutcome[]; next: HeartbeatResult | { error: "worker_name_taken" } }
+> {
+  const entries = results.map((r) => ({ task: r.task, lease: r.lease, output: r.output ?? null }));
+  const [{ r }] = await sql<{
+    r: {
+      results: ResultOutcome[];
+      due: boolean;
+      next: HeartbeatResult | { error: "worker_name_taken" };
+    };
+  }>`
+    select edgeflow.complete_tasks_and_claim(${JSON.stringify(entries)}::text::jsonb,
+             ${h.caller.id}::uuid, ${h.caller.admin}, ${h.worker}, ${h.pool},
+             ${h.handlers ? JSON.stringify(h.handlers) : null}::text::jsonb,
+             ${h.capacity}::int, ${h.heartbeatSeconds}::int) as r`;
+  await afterSubflowsDue(sql, r.due);
+  return { outcomes: r.results, next: r.next };
 }
 
 /** One failed attempt: its id, the lease it was claimed under, the error, and whether to retry. */

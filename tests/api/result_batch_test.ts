@@ -157,7 +157,7 @@ dbTest("a batch that does not validate is refused whole and changes nothing", as
 });
 
 dbTest(
-  "a batch with `next` commits its results, then claims the worker's next tasks in the same call",
+  "a batch with `next` claims the worker's next tasks in the same call and the same transaction",
   async (db) => {
     const { call } = testApp(db);
     const { tasks } = await setup(call, 3);
@@ -184,6 +184,12 @@ dbTest(
     const [queued] = await db.sql<{ n: number }>`
     select count(*)::int as n from edgeflow.tasks where slug = 'b' and status = 'QUEUED'`;
     assert.equal(queued.n, 1);
+    // One transaction, one commit: the completed task and the claimed one were
+    // last written by the same transaction (edgeflow.complete_tasks_and_claim).
+    const writers = await db.sql<{ id: string; xid: string }>`
+      select id::text, xmin::text as xid from edgeflow.tasks where id in (${t1.task}, ${b.task})`;
+    assert.equal(writers.length, 2);
+    assert.equal(writers[0].xid, writers[1].xid, JSON.stringify(writers));
 
     // The lease it brought is current: completing under it (and claiming again) ends that run.
     const again = await call("POST", "/heartbeat/tasks/complete", {

@@ -1,6 +1,7 @@
 /**
  * Results that finish close together go to the server in one call
- * (`POST /heartbeat/tasks/complete` / `…/fail`, ../shared/spec/api.md "Batched results").
+ * (`POST /heartbeat/tasks/complete` / `…/fail`, docs/worker-protocol.md "Many results in one
+ * call, and the next tasks with them").
  *
  * The first result of a kind opens a window of `windowMs`; every result of
  * that kind finishing inside it joins the same request (at most `maxBatch`;
@@ -119,10 +120,14 @@ export class ResultBatcher {
     this.clock.clearTimeout(this.#timers[kind]);
     this.#timers[kind] = null;
     const batch = this.#queues[kind].splice(0);
-    if (batch.length === 1) {
+    // A lone completion goes through the batch route too when it asks for `next`:
+    // a worker of capacity 1 running a chain then makes one call per step.
+    const alone = batch.length === 1 &&
+      (kind !== "complete" || !this.claimer || this.claimer.request(1) === null);
+    if (alone) {
       const [p] = batch;
       this.#single(p.taskId, p.result, p.signal, p.onRetry).then(p.resolve);
-    } else if (batch.length > 1) {
+    } else if (batch.length > 0) {
       void this.#send(kind, batch);
     }
   }

@@ -12,7 +12,7 @@
 import type { AppConfig } from "../../shared/app/deps.ts";
 import { databaseKinds, type TestDatabase } from "../support/db.ts";
 import { ADMIN_KEY, sleep, ticker, until } from "../faults/harness.ts";
-import { type ServedEdgeflow, serveEdgeflow } from "./server.ts";
+import { type Exchange, type ServedEdgeflow, serveEdgeflow } from "./server.ts";
 
 export { ADMIN_KEY, until };
 
@@ -259,7 +259,30 @@ export function heartbeatsOf(served: ServedEdgeflow, worker: string) {
   return served.exchanges.filter((x) => x.path === "/heartbeat" && x.body?.worker === worker);
 }
 
-/** The result calls (`complete`/`fail`) made for `task`. */
-export function resultsOf(served: ServedEdgeflow, task: string) {
-  return served.exchanges.filter((x) => x.path.startsWith(`/heartbeat/tasks/${task}/`));
+/**
+ * The results sent for `task`, one per call that carried it: its own calls
+ * (`/heartbeat/tasks/:task/…`) and its entries in batches (`POST
+ * /heartbeat/tasks/complete` / `…/fail`, which both SDKs send by default),
+ * each shown as the single call it stands for: that path, the entry as body,
+ * and the entry's own status (a fault answers the whole call: its status).
+ */
+export function resultsOf(served: ServedEdgeflow, task: string): Exchange[] {
+  const out: Exchange[] = [];
+  for (const x of served.exchanges) {
+    if (x.path.startsWith(`/heartbeat/tasks/${task}/`)) out.push(x);
+    const kind = /^\/heartbeat\/tasks\/(complete|fail)$/.exec(x.path)?.[1];
+    const entries: { task?: string }[] = Array.isArray(x.body?.results) ? x.body.results : [];
+    const i = kind ? entries.findIndex((e) => e?.task === task) : -1;
+    if (i < 0) continue;
+    const { task: _, ...entry } = entries[i];
+    const item = x.response?.results?.[i];
+    out.push({
+      ...x,
+      path: `/heartbeat/tasks/${task}/${kind}`,
+      body: entry,
+      status: item?.status ?? x.status,
+      response: item ?? x.response,
+    });
+  }
+  return out;
 }

@@ -93,12 +93,16 @@ export function startFakeServer(options: FakeServerOptions = {}) {
       requests.push({ path, body, status: 401, at: Date.now() });
       return problem(401, "unauthorized", "missing or unknown API key");
     }
-    const route: Route = path === "/heartbeat"
+    // No batch routes here (a control plane from before them): their 404 comes
+    // first, and a fault injected for `complete`/`fail` is the single call's.
+    const route: Route | null = path === "/heartbeat"
       ? "heartbeat"
+      : /^\/heartbeat\/tasks\/(complete|fail)$/.test(path)
+      ? null
       : path.endsWith("/fail")
       ? "fail"
       : "complete";
-    const injected = faults.get(route)?.shift();
+    const injected = route && faults.get(route)?.shift();
     if (injected) {
       requests.push({ path, body, status: injected, at: Date.now() });
       return problem(injected, "injected", "fault injected by the test");

@@ -191,3 +191,50 @@ dbTest(
     ]);
   },
 );
+
+dbTest(
+  "a lone completion brings its chain's next step: one call per step at capacity 1",
+  async (db) => {
+    const { app, call } = testApp(db);
+    const steps = ["a", "b", "c"].map((slug, i, all) => ({
+      slug,
+      depends_on: i ? [all[i - 1]] : [],
+    }));
+    assert.equal((await call("POST", "/register", { name: "line", steps })).status, 201);
+    assert.equal((await call("POST", "/trigger/flows/line", {})).status, 201);
+    const paths: string[] = [];
+    const byNext: string[] = [];
+    const worker = createWorker({
+      url: "http://edgeflow.test",
+      key: ADMIN_KEY,
+      capacity: 1,
+      logger: () => {},
+      fetch: async (input, init) => {
+        const path = new URL(String(input)).pathname;
+        paths.push(path);
+        const res = await app.request(String(input), init);
+        if (path === "/heartbeat/tasks/complete") {
+          const got = await res.clone().json();
+          for (const t of got.next?.tasks ?? []) byNext.push(t.step);
+        }
+        return res;
+      },
+      handlers: { a: () => 1, b: () => 2, c: () => 3 },
+    });
+    await worker.start();
+    try {
+      const deadline = Date.now() + 10_000;
+      while (
+        (await db.sql<{ s: string }>`select status as s from edgeflow.runs`)[0].s !== "COMPLETED"
+      ) {
+        if (Date.now() > deadline) throw new Error("the run did not complete");
+        await new Promise((r) => setTimeout(r, 10));
+      }
+    } finally {
+      await worker.stop();
+    }
+    assert.deepEqual(byNext, ["b", "c"]);
+    assert.equal(paths.filter((p) => p === "/heartbeat/tasks/complete").length, 3);
+    assert.equal(paths.filter((p) => /^\/heartbeat\/tasks\/[0-9a-f-]{36}\//.test(p)).length, 0);
+  },
+);

@@ -30,6 +30,7 @@ class Slots:
     transport: Any
     _emit: Callable[[str, Dict[str, Any]], None]
     _plan: Callable[[float], None]
+    _send_result: Callable[[HeldTask, str, str], Any]
 
     def _kept(self) -> List[HeldTask]:
         return [h for h in self._held if not h.dropped]
@@ -66,7 +67,7 @@ class Slots:
 
     def _run(self, h: HeldTask) -> None:
         try:
-            run_task(h, self.handlers.get(h.task.get("handler", "")), self.transport, self._emit)
+            run_task(h, self.handlers.get(h.task.get("handler", "")), self._send_result, self._emit)
         except Exception:  # noqa: BLE001 - run_task catches handler errors; this is an SDK bug
             log.exception("task %s crashed", h.id)
         finally:
@@ -79,6 +80,7 @@ class Slots:
         self._held.remove(h)
         self._pump()
         # A free slot: ask for the next task (often the dependent step just enqueued).
-        if not self._stopping:
+        # None is free when a batch's `next` already filled the slots its results freed.
+        if not self._stopping and self._free() > 0:
             self._plan(SOON)
         self._cv.notify_all()

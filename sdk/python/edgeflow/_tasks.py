@@ -15,7 +15,7 @@ import json
 import logging
 import re
 import time
-from typing import Any, Callable, Dict, Optional
+from typing import Any, Callable, Dict, Optional, Tuple
 
 from ._http import RawJson, Transport, is_transient, retry_delay
 from ._logs import attach_stdout, detach_stdout
@@ -100,14 +100,19 @@ def call_handler(fn: Callable[[TaskContext], Any], ctx: TaskContext) -> Any:
         loop.close()
 
 
+#: How a result is sent: ``send(held, kind, body)`` → (outcome, error), as ``report``.
+Send = Callable[["HeldTask", str, str], Tuple[str, Optional[BaseException]]]
+
+
 def run_task(
     held: HeldTask,
     fn: Optional[Callable[[TaskContext], Any]],
-    transport: Transport,
+    send: Send,
     emit: Callable[[str, Dict[str, Any]], None],
 ) -> None:
     """Runs the handler and reports its outcome under the task's lease (never
-    after the task was dropped: the result is not ours to give any more)."""
+    after the task was dropped: the result is not ours to give any more).
+    ``send`` is ``report`` bound to a transport, or a ResultBatcher's."""
     ctx, task = held.ctx, held.task
     emit("task:start", {"task": task})
     ok, output, error = False, None, None
@@ -133,7 +138,7 @@ def run_task(
     if held.dropped or ctx.cancelled.is_set():
         return
     if ctx._suspend is not None:  # ctx.wait_for_event: suspended until the event
-        outcome, err = report(transport, held, "suspend",
+        outcome, err = send(held, "suspend",
                               json.dumps({"lease": ctx.lease, "wait": ctx._suspend}))
         if outcome != "rejected" and not (isinstance(err, HttpError) and err.code == "conflict"):
             emit("task:suspended", {"task": task, "wait": ctx._suspend, "report": outcome})
@@ -147,7 +152,7 @@ def run_task(
             error = {"message": f"the handler's output is not JSON-serialisable: {err}",
                      "retryable": False, "type": type(err).__name__}
         if body is not None:
-            outcome, err = report(transport, held, "complete", body)
+            outcome, err = send(held, "complete", body)
             refused = isinstance(err, HttpError) and err.status in (413, 422)
             if outcome != "rejected" or not refused:
                 emit("task:done", {"task": task, "output": output, "report": outcome})
@@ -156,11 +161,12 @@ def run_task(
             # would wait a whole lease for nothing. Fail the attempt instead.
             error = {"message": f"the server refused the output: {err}", "retryable": False}
     assert error is not None
-    outcome, _ = report(transport, held, "fail", json.dumps({"lease": ctx.lease, "error": error}))
+    outcome, _ = send(held, "fail", json.dumps({"lease": ctx.lease, "error": error}))
     emit("task:failed", {"task": task, "error": error, "report": outcome})
 
 
-def report(transport: Transport, held: HeldTask, kind: str, body: str):
+def report(transport: Transport, held: HeldTask, kind: str,
+           body: str) -> Tuple[str, Optional[BaseException]]:
     """Sends a result. Outcomes: ``accepted`` (2xx), ``stale`` (409: the lease is no
     longer current or the run stopped — final, never retried), ``rejected`` (another
     4xx), ``gave_up`` (transient failures outlasted the retries), ``aborted``."""

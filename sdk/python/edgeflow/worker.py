@@ -20,8 +20,9 @@ from typing import Any, Callable, Dict, List, Optional
 
 from ._http import Abort, Aborted, Transport, is_transient, retry_delay
 from . import _logs
+from ._results import WINDOW, Claimer, ResultBatcher
 from ._slots import Slots
-from ._tasks import HeldTask
+from ._tasks import HeldTask, report
 from .context import TaskContext
 from .errors import HttpError, KeyRefusedError, WorkerStartError
 
@@ -37,7 +38,7 @@ MAX_WAIT = 20
 Handler = Callable[[TaskContext], Any]
 
 
-class Worker(Slots):
+class Worker(Slots, Claimer):
     """Runs task handlers of one pool against an edgeflow control plane.
 
     ``url`` and ``key`` default to ``$EDGEFLOW_URL`` and ``$EDGEFLOW_KEY``;
@@ -48,7 +49,11 @@ class Worker(Slots):
     (``GET /trigger/runs/:id/logs``) as well as to ``logging``; a batch waits
     at most ``log_flush_seconds`` (default 1 s), at most ``log_max_buffer``
     lines wait per task (more are counted as dropped). ``capture_stdout``
-    (default False): ``print()`` inside a handler is shipped too."""
+    (default False): ``print()`` inside a handler is shipped too.
+
+    ``result_batch_seconds`` (default 0.002): results finishing within this
+    window of each other go to the server in one call, which also claims the
+    worker's next tasks (``next``); 0 reports every result on its own call."""
 
     def __init__(
         self,
@@ -65,9 +70,14 @@ class Worker(Slots):
         log_flush_seconds: float = 1.0,
         log_max_buffer: int = 1000,
         capture_stdout: bool = False,
+        result_batch_seconds: float = WINDOW,
     ) -> None:
         if not isinstance(capacity, int) or capacity < 1:
             raise ValueError("Worker: capacity must be a whole number >= 1")
+        if not isinstance(result_batch_seconds, (int, float)) or result_batch_seconds < 0:
+            raise ValueError("Worker: result_batch_seconds must be a number >= 0")
+        self._batch_window = float(result_batch_seconds)
+        self._batcher: Optional[ResultBatcher] = None
         # Read at start(), so `python3 -m edgeflow worker --url … --key …` can set them.
         self.url = url
         self.key = key
@@ -141,6 +151,36 @@ class Worker(Slots):
             self._transport = Transport(url, key, self._timeout)
             self.url = self._transport.url
         return self._transport
+
+    def _send_result(self, held: HeldTask, kind: str, body: str) -> Any:
+        """Reports a task's result: batched (with ``next``) unless the window is 0."""
+        if self._batch_window <= 0:
+            return report(self.transport, held, kind, body)
+        if self._batcher is None:
+            with self._cv:
+                if self._batcher is None:
+                    self._batcher = ResultBatcher(self.transport, self._batch_window, claimer=self)
+        return self._batcher.report(held, kind, body)
+
+    # -- next: the claim a batch of completions makes ---------------------------
+
+    def next_request(self, freed: int) -> Optional[Dict[str, Any]]:
+        """``next`` for a batch of completions: the slots free now plus those its answer frees."""
+        with self._cv:
+            if self._stopping or self.state != "running":
+                return None
+            capacity = min(self.capacity, self._free() + freed)
+        if capacity <= 0:
+            return None
+        return {"worker": self.name, "pool": self.pool, "handlers": sorted(self.handlers),
+                "capacity": capacity}
+
+    def take_next(self, answer: Dict[str, Any], sent_at: float) -> None:
+        """Takes the tasks a batch's ``next`` brought, as a heartbeat's (no leases were sent)."""
+        with self._cv:
+            self._take(answer, [], sent_at, time.time(), beat=False)
+            # Their leases are kept by the next beat: never later than half of one.
+            self._plan(min(self._heartbeat, self._lease_bound()))
 
     @property
     def running(self) -> int:
@@ -346,29 +386,36 @@ class Worker(Slots):
                 self._poll_abort = None
                 self._cv.notify_all()
         received_at = time.time()
-        tasks = res.get("tasks") or []
         with self._cv:
+            return self._take(res, sent, sent_at, received_at)
+
+    def _take(self, res: Dict[str, Any], sent: List[HeldTask], sent_at: float,
+              received_at: float, beat: bool = True) -> int:
+        """Applies a heartbeat's answer (or a batch's ``next``): returns the tasks it brought.
+        Lock held."""
+        tasks = res.get("tasks") or []
+        if beat:  # `next` is never a long poll: it says nothing of the server's
             self._long_poll = res.get("long_poll") is True
-            self._last_got = len(tasks)
-            if (res.get("heartbeat_seconds") or 0) > 0:
-                self._heartbeat = float(res["heartbeat_seconds"])
-            if (res.get("lease_seconds") or 0) > 0:
-                self._lease_seconds = float(res["lease_seconds"])
-            lost, cancel = set(res.get("lost") or []), set(res.get("cancel") or [])
-            for h in sent:
-                # A result on its way may cross this beat: its own answer settles it.
-                if h.dropped or h.phase == "reporting":
-                    continue
-                if h.id in lost:
-                    self._drop(h, "lost")
-                elif h.id in cancel:
-                    self._drop(h, "cancelled")
-                else:
-                    h.kept_by_beat(sent_at)
-            for t in tasks:
-                ctx = TaskContext(t, self.name, self.transport, self._logs)
-                self._held.append(HeldTask(t, ctx, received_at, sent_at, self._lease_seconds))
-            self._pump()
+        self._last_got = len(tasks)
+        if (res.get("heartbeat_seconds") or 0) > 0:
+            self._heartbeat = float(res["heartbeat_seconds"])
+        if (res.get("lease_seconds") or 0) > 0:
+            self._lease_seconds = float(res["lease_seconds"])
+        lost, cancel = set(res.get("lost") or []), set(res.get("cancel") or [])
+        for h in sent:
+            # A result on its way may cross this beat: its own answer settles it.
+            if h.dropped or h.phase == "reporting":
+                continue
+            if h.id in lost:
+                self._drop(h, "lost")
+            elif h.id in cancel:
+                self._drop(h, "cancelled")
+            else:
+                h.kept_by_beat(sent_at)
+        for t in tasks:
+            ctx = TaskContext(t, self.name, self.transport, self._logs)
+            self._held.append(HeldTask(t, ctx, received_at, sent_at, self._lease_seconds))
+        self._pump()
         return len(tasks)
 
     def _send(self, sent: List[HeldTask], capacity: int, wait: int, abort: Optional[Abort]) -> Dict[str, Any]:

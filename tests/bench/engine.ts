@@ -2,6 +2,9 @@
  * Engine step throughput beside a raw pgmq baseline (spec/quality.md):
  * - `engine.chain.claim1`: one task per claim, one completion per call;
  *   target ≥ 1.0 × the pgmq cycle rate measured in the same run;
+ * - `engine.chain.claim1_next`: one task per call, each call completing the
+ *   last task and claiming the next (complete_tasks_and_claim: what a worker's
+ *   batch with `next` runs); the claim1 target;
  * - `engine.chain.batch50`: 50 tasks per claim, completed in one call;
  *   target ≥ 10,000 steps/s on 2 cores;
  * - `engine.events.cost`: `engine.chain.batch50` again with the event log's
@@ -29,6 +32,7 @@ import {
 
 const BASELINE = "pgmq.cycle";
 const CLAIM1 = "engine.chain.claim1";
+const CLAIM1_NEXT = "engine.chain.claim1_next";
 const BATCH50 = "engine.chain.batch50";
 const EVENTS = "engine.events.cost";
 /** The same batch load as BATCH50, with the event triggers off: not a figure of its own. */
@@ -55,13 +59,15 @@ export const engineBench: Benchmark = {
     "and pgmq queue per step) are started beforehand; N claimers, each its own connection, " +
     "loop `claim_tasks` → `complete_task` (or `complete_tasks` for a batch) until every run " +
     "is COMPLETED; steps/s = completed tasks ÷ elapsed time. " +
+    `${CLAIM1_NEXT}: the same with one call per step, \`complete_tasks_and_claim\` ` +
+    "(the result and the next claim in one transaction, as a worker's batch with `next`). " +
     `${BASELINE}: the same N connections loop \`pgmq.send\` + \`pgmq.read(q, 30, 1)\` + ` +
     "`pgmq.delete` of one message (three round trips) for a fixed time. Each load is warmed " +
     "up first; rounds interleave the loads, and each figure is the median of the rounds. " +
     `${EVENTS}: the ${BATCH50} load once more with the event log's triggers disabled ` +
     "(`alter table … disable trigger events_…`, between measurements); the figure is " +
     "1 − (steps/s with events ÷ steps/s without), medians of the same rounds.",
-  figures: [BASELINE, CLAIM1, BATCH50, EVENTS],
+  figures: [BASELINE, CLAIM1, CLAIM1_NEXT, BATCH50, EVENTS],
 
   async run(ctx: BenchContext, selected: Set<string>): Promise<BenchRow[]> {
     const size = ctx.quick ? SIZES.quick : SIZES.full;
@@ -71,7 +77,13 @@ export const engineBench: Benchmark = {
       const flow = await registerFlow(admin, CHAIN);
       await admin`select pgmq.create(${BASELINE_QUEUE})`;
 
-      const chain = (name: string, batch: number, runs: number, events = true): Load => ({
+      const chain = (
+        name: string,
+        batch: number,
+        runs: number,
+        events = true,
+        next = false,
+      ): Load => ({
         name,
         unit: "steps/s",
         measure: async (warm) => {
@@ -81,7 +93,7 @@ export const engineBench: Benchmark = {
           await analyzeState(admin);
           if (!events) await eventTriggers(admin, false);
           try {
-            return await driveChains(clients, admin, n, batch);
+            return await driveChains(clients, admin, n, batch, { next });
           } finally {
             if (!events) await eventTriggers(admin, true);
           }
@@ -96,6 +108,9 @@ export const engineBench: Benchmark = {
         },
       }];
       if (selected.has(CLAIM1)) loads.push(chain(CLAIM1, 1, size.claim1Runs));
+      if (selected.has(CLAIM1_NEXT)) {
+        loads.push(chain(CLAIM1_NEXT, 1, size.claim1Runs, true, true));
+      }
       if (selected.has(BATCH50) || selected.has(EVENTS)) {
         loads.push(chain(BATCH50, BATCH_SIZE, size.batchRuns));
       }
@@ -167,6 +182,7 @@ function rows(ctx: BenchContext, samples: Map<string, number[]>): BenchRow[] {
     });
   };
   chainRow(CLAIM1, "≥ 1.0 × baseline", (steps) => steps >= base, { batch: 1 });
+  chainRow(CLAIM1_NEXT, "≥ 1.0 × baseline", (steps) => steps >= base, { batch: 1, next: true });
   chainRow(BATCH50, `≥ ${fmtInt(BATCH_TARGET)} steps/s`, (steps) => steps >= BATCH_TARGET, {
     batch: BATCH_SIZE,
     target_steps_per_s: BATCH_TARGET,

@@ -4,11 +4,13 @@
  * - `pgmqCycles`: the raw pgmq baseline, `send` + `read` + `delete` of one
  *   message per cycle, three statements, three round trips;
  * - `driveChains`: pre-started runs of a 3-step chain, claimers looping
- *   claim → complete until every run is COMPLETED.
+ *   claim → complete until every run is COMPLETED; with `next`, each call
+ *   completes and claims the next tasks at once (complete_tasks_and_claim, as
+ *   a worker's `POST /heartbeat/tasks/complete` with `next` does).
  */
 import type { Sql } from "../../shared/db/sql.ts";
 import { claimTasks, completeTask } from "../../shared/engine/tasks.ts";
-import { completeTasks } from "../../shared/engine/batch.ts";
+import { completeTasks, completeTasksAndClaim } from "../../shared/engine/batch.ts";
 import { flowDef } from "../support/flows.ts";
 
 /** The flow every chain run follows: a → b → c, one handler (and pgmq queue) per step. */
@@ -77,13 +79,16 @@ export async function startRuns(admin: Sql, flowVersionId: string, n: number): P
 /**
  * Run `runs` pre-started chains to completion with every client claiming
  * `batch` tasks per call; one task per claim completes through
- * `complete_task`, a batch through `complete_tasks`.
+ * `complete_task`, a batch through `complete_tasks`. `next`: every call after
+ * the first completes what the last brought and claims up to `batch` more
+ * (`complete_tasks_and_claim`); a call that brought nothing claims again.
  */
 export async function driveChains(
   clients: Sql[],
   admin: Sql,
   runs: number,
   batch: number,
+  opts: { next?: boolean } = {},
 ): Promise<Measured> {
   const total = runs * CHAIN_STEPS;
   let done = 0;
@@ -100,8 +105,12 @@ export async function driveChains(
     }
   }));
   async function claimLoop(sql: Sql, worker: string) {
+    let brought: Awaited<ReturnType<typeof claimTasks>> = [];
     while (done < total && !failed) {
-      const tasks = await claimTasks(sql, "default", null, batch, worker);
+      const tasks = brought.length
+        ? brought
+        : await claimTasks(sql, "default", null, batch, worker);
+      brought = [];
       if (tasks.length === 0) {
         if (performance.now() - lastProgress > STALL_MS) {
           throw new Error(`stalled at ${done} of ${total} steps`);
@@ -109,7 +118,23 @@ export async function driveChains(
         continue;
       }
       let ok = 0;
-      if (batch === 1) {
+      if (opts.next) {
+        const { outcomes, next } = await completeTasksAndClaim(
+          sql,
+          tasks.map((t) => ({ task: t.task, lease: t.lease, output: { step: t.step } })),
+          {
+            worker,
+            pool: "default",
+            handlers: null,
+            capacity: batch,
+            caller: { id: null, admin: true },
+            heartbeatSeconds: 10,
+          },
+        );
+        ok = outcomes.filter((o) => "ok" in o).length;
+        if ("error" in next) throw new Error(`the claim was refused: ${next.error}`);
+        brought = next.tasks as typeof brought;
+      } else if (batch === 1) {
         const [t] = tasks;
         const outcome = await completeTask(sql, t.task, t.lease, { step: t.step });
         if ("ok" in outcome) ok = 1;

@@ -54,8 +54,8 @@ export type NextAnswer = BeatAnswer | ProblemDocument;
  * (edgeflow.complete_tasks_and_claim: one transaction, one commit). A client
  * that left meanwhile is given nothing: what it was leased goes back at once.
  * It halves the round trips of a busy worker (0.20 → 0.10 per step in
- * tests/bench/peers/diagnose.ts); making it one transaction with the results
- * instead of a second one raised steps/s by 17-21 % (the SQL function's figure).
+ * tests/bench/peers/diagnose.ts); one transaction with the results instead of
+ * a second one changed steps/s by nothing measurable (the SQL function's figures).
  */
 async function nextAnswer(
   deps: AppDeps,

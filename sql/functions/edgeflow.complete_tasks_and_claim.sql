@@ -11,12 +11,21 @@
 -- until the commit. An exception anywhere aborts both: nothing is accepted,
 -- and the worker retries the results as after any failed call.
 --
--- Figure that decided it: the same batch as two transactions (results, then
--- the claim) committed twice per batch; one commit is one WAL flush fewer.
--- tests/bench/peers/diagnose.ts --only http, 1,500 chains of 3, 8 workers,
--- claims of 10, interleaved runs: 1,188 and 1,312 steps/s as two
--- transactions, 1,444 and 1,528 as one; backend CPU 1,218/1,111 → 1,051/998
--- µs per step (WAL waits were ~0.9 of 3.4 active backends).
+-- The commit waits for the WAL flush as a result's must: edgeflow.heartbeat
+-- turns synchronous_commit off for its transaction (a heartbeat alone may be
+-- lost), so the setting the call began with is put back after the claim.
+--
+-- Figures (tests/bench/peers/diagnose.ts --only http, 1,500 chains of 3, 8
+-- workers, claims of 10, interleaved runs on a quiet machine): as one durable
+-- transaction 2,491 and 1,888 steps/s, as two (results, then the claim)
+-- 2,430 and 2,088: no difference past the host's noise. A first measurement
+-- (1,188/1,312 → 1,444/1,528) was of migration 0259, whose results committed
+-- asynchronously under the heartbeat's setting: a durability bug, fixed in
+-- 0260, and no gain once fixed. Kept for what it does, not for speed: the
+-- worker that finished a step claims its dependents in the same transaction.
+-- tests/bench engine.chain.claim1_next (one task per call) runs 0.85-0.96 x
+-- engine.chain.claim1: the heartbeat's worker lookup costs more than the
+-- claim_tasks call claim1 makes.
 CREATE OR REPLACE FUNCTION edgeflow.complete_tasks_and_claim(p_results jsonb, p_key_id uuid, p_admin boolean, p_worker text, p_pool text, p_handlers jsonb, p_capacity integer, p_heartbeat_seconds integer)
  RETURNS jsonb
  LANGUAGE plpgsql
@@ -26,6 +35,7 @@ declare
   v_results jsonb := '[]'::jsonb;
   v_due boolean;
   v_next jsonb;
+  v_sync text := pg_catalog.current_setting('synchronous_commit');
 begin
   if pg_catalog.jsonb_array_length(p_results) > 0 then
     v_results := edgeflow.complete_tasks(p_results);
@@ -33,6 +43,7 @@ begin
   v_due := edgeflow.subflows_due();
   v_next := edgeflow.worker_heartbeat(p_key_id, p_admin, p_worker, p_pool, p_handlers,
                                       p_capacity, '[]'::jsonb, p_heartbeat_seconds);
+  perform pg_catalog.set_config('synchronous_commit', v_sync, true);
   return pg_catalog.jsonb_build_object('results', v_results, 'due', v_due, 'next', v_next);
 end
 $function$;

@@ -207,6 +207,27 @@ dbTest(
 );
 
 dbTest(
+  "results and their next claim commit durably: the heartbeat's synchronous_commit off stays inside the claim",
+  async (db) => {
+    const { call } = testApp(db);
+    const { tasks } = await setup(call, 1);
+    const [t] = tasks;
+    // A heartbeat alone commits without waiting for the WAL flush; results must wait.
+    const setting = await db.sql.begin(async (tx) => {
+      const [row] = await tx<{ r: { results: { ok?: boolean }[]; next: { tasks: unknown[] } } }>`
+        select edgeflow.complete_tasks_and_claim(
+                 ${JSON.stringify([{ task: t.task, lease: t.lease, output: 1 }])}::text::jsonb,
+                 null, true, 'w', 'default', null, 5, 10) as r`;
+      assert.equal(row.r.results[0].ok, true);
+      assert.equal(row.r.next.tasks.length, 1, "b, made ready by the result, is claimed");
+      const [{ s }] = await tx<{ s: string }>`select current_setting('synchronous_commit') as s`;
+      return s;
+    });
+    assert.equal(setting, "on");
+  },
+);
+
+dbTest(
   "`next` under another key's worker name is refused in place; the results still land",
   async (db) => {
     const t = testApp(db);

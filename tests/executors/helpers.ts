@@ -37,6 +37,10 @@ export async function api(server: CliServer, method: string, path: string, body?
     method,
     headers: { Authorization: `Bearer ${ADMIN_KEY}`, "Content-Type": "application/json" },
     body: body === undefined ? undefined : JSON.stringify(body),
+    // A call the server never answers fails the test, naming the call.
+    signal: AbortSignal.timeout(60_000),
+  }).catch((err) => {
+    throw new Error(`${method} ${path}: ${err instanceof Error ? err.message : err}`);
   });
   const text = await res.text();
   return { status: res.status, body: text ? JSON.parse(text) : null } as {
@@ -64,9 +68,12 @@ export function startWorker(server: CliServer, args: string[]) {
   return {
     output: () => out,
     done,
+    /** Ctrl-C; a worker that has not stopped within 90 s fails the test with what it printed. */
     async stop(): Promise<CliResult> {
       ctl.abort();
-      return await done;
+      const result = await Promise.race([done, sleep(90_000, null)]);
+      if (!result) throw new Error(`the worker did not stop within 90 s; it printed:\n${out}`);
+      return result;
     },
   };
 }
@@ -116,18 +123,62 @@ export function startProcess(
   }).spawn();
   let text = "";
   const decoder = new TextDecoder();
-  const pump = async (s: ReadableStream<Uint8Array>) => {
-    for await (const chunk of s) text += decoder.decode(chunk, { stream: true });
+  const readers = [proc.stdout.getReader(), proc.stderr.getReader()];
+  const pump = async (r: ReadableStreamDefaultReader<Uint8Array>) => {
+    try {
+      for (let c = await r.read(); !c.done; c = await r.read()) {
+        text += decoder.decode(c.value, { stream: true });
+      }
+    } catch { /* cancelled */ }
   };
-  const pumped = Promise.all([pump(proc.stdout), pump(proc.stderr)]);
+  const pumped = Promise.all(readers.map(pump));
   return {
+    pid: proc.pid,
     output: () => text,
-    async stop() {
+    /**
+     * SIGTERM, then SIGKILL for it and the children it had (a Celery pool's)
+     * when it has not ended within `graceMs`: a warm shutdown that never ends
+     * must not hold the suite. Children that outlive it keep the output pipes
+     * open, so the output is read for at most a few seconds more.
+     */
+    async stop(graceMs = 20_000) {
+      const children = childPids(proc.pid);
       try {
         proc.kill("SIGTERM");
       } catch { /* ended */ }
-      await proc.status;
-      await pumped;
+      const ended = await Promise.race([proc.status.then(() => true), sleep(graceMs, false)]);
+      if (!ended) {
+        for (const pid of [...children, ...childPids(proc.pid)]) killPid(pid);
+        try {
+          proc.kill("SIGKILL");
+        } catch { /* ended */ }
+        await proc.status;
+      }
+      if (!await Promise.race([pumped.then(() => true), sleep(5_000, false)])) {
+        for (const pid of children) killPid(pid);
+        for (const r of readers) r.cancel().catch(() => {});
+      }
     },
   };
+}
+
+function sleep<T>(ms: number, value: T): Promise<T> {
+  return new Promise((resolve) => setTimeout(() => resolve(value), ms));
+}
+
+/** The pids whose parent is `pid` (from /proc), for a kill that must reach a pool. */
+function childPids(pid: number): number[] {
+  try {
+    const out = new Deno.Command("pgrep", { args: ["-P", String(pid)], stdout: "piped" })
+      .outputSync();
+    return new TextDecoder().decode(out.stdout).split(/\s+/).filter(Boolean).map(Number);
+  } catch {
+    return [];
+  }
+}
+
+function killPid(pid: number): void {
+  try {
+    Deno.kill(pid, "SIGKILL");
+  } catch { /* gone */ }
 }

@@ -321,22 +321,50 @@ export function databaseKinds(): DatabaseKind[] {
 export function dbTest(
   name: string,
   fn: (db: TestDatabase, kind: DatabaseKind["name"]) => Promise<void>,
-  options: { only?: DatabaseKind["name"] } = {},
+  options: { only?: DatabaseKind["name"]; deadlineMs?: number } = {},
 ): void {
   for (const kind of databaseKinds()) {
     if (options.only && options.only !== kind.name) continue;
+    const full = `[${kind.name}] ${name}`;
     Deno.test({
-      name: `[${kind.name}] ${name}`,
+      name: full,
       sanitizeResources: false,
       sanitizeOps: false,
-      fn: async () => {
-        const db = await kind.open();
-        try {
-          await fn(db, kind.name);
-        } finally {
-          await db.close();
-        }
-      },
+      fn: () =>
+        withDeadline(full, options.deadlineMs ?? TEST_DEADLINE_MS, async () => {
+          const db = await kind.open();
+          try {
+            await fn(db, kind.name);
+          } finally {
+            await db.close();
+          }
+        }),
     });
+  }
+}
+
+/**
+ * The longest a database test may take before it fails instead of holding
+ * the suite. The slowest test takes 51 s (pg_cron's tick, whose scheduler
+ * ticks once a minute); a CI run once sat 32 minutes and more in one test
+ * (the Celery cancel) until the job's own limit ended it, with nothing to say
+ * where. Five minutes leaves room for a slow machine and still ends a hang.
+ */
+export const TEST_DEADLINE_MS = 5 * 60_000;
+
+/** Runs `fn`, or fails with `name` once `ms` have passed (the hung work is left behind). */
+export async function withDeadline<T>(name: string, ms: number, fn: () => Promise<T>): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const expired = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () =>
+        reject(new Error(`${name}: still running after ${ms / 1000} s; stopped waiting for it`)),
+      ms,
+    );
+  });
+  try {
+    return await Promise.race([fn(), expired]);
+  } finally {
+    clearTimeout(timer);
   }
 }

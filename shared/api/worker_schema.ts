@@ -55,7 +55,7 @@ export type FailInput = z.output<typeof FailBody>;
 // --- Batched results (issue 12): many results in one call, each fenced and answered alone.
 
 /**
- * `next` of a batch of completions: the worker that sends the results also
+ * `next` of a batch of results (completions or failures): the worker that sends the results also
  * asks for more work in the same call. After the results are committed, the
  * server runs this worker's heartbeat claim (no leases, no long poll) and
  * answers its tasks beside the results: one round trip per batch instead of
@@ -64,6 +64,8 @@ export type FailInput = z.output<typeof FailBody>;
 export const ClaimNext = HeartbeatBody.pick({ worker: true, pool: true, handlers: true }).extend({
   capacity: z.number().int().min(1).max(MAX_WORKER_TASKS),
 });
+/** A validated `next`. */
+export type ClaimNextInput = z.output<typeof ClaimNext>;
 
 /** The body of `POST /heartbeat/tasks/complete`: many completions in one call. */
 export const CompleteBatchBody = z.object({
@@ -76,6 +78,7 @@ export type CompleteBatchInput = z.output<typeof CompleteBatchBody>;
 /** The body of `POST /heartbeat/tasks/fail`: many failure reports in one call. */
 export const FailBatchBody = z.object({
   results: z.array(FailBody.extend({ task: Uuid })).min(1).max(MAX_WORKER_TASKS),
+  next: ClaimNext.optional(),
 });
 /** A validated batch of failure reports. */
 export type FailBatchInput = z.output<typeof FailBatchBody>;

@@ -7,7 +7,7 @@
  * in place (docs/worker-protocol.md, "Many results in one call, and the next
  * tasks with them"; an extension of ../shared/spec/api.md). The whole batch is
  * one engine call, one transaction, committed (durable) before the answer;
- * with `next`, the worker's claim is in that transaction too. A body that does
+ * with `next` (on either route), the worker's claim is in that transaction too. A body that does
  * not validate is refused whole (422 naming the entry's field) and changes
  * nothing.
  */
@@ -17,10 +17,20 @@ import type { AppDeps, AppEnv } from "./deps.ts";
 import { clientSignal, readJsonAs } from "../http/body.ts";
 import { type ApiError, type ProblemDocument, problemDocument } from "../http/problem.ts";
 import { refusalError } from "./refusals.ts";
-import { CompleteBatchBody, FailBatchBody } from "../api/schemas.ts";
-import { handBackClaims, type HeartbeatResult, type ResultOutcome } from "../engine/tasks.ts";
+import { type ClaimNextInput, CompleteBatchBody, FailBatchBody } from "../api/schemas.ts";
+import {
+  handBackClaims,
+  type HeartbeatInput,
+  type HeartbeatResult,
+  type ResultOutcome,
+} from "../engine/tasks.ts";
 import { type BeatAnswer, beatAnswer, beatInput, workerNameTaken } from "./worker_beat.ts";
-import { completeTasks, completeTasksAndClaim, failTasks } from "../engine/batch.ts";
+import {
+  completeTasks,
+  completeTasksAndClaim,
+  failTasks,
+  failTasksAndClaim,
+} from "../engine/batch.ts";
 import type { Wakeups } from "./wakeups.ts";
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -112,18 +122,31 @@ export function resultBatchRoutes(
 ): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
 
-  app.post("/heartbeat/tasks/complete", scope, async (c) => {
+  /**
+   * The shared body of both routes: the results in one engine call, with the
+   * worker's next claim in its transaction when the body asks for `next`.
+   */
+  const route = async <E extends { task: string; lease: string }>(
+    kind: "complete" | "fail",
+    c: Context<AppEnv>,
+    body: { results: E[]; next?: ClaimNextInput },
+    alone: (issued: E[]) => Promise<ResultOutcome[]>,
+    withNext: (issued: E[], h: Omit<HeartbeatInput, "running">) => Promise<{
+      outcomes: ResultOutcome[];
+      next: HeartbeatResult | { error: "worker_name_taken" };
+    }>,
+  ) => {
     const startMs = deps.tracer && (deps.now?.() ?? new Date()).getTime();
-    const { results, next } = await readJsonAs(c, CompleteBatchBody);
+    const { results, next } = body;
     const claimAt = performance.now();
     const claimWall = next && deps.tracer ? (deps.now?.() ?? new Date()).getTime() : undefined;
     let beat: HeartbeatResult | { error: "worker_name_taken" } | undefined;
     const answers = await answer(results, async (issued) => {
-      if (!next) return completeTasks(deps.sql(c), issued);
-      // The dependents this batch makes ready are its worker's to claim first
-      // (`next`, in the same transaction); other waiting workers are woken after.
-      const done = await completeTasksAndClaim(
-        deps.sql(c),
+      if (!next) return alone(issued);
+      // The tasks this batch makes ready (dependents, or retries due at once)
+      // are its worker's to claim first (`next`, in the same transaction);
+      // other waiting workers are woken after.
+      const done = await withNext(
         issued,
         beatInput(deps, c, {
           worker: next.worker,
@@ -135,28 +158,40 @@ export function resultBatchRoutes(
       beat = done.next;
       return done.outcomes;
     });
-    if (startMs) deps.tracer!.finished(deps, c, "complete", accepted(answers), startMs);
+    if (startMs) deps.tracer!.finished(deps, c, kind, accepted(answers), startMs);
     const claimed = next && beat &&
       await nextAnswer(deps, c, beat, next.worker, claimAt, claimWall);
     if (answers.some((a) => a.status === 200)) wakeups.wake();
     return c.json(claimed ? { results: answers, next: claimed } : { results: answers });
+  };
+
+  app.post("/heartbeat/tasks/complete", scope, async (c) => {
+    const body = await readJsonAs(c, CompleteBatchBody);
+    return await route(
+      "complete",
+      c,
+      body,
+      (issued) => completeTasks(deps.sql(c), issued),
+      (issued, h) => completeTasksAndClaim(deps.sql(c), issued, h),
+    );
   });
 
   app.post("/heartbeat/tasks/fail", scope, async (c) => {
-    const startMs = deps.tracer && (deps.now?.() ?? new Date()).getTime();
-    const { results } = await readJsonAs(c, FailBatchBody);
-    const answers = await answer(results, (issued) =>
-      failTasks(
-        deps.sql(c),
-        issued.map(({ task, lease, error: { retryable, ...error } }) => ({
-          task,
-          lease,
-          error,
-          retryable,
-        })),
-      ));
-    if (startMs) deps.tracer!.finished(deps, c, "fail", accepted(answers), startMs);
-    return c.json({ results: answers });
+    const body = await readJsonAs(c, FailBatchBody);
+    const failures = (issued: typeof body.results) =>
+      issued.map(({ task, lease, error: { retryable, ...error } }) => ({
+        task,
+        lease,
+        error,
+        retryable,
+      }));
+    return await route(
+      "fail",
+      c,
+      body,
+      (issued) => failTasks(deps.sql(c), failures(issued)),
+      (issued, h) => failTasksAndClaim(deps.sql(c), failures(issued), h),
+    );
   });
 
   return app;

@@ -74,3 +74,30 @@ export async function failTasks(sql: Sql, failures: TaskFailure[]): Promise<Resu
     select edgeflow.fail_tasks(${JSON.stringify(failures)}::text::jsonb) as r`;
   return row.r;
 }
+
+/**
+ * A batch of failures and the worker's next claim in one call and one
+ * transaction (edgeflow.fail_tasks_and_claim): as completeTasksAndClaim is
+ * for completions. `next` is the heartbeat's answer, or worker_name_taken.
+ */
+export async function failTasksAndClaim(
+  sql: Sql,
+  failures: TaskFailure[],
+  h: Omit<HeartbeatInput, "running">,
+): Promise<
+  { outcomes: ResultOutcome[]; next: HeartbeatResult | { error: "worker_name_taken" } }
+> {
+  const [{ r }] = await sql<{
+    r: {
+      results: ResultOutcome[];
+      due: boolean;
+      next: HeartbeatResult | { error: "worker_name_taken" };
+    };
+  }>`
+    select edgeflow.fail_tasks_and_claim(${JSON.stringify(failures)}::text::jsonb,
+             ${h.caller.id}::uuid, ${h.caller.admin}, ${h.worker}, ${h.pool},
+             ${h.handlers ? JSON.stringify(h.handlers) : null}::text::jsonb,
+             ${h.capacity}::int, ${h.heartbeatSeconds}::int) as r`;
+  await afterSubflowsDue(sql, r.due);
+  return { outcomes: r.results, next: r.next };
+}

@@ -57,7 +57,7 @@ interface BatchItem {
 }
 
 /**
- * How a batch of completions also asks for the worker's next tasks (`next`,
+ * How a batch of results (completions or failures) also asks for the worker's next tasks (`next`,
  * the claim in the same call: one round trip per batch instead of a
  * completion and a heartbeat).
  */
@@ -120,10 +120,10 @@ export class ResultBatcher {
     this.clock.clearTimeout(this.#timers[kind]);
     this.#timers[kind] = null;
     const batch = this.#queues[kind].splice(0);
-    // A lone completion goes through the batch route too when it asks for `next`:
-    // a worker of capacity 1 running a chain then makes one call per step.
-    const alone = batch.length === 1 &&
-      (kind !== "complete" || !this.claimer || this.claimer.request(1) === null);
+    // A lone result goes through the batch route too when it asks for `next`:
+    // a worker of capacity 1 running a chain (or retrying a failing step) then
+    // makes one call per step.
+    const alone = batch.length === 1 && (!this.claimer || this.claimer.request(1) === null);
     if (alone) {
       const [p] = batch;
       this.#single(p.taskId, p.result, p.signal, p.onRetry).then(p.resolve);
@@ -140,7 +140,7 @@ export class ResultBatcher {
       batch = batch.filter((p) => !p.signal.aborted);
       if (!batch.length) return;
       // Each encoded body is a JSON object with the lease first: the entry is it plus the task.
-      const next = kind === "complete" ? this.claimer?.request(batch.length) ?? null : null;
+      const next = this.claimer?.request(batch.length) ?? null;
       const body = `{"results":[${
         batch.map((p) => `{"task":${JSON.stringify(p.taskId)},${p.result.body.slice(1)}`)
           .join(",")

@@ -282,3 +282,109 @@ dbTest(
     assert.equal(n.n, 0);
   },
 );
+
+dbTest(
+  "a batch of failures with `next` gets the retry due at once, and other work, in the same call and transaction",
+  async (db) => {
+    const { call } = testApp(db);
+    await registerSteps(call, "flaky0", [{ slug: "x", max_attempts: 2, base_delay: 0 }]);
+    await deploy(call, { name: "flaky0", flow: "flaky0" });
+    const first = await trigger(call, "flaky0");
+    const hb = await call("POST", "/heartbeat", {
+      worker: "w",
+      pool: "default",
+      capacity: 1,
+      running: [],
+    });
+    const [t] = hb.body.tasks as { task: string; lease: string; attempt: number }[];
+    const second = await trigger(call, "flaky0");
+    const res = await call("POST", "/heartbeat/tasks/fail", {
+      results: [{ task: t.task, lease: t.lease, error: { message: "try again" } }],
+      next: { worker: "w", pool: "default", capacity: 2 },
+    });
+    assert.equal(res.status, 200, JSON.stringify(res.body));
+    assert.equal(res.body.results[0].status, 200);
+    assert.equal(res.body.next.long_poll, false);
+    const got = res.body.next.tasks as {
+      task: string;
+      run_id: string;
+      attempt: number;
+      lease: string;
+    }[];
+    // The retry (no backoff) and the second run's first attempt: both slots filled.
+    assert.deepEqual(
+      got.map((x) => [x.run_id, x.attempt]).sort(),
+      [[first.run_id, 2], [second.run_id, 1]].sort(),
+    );
+    // One transaction: the failed attempt and the claims were written together.
+    const retry = got.find((x) => x.run_id === first.run_id)!;
+    const writers = await db.sql<{ xid: string }>`
+      select distinct xmin::text as xid from edgeflow.tasks
+       where id in (${t.task}, ${retry.task}) or run_id = ${second.run_id}::uuid`;
+    assert.equal(writers.length, 1, JSON.stringify(writers));
+    // The retry's lease is current.
+    const done = await call("POST", "/heartbeat/tasks/complete", {
+      results: [{ task: retry.task, lease: retry.lease, output: "ok" }],
+    });
+    assert.equal(done.body.results[0].run_status, "COMPLETED");
+  },
+);
+
+dbTest(
+  "failures and their next claim commit durably, and `next` under another key's name is refused in place",
+  async (db) => {
+    const t = testApp(db);
+    const { tasks } = await setup(t.call, 2);
+    const setting = await db.sql.begin(async (tx) => {
+      const [row] = await tx<{ r: { results: { ok?: boolean }[]; next: { tasks: unknown[] } } }>`
+        select edgeflow.fail_tasks_and_claim(
+                 ${
+        JSON.stringify([{
+          task: tasks[0].task,
+          lease: tasks[0].lease,
+          error: { message: "x" },
+          retryable: false,
+        }])
+      }::text::jsonb,
+                 null, true, 'w', 'default', null, 5, 10) as r`;
+      assert.equal(row.r.results[0].ok, true);
+      assert.deepEqual(row.r.next.tasks, [], "nothing else is queued");
+      const [{ s }] = await tx<{ s: string }>`select current_setting('synchronous_commit') as s`;
+      return s;
+    });
+    assert.equal(setting, "on");
+
+    const mint = async (name: string) =>
+      (await t.call("POST", "/deploy/keys", { name, scopes: ["worker"] })).body as { key: string };
+    const a = await mint("a"), b = await mint("b");
+    await t.call("POST", "/heartbeat", { worker: "mine", pool: "default", capacity: 0 }, {
+      key: a.key,
+    });
+    const res = await t.call("POST", "/heartbeat/tasks/fail", {
+      results: [{
+        task: tasks[1].task,
+        lease: tasks[1].lease,
+        error: { message: "y", retryable: false },
+      }],
+      next: { worker: "mine", pool: "default", capacity: 5 },
+    }, { key: b.key });
+    assert.equal(res.status, 200);
+    assert.equal(res.body.results[0].status, 200);
+    assert.equal(res.body.results[0].run_status, "FAILED");
+    assert.equal(res.body.next.code, "worker_name_taken");
+  },
+);
+
+dbTest("a bad `next` on a batch of failures is 422 naming it, and changes nothing", async (db) => {
+  const { call } = testApp(db);
+  const { tasks } = await setup(call, 1);
+  const res = await call("POST", "/heartbeat/tasks/fail", {
+    results: [{ task: tasks[0].task, lease: tasks[0].lease, error: { message: "z" } }],
+    next: { worker: "w", pool: "default", capacity: 0 },
+  });
+  assert.equal(res.status, 422);
+  assert.ok(res.body.errors.some((e: { path: string }) => e.path === "next.capacity"));
+  const [n] = await db.sql<{ n: number }>`
+    select count(*)::int as n from edgeflow.tasks where status <> 'RUNNING'`;
+  assert.equal(n.n, 0);
+});

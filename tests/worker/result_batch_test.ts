@@ -238,3 +238,52 @@ dbTest(
     assert.equal(paths.filter((p) => /^\/heartbeat\/tasks\/[0-9a-f-]{36}\//.test(p)).length, 0);
   },
 );
+
+dbTest(
+  "a lone failure brings its retry when it is due at once: one call per attempt at capacity 1",
+  async (db) => {
+    const { app, call } = testApp(db);
+    const steps = [{ slug: "x", max_attempts: 3, base_delay: 0 }];
+    assert.equal((await call("POST", "/register", { name: "flaky", steps })).status, 201);
+    assert.equal((await call("POST", "/trigger/flows/flaky", {})).status, 201);
+    const paths: string[] = [];
+    const byNext: number[] = [];
+    const worker = createWorker({
+      url: "http://edgeflow.test",
+      key: ADMIN_KEY,
+      capacity: 1,
+      logger: () => {},
+      fetch: async (input, init) => {
+        const path = new URL(String(input)).pathname;
+        paths.push(path);
+        const res = await app.request(String(input), init);
+        if (path === "/heartbeat/tasks/fail") {
+          const got = await res.clone().json();
+          for (const t of got.next?.tasks ?? []) byNext.push(t.attempt);
+        }
+        return res;
+      },
+      handlers: {
+        x: (ctx) => {
+          if (ctx.attempt < 3) throw new Error(`attempt ${ctx.attempt}`);
+          return "ok";
+        },
+      },
+    });
+    await worker.start();
+    try {
+      const deadline = Date.now() + 10_000;
+      while (
+        (await db.sql<{ s: string }>`select status as s from edgeflow.runs`)[0].s !== "COMPLETED"
+      ) {
+        if (Date.now() > deadline) throw new Error("the run did not complete");
+        await new Promise((r) => setTimeout(r, 10));
+      }
+    } finally {
+      await worker.stop();
+    }
+    assert.deepEqual(byNext, [2, 3]);
+    assert.equal(paths.filter((p) => p === "/heartbeat/tasks/fail").length, 2);
+    assert.equal(paths.filter((p) => /^\/heartbeat\/tasks\/[0-9a-f-]{36}\//.test(p)).length, 0);
+  },
+);

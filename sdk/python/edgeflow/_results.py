@@ -11,7 +11,7 @@ own, so each task's thread gets the outcome its single call would have had:
 ``aborted``. A transient failure of the whole call is retried like a single
 report, for the entries still ours.
 
-A batch of completions also asks for the worker's next tasks (``next``): the
+A batch of results (completions or failures) asks for the worker's next tasks (``next``): the
 claim is made in the results' transaction, so a chain's next step comes back
 in the answer instead of a heartbeat later — one call per step for a busy
 worker instead of a completion and a heartbeat.
@@ -137,7 +137,7 @@ class ResultBatcher:
             batch = [p for p in batch if not p.done.is_set()]
             if not batch:
                 return
-            nxt = self._claimer.next_request(len(batch)) if kind == "complete" and self._claimer else None
+            nxt = self._claimer.next_request(len(batch)) if self._claimer else None
             if len(batch) == 1 and nxt is None:
                 batch[0].settle(None)  # alone and asking for nothing: the single call
                 return

@@ -86,6 +86,26 @@ class ResultBatchTest(unittest.TestCase):
         by_beat = [t["step"] for p, _, a in calls if p == "/heartbeat" for t in a.get("tasks", [])]
         self.assertEqual(by_beat, ["a"])
 
+    def test_a_retry_due_at_once_comes_back_with_the_failure_before_it(self) -> None:
+        name = served.flow([{"slug": "x", "max_attempts": 3, "base_delay": 0}])
+        w = self.worker(name)
+        w.handler("x")(lambda ctx: "ok" if ctx.attempt == 3 else (_ for _ in ()).throw(
+            RuntimeError(f"attempt {ctx.attempt}")))
+        calls = record(w)
+        Background(w)
+        run = served.client.run(name, timeout=30)
+        self.assertEqual(run["status"], "COMPLETED", run)
+
+        fails = [(b, a) for p, b, a in calls if p == "/heartbeat/tasks/fail"]
+        self.assertEqual(len(fails), 2, calls)
+        for body, answer in fails:
+            self.assertEqual(body["next"]["capacity"], 1)
+            self.assertEqual([r["status"] for r in answer["results"]], [200])
+        # Attempts 2 and 3 came in the answers to the failures of 1 and 2.
+        self.assertEqual([t["attempt"] for _, a in fails for t in a["next"]["tasks"]], [2, 3])
+        by_beat = [t["attempt"] for p, _, a in calls if p == "/heartbeat" for t in a.get("tasks", [])]
+        self.assertEqual(by_beat, [1])
+
     def test_results_finishing_inside_the_window_share_one_call(self) -> None:
         name = served.flow([
             {"slug": "items"},

@@ -1,7 +1,8 @@
 /**
  * A heartbeat writes its worker's row only when something in it changed or
  * the last beat is over a second old (edgeflow.heartbeat, migration 0200):
- * a worker looping beats commits nothing most of the time, and liveness,
+ * a worker looping beats commits nothing most of the time (nor does a busy
+ * worker whose free slots change, migration 0262), and liveness,
  * judged over three intervals, still follows it.
  */
 import assert from "node:assert/strict";
@@ -55,3 +56,30 @@ dbTest("a heartbeat rewrites its worker only when changed or a second old", asyn
   await beat({ handlers: ["a"] });
   assert.ok(Date.parse((await row()).at) < Date.parse(ahead.at), "stamped by the clock again");
 });
+
+dbTest(
+  "a busy worker's changing free slots are not rewritten every call; becoming full or draining is",
+  async (db) => {
+    const { call } = testApp(db);
+    const beat = async (capacity: number) => {
+      const res = await call("POST", "/heartbeat", { worker: "busy", pool: "default", capacity });
+      assert.equal(res.status, 200, JSON.stringify(res.body));
+    };
+    const row = async () => {
+      const [r] = await db.sql<{ xmin: string; capacity: number }>`
+        select xmin::text as xmin, capacity from edgeflow.workers where name = 'busy'`;
+      return r;
+    };
+    await beat(3);
+    const first = await row();
+    await beat(7);
+    await beat(1);
+    assert.deepEqual(await row(), first, "free slots 3 → 7 → 1 within a second: one write");
+    await beat(0);
+    const full = await row();
+    assert.notEqual(full.xmin, first.xmin, "capacity 0 (full, or draining) is written at once");
+    assert.equal(full.capacity, 0);
+    await beat(4);
+    assert.equal((await row()).capacity, 4, "and so is having room again");
+  },
+);

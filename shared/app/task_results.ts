@@ -30,6 +30,7 @@ import {
   completeTasksAndClaim,
   failTasks,
   failTasksAndClaim,
+  type ResultsAndNext,
 } from "../engine/batch.ts";
 import type { Wakeups } from "./wakeups.ts";
 
@@ -131,10 +132,7 @@ export function resultBatchRoutes(
     c: Context<AppEnv>,
     body: { results: E[]; next?: ClaimNextInput },
     alone: (issued: E[]) => Promise<ResultOutcome[]>,
-    withNext: (issued: E[], h: Omit<HeartbeatInput, "running">) => Promise<{
-      outcomes: ResultOutcome[];
-      next: HeartbeatResult | { error: "worker_name_taken" };
-    }>,
+    withNext: (issued: E[], h: Omit<HeartbeatInput, "running">) => Promise<ResultsAndNext>,
   ) => {
     const startMs = deps.tracer && (deps.now?.() ?? new Date()).getTime();
     const { results, next } = body;

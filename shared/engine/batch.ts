@@ -33,25 +33,40 @@ export async function completeTasks(sql: Sql, results: TaskResult[]): Promise<Re
  * transaction (edgeflow.complete_tasks_and_claim, its figure): `outcomes` as
  * `completeTasks` gives them, `next` as `heartbeat` (no leases to extend).
  */
-export async function completeTasksAndClaim(
+export function completeTasksAndClaim(
   sql: Sql,
   results: TaskResult[],
   h: Omit<HeartbeatInput, "running">,
-): Promise<
-  { outcomes: ResultOutcome[]; next: HeartbeatResult | { error: "worker_name_taken" } }
-> {
+): Promise<ResultsAndNext> {
   const entries = results.map((r) => ({ task: r.task, lease: r.lease, output: r.output ?? null }));
-  const [{ r }] = await sql<{
-    r: {
-      results: ResultOutcome[];
-      due: boolean;
-      next: HeartbeatResult | { error: "worker_name_taken" };
-    };
-  }>`
-    select edgeflow.complete_tasks_and_claim(${JSON.stringify(entries)}::text::jsonb,
-             ${h.caller.id}::uuid, ${h.caller.admin}, ${h.worker}, ${h.pool},
-             ${h.handlers ? JSON.stringify(h.handlers) : null}::text::jsonb,
-             ${h.capacity}::int, ${h.heartbeatSeconds}::int) as r`;
+  return resultsAndClaim(sql, "complete", entries, h);
+}
+
+/** What a batch of results with `next` brings: each entry's outcome, and the claim or its refusal. */
+export interface ResultsAndNext {
+  outcomes: ResultOutcome[];
+  next: HeartbeatResult | { error: "worker_name_taken" };
+}
+
+/** edgeflow.{complete,fail}_tasks_and_claim: the results, then the claim, in one statement. */
+async function resultsAndClaim(
+  sql: Sql,
+  kind: "complete" | "fail",
+  entries: unknown[],
+  h: Omit<HeartbeatInput, "running">,
+): Promise<ResultsAndNext> {
+  const json = JSON.stringify(entries);
+  const handlers = h.handlers ? JSON.stringify(h.handlers) : null;
+  type Row = { r: { results: ResultOutcome[]; due: boolean; next: ResultsAndNext["next"] } };
+  const [{ r }] = kind === "complete"
+    ? await sql<Row>`
+        select edgeflow.complete_tasks_and_claim(${json}::text::jsonb, ${h.caller.id}::uuid,
+                 ${h.caller.admin}, ${h.worker}, ${h.pool}, ${handlers}::text::jsonb,
+                 ${h.capacity}::int, ${h.heartbeatSeconds}::int) as r`
+    : await sql<Row>`
+        select edgeflow.fail_tasks_and_claim(${json}::text::jsonb, ${h.caller.id}::uuid,
+                 ${h.caller.admin}, ${h.worker}, ${h.pool}, ${handlers}::text::jsonb,
+                 ${h.capacity}::int, ${h.heartbeatSeconds}::int) as r`;
   await afterSubflowsDue(sql, r.due);
   return { outcomes: r.results, next: r.next };
 }
@@ -78,26 +93,12 @@ export async function failTasks(sql: Sql, failures: TaskFailure[]): Promise<Resu
 /**
  * A batch of failures and the worker's next claim in one call and one
  * transaction (edgeflow.fail_tasks_and_claim): as completeTasksAndClaim is
- * for completions. `next` is the heartbeat's answer, or worker_name_taken.
+ * for completions.
  */
-export async function failTasksAndClaim(
+export function failTasksAndClaim(
   sql: Sql,
   failures: TaskFailure[],
   h: Omit<HeartbeatInput, "running">,
-): Promise<
-  { outcomes: ResultOutcome[]; next: HeartbeatResult | { error: "worker_name_taken" } }
-> {
-  const [{ r }] = await sql<{
-    r: {
-      results: ResultOutcome[];
-      due: boolean;
-      next: HeartbeatResult | { error: "worker_name_taken" };
-    };
-  }>`
-    select edgeflow.fail_tasks_and_claim(${JSON.stringify(failures)}::text::jsonb,
-             ${h.caller.id}::uuid, ${h.caller.admin}, ${h.worker}, ${h.pool},
-             ${h.handlers ? JSON.stringify(h.handlers) : null}::text::jsonb,
-             ${h.capacity}::int, ${h.heartbeatSeconds}::int) as r`;
-  await afterSubflowsDue(sql, r.due);
-  return { outcomes: r.results, next: r.next };
+): Promise<ResultsAndNext> {
+  return resultsAndClaim(sql, "fail", failures, h);
 }

@@ -11,9 +11,8 @@
 -- until the commit. An exception anywhere aborts both: nothing is accepted,
 -- and the worker retries the results as after any failed call.
 --
--- The commit waits for the WAL flush as a result's must: edgeflow.heartbeat
--- turns synchronous_commit off for its transaction (a heartbeat alone may be
--- lost), so the setting the call began with is put back after the claim.
+-- The commit waits for the WAL flush as a result's must: edgeflow._claim_next
+-- puts back the synchronous_commit the heartbeat turns off.
 --
 -- Figures (tests/bench/peers/diagnose.ts --only http, 1,500 chains of 3, 8
 -- workers, claims of 10, interleaved runs on a quiet machine): as one durable
@@ -34,16 +33,13 @@ AS $function$
 declare
   v_results jsonb := '[]'::jsonb;
   v_due boolean;
-  v_next jsonb;
-  v_sync text := pg_catalog.current_setting('synchronous_commit');
 begin
   if pg_catalog.jsonb_array_length(p_results) > 0 then
     v_results := edgeflow.complete_tasks(p_results);
   end if;
   v_due := edgeflow.subflows_due();
-  v_next := edgeflow.worker_heartbeat(p_key_id, p_admin, p_worker, p_pool, p_handlers,
-                                      p_capacity, '[]'::jsonb, p_heartbeat_seconds);
-  perform pg_catalog.set_config('synchronous_commit', v_sync, true);
-  return pg_catalog.jsonb_build_object('results', v_results, 'due', v_due, 'next', v_next);
+  return pg_catalog.jsonb_build_object('results', v_results, 'due', v_due,
+    'next', edgeflow._claim_next(p_key_id, p_admin, p_worker, p_pool, p_handlers, p_capacity,
+                                 p_heartbeat_seconds));
 end
 $function$;

@@ -12,9 +12,8 @@
 -- handlers fail makes a failure call and then a heartbeat for each batch.
 -- An exception anywhere aborts both, and the worker retries the failures.
 --
--- The commit waits for the WAL flush as a result's must: edgeflow.heartbeat
--- turns synchronous_commit off for its transaction, so the setting the call
--- began with is put back after the claim.
+-- The commit waits for the WAL flush as a result's must: edgeflow._claim_next
+-- puts back the synchronous_commit the heartbeat turns off.
 CREATE OR REPLACE FUNCTION edgeflow.fail_tasks_and_claim(p_results jsonb, p_key_id uuid, p_admin boolean, p_worker text, p_pool text, p_handlers jsonb, p_capacity integer, p_heartbeat_seconds integer)
  RETURNS jsonb
  LANGUAGE plpgsql
@@ -23,16 +22,13 @@ AS $function$
 declare
   v_results jsonb := '[]'::jsonb;
   v_due boolean;
-  v_next jsonb;
-  v_sync text := pg_catalog.current_setting('synchronous_commit');
 begin
   if pg_catalog.jsonb_array_length(p_results) > 0 then
     v_results := edgeflow.fail_tasks(p_results);
   end if;
   v_due := edgeflow.subflows_due();
-  v_next := edgeflow.worker_heartbeat(p_key_id, p_admin, p_worker, p_pool, p_handlers,
-                                      p_capacity, '[]'::jsonb, p_heartbeat_seconds);
-  perform pg_catalog.set_config('synchronous_commit', v_sync, true);
-  return pg_catalog.jsonb_build_object('results', v_results, 'due', v_due, 'next', v_next);
+  return pg_catalog.jsonb_build_object('results', v_results, 'due', v_due,
+    'next', edgeflow._claim_next(p_key_id, p_admin, p_worker, p_pool, p_handlers, p_capacity,
+                                 p_heartbeat_seconds));
 end
 $function$;

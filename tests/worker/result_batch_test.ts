@@ -223,13 +223,7 @@ dbTest(
     });
     await worker.start();
     try {
-      const deadline = Date.now() + 10_000;
-      while (
-        (await db.sql<{ s: string }>`select status as s from edgeflow.runs`)[0].s !== "COMPLETED"
-      ) {
-        if (Date.now() > deadline) throw new Error("the run did not complete");
-        await new Promise((r) => setTimeout(r, 10));
-      }
+      await untilTheRunCompletes(db);
     } finally {
       await worker.stop();
     }
@@ -272,13 +266,7 @@ dbTest(
     });
     await worker.start();
     try {
-      const deadline = Date.now() + 10_000;
-      while (
-        (await db.sql<{ s: string }>`select status as s from edgeflow.runs`)[0].s !== "COMPLETED"
-      ) {
-        if (Date.now() > deadline) throw new Error("the run did not complete");
-        await new Promise((r) => setTimeout(r, 10));
-      }
+      await untilTheRunCompletes(db);
     } finally {
       await worker.stop();
     }
@@ -287,3 +275,14 @@ dbTest(
     assert.equal(paths.filter((p) => /^\/heartbeat\/tasks\/[0-9a-f-]{36}\//.test(p)).length, 0);
   },
 );
+
+/** Waits (10 s at most) for the test's only run to be COMPLETED. */
+async function untilTheRunCompletes(db: TestDatabase): Promise<void> {
+  const deadline = Date.now() + 10_000;
+  while (
+    (await db.sql<{ s: string }>`select status as s from edgeflow.runs`)[0].s !== "COMPLETED"
+  ) {
+    if (Date.now() > deadline) throw new Error("the run did not complete");
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}

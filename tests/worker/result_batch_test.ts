@@ -202,34 +202,14 @@ dbTest(
     }));
     assert.equal((await call("POST", "/register", { name: "line", steps })).status, 201);
     assert.equal((await call("POST", "/trigger/flows/line", {})).status, 201);
-    const paths: string[] = [];
-    const byNext: string[] = [];
-    const worker = createWorker({
-      url: "http://edgeflow.test",
-      key: ADMIN_KEY,
-      capacity: 1,
-      logger: () => {},
-      fetch: async (input, init) => {
-        const path = new URL(String(input)).pathname;
-        paths.push(path);
-        const res = await app.request(String(input), init);
-        if (path === "/heartbeat/tasks/complete") {
-          const got = await res.clone().json();
-          for (const t of got.next?.tasks ?? []) byNext.push(t.step);
-        }
-        return res;
-      },
-      handlers: { a: () => 1, b: () => 2, c: () => 3 },
+    const { paths, byNext } = await runCapacityOne(db, app, "/heartbeat/tasks/complete", {
+      a: () => 1,
+      b: () => 2,
+      c: () => 3,
     });
-    await worker.start();
-    try {
-      await untilTheRunCompletes(db);
-    } finally {
-      await worker.stop();
-    }
-    assert.deepEqual(byNext, ["b", "c"]);
+    assert.deepEqual(byNext.map((t) => t.step), ["b", "c"]);
     assert.equal(paths.filter((p) => p === "/heartbeat/tasks/complete").length, 3);
-    assert.equal(paths.filter((p) => /^\/heartbeat\/tasks\/[0-9a-f-]{36}\//.test(p)).length, 0);
+    assert.equal(paths.filter((p) => SINGLE_RESULT.test(p)).length, 0);
   },
 );
 
@@ -240,41 +220,55 @@ dbTest(
     const steps = [{ slug: "x", max_attempts: 3, base_delay: 0 }];
     assert.equal((await call("POST", "/register", { name: "flaky", steps })).status, 201);
     assert.equal((await call("POST", "/trigger/flows/flaky", {})).status, 201);
-    const paths: string[] = [];
-    const byNext: number[] = [];
-    const worker = createWorker({
-      url: "http://edgeflow.test",
-      key: ADMIN_KEY,
-      capacity: 1,
-      logger: () => {},
-      fetch: async (input, init) => {
-        const path = new URL(String(input)).pathname;
-        paths.push(path);
-        const res = await app.request(String(input), init);
-        if (path === "/heartbeat/tasks/fail") {
-          const got = await res.clone().json();
-          for (const t of got.next?.tasks ?? []) byNext.push(t.attempt);
-        }
-        return res;
-      },
-      handlers: {
-        x: (ctx) => {
-          if (ctx.attempt < 3) throw new Error(`attempt ${ctx.attempt}`);
-          return "ok";
-        },
+    const { paths, byNext } = await runCapacityOne(db, app, "/heartbeat/tasks/fail", {
+      x: (ctx) => {
+        if (ctx.attempt < 3) throw new Error(`attempt ${ctx.attempt}`);
+        return "ok";
       },
     });
-    await worker.start();
-    try {
-      await untilTheRunCompletes(db);
-    } finally {
-      await worker.stop();
-    }
-    assert.deepEqual(byNext, [2, 3]);
+    assert.deepEqual(byNext.map((t) => t.attempt), [2, 3]);
     assert.equal(paths.filter((p) => p === "/heartbeat/tasks/fail").length, 2);
-    assert.equal(paths.filter((p) => /^\/heartbeat\/tasks\/[0-9a-f-]{36}\//.test(p)).length, 0);
+    assert.equal(paths.filter((p) => SINGLE_RESULT.test(p)).length, 0);
   },
 );
+
+/** A single result's route (`/heartbeat/tasks/:task/complete` or `…/fail`). */
+const SINGLE_RESULT = /^\/heartbeat\/tasks\/[0-9a-f-]{36}\//;
+
+/**
+ * Runs the test's only run to COMPLETED with a worker of capacity 1; returns
+ * every path it called and the tasks the answers of `route` brought in `next`.
+ */
+async function runCapacityOne(
+  db: TestDatabase,
+  app: ReturnType<typeof testApp>["app"],
+  route: string,
+  handlers: Parameters<typeof createWorker>[0]["handlers"],
+): Promise<{ paths: string[]; byNext: { step: string; attempt: number }[] }> {
+  const paths: string[] = [];
+  const byNext: { step: string; attempt: number }[] = [];
+  const worker = createWorker({
+    url: "http://edgeflow.test",
+    key: ADMIN_KEY,
+    capacity: 1,
+    logger: () => {},
+    fetch: async (input, init) => {
+      const path = new URL(String(input)).pathname;
+      paths.push(path);
+      const res = await app.request(String(input), init);
+      if (path === route) byNext.push(...((await res.clone().json()).next?.tasks ?? []));
+      return res;
+    },
+    handlers,
+  });
+  await worker.start();
+  try {
+    await untilTheRunCompletes(db);
+  } finally {
+    await worker.stop();
+  }
+  return { paths, byNext };
+}
 
 /** Waits (10 s at most) for the test's only run to be COMPLETED. */
 async function untilTheRunCompletes(db: TestDatabase): Promise<void> {

@@ -71,9 +71,10 @@ export function startWorker(server: CliServer, args: string[]) {
     /** Ctrl-C; a worker that has not stopped within 90 s fails the test with what it printed. */
     async stop(): Promise<CliResult> {
       ctl.abort();
-      const result = await Promise.race([done, sleep(90_000, null)]);
-      if (!result) throw new Error(`the worker did not stop within 90 s; it printed:\n${out}`);
-      return result;
+      if (!await settlesWithin(done, 90_000)) {
+        throw new Error(`the worker did not stop within 90 s; it printed:\n${out}`);
+      }
+      return await done;
     },
   };
 }
@@ -133,7 +134,6 @@ export function startProcess(
   };
   const pumped = Promise.all(readers.map(pump));
   return {
-    pid: proc.pid,
     output: () => text,
     /**
      * SIGTERM, then SIGKILL for it and the children it had (a Celery pool's)
@@ -146,15 +146,14 @@ export function startProcess(
       try {
         proc.kill("SIGTERM");
       } catch { /* ended */ }
-      const ended = await Promise.race([proc.status.then(() => true), sleep(graceMs, false)]);
-      if (!ended) {
+      if (!await settlesWithin(proc.status, graceMs)) {
         for (const pid of [...children, ...childPids(proc.pid)]) killPid(pid);
         try {
           proc.kill("SIGKILL");
         } catch { /* ended */ }
         await proc.status;
       }
-      if (!await Promise.race([pumped.then(() => true), sleep(5_000, false)])) {
+      if (!await settlesWithin(pumped, 5_000)) {
         for (const pid of children) killPid(pid);
         for (const r of readers) r.cancel().catch(() => {});
       }
@@ -162,8 +161,15 @@ export function startProcess(
   };
 }
 
-function sleep<T>(ms: number, value: T): Promise<T> {
-  return new Promise((resolve) => setTimeout(() => resolve(value), ms));
+/** Whether `p` settles within `ms` (its timer cleared either way). */
+async function settlesWithin(p: Promise<unknown>, ms: number): Promise<boolean> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), ms)));
+  try {
+    return await Promise.race([p.then(() => true, () => true), late]);
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 /** The pids whose parent is `pid` (from /proc), for a kill that must reach a pool. */

@@ -321,7 +321,7 @@ export function databaseKinds(): DatabaseKind[] {
 export function dbTest(
   name: string,
   fn: (db: TestDatabase, kind: DatabaseKind["name"]) => Promise<void>,
-  options: { only?: DatabaseKind["name"]; deadlineMs?: number } = {},
+  options: { only?: DatabaseKind["name"] } = {},
 ): void {
   for (const kind of databaseKinds()) {
     if (options.only && options.only !== kind.name) continue;
@@ -331,7 +331,7 @@ export function dbTest(
       sanitizeResources: false,
       sanitizeOps: false,
       fn: () =>
-        withDeadline(full, options.deadlineMs ?? TEST_DEADLINE_MS, async () => {
+        withDeadline(full, TEST_DEADLINE_MS, async () => {
           const db = await kind.open();
           try {
             await fn(db, kind.name);

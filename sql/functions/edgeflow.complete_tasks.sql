@@ -14,8 +14,9 @@
 -- Then, for the accepted entries, one statement each: delete their messages
 -- (one pgmq.delete per queue), complete the tasks, update their steps once
 -- (count down; at zero, completed with their output); for the steps that
--- finished: count down their dependents and runs, complete the runs that have
--- no step left, and start the dependents that became ready with one
+-- finished: count down their dependents (the plain ones that became ready are
+-- QUEUED by that same update) and their runs (a run with no step left
+-- completes in that same update), and start the plain dependents with one
 -- pgmq.send_batch per queue. Map and subflow steps (fan-out, empty maps,
 -- child runs) start through _start_steps as before.
 --
@@ -23,6 +24,16 @@
 -- complete_task spent ~1.8 ms of SQL per task (tests/bench/profile.ts); this
 -- call spends ~0.5 ms per task (25 ms per batch of 50), and chains in batches
 -- of 50 ran 2.3-2.5 x faster in the same runs (see claim_tasks).
+--
+-- Migration 0265 folded two updates into the count-downs before them: the
+-- ready plain steps were QUEUED by an update of their own after the count-down
+-- of dependents, and the finished runs COMPLETED by one after the count-down
+-- of runs; two statements (and two statement-trigger firings) fewer per
+-- call. Figure that decided it (pg_stat_statements, track = all, chains in
+-- batches of 50, one session, 1,500 runs, variants alternated 4 times each):
+-- this call's time per step over claim_tasks' in the same run (the host's
+-- speed moved 1.5 x between runs), 1.43-1.49 before, 1.36-1.39 after; the two
+-- statements it drops had cost 33 and 52 µs of the step's ~710 µs.
 --
 -- random_page_cost 1.1 and the clock read once per call: see claim_tasks (its
 -- lookups of the batch's tasks and runs were hash joins over sequential scans).
@@ -47,7 +58,6 @@ declare
   v_done_slugs text[];
   v_ready_runs uuid[];
   v_ready_slugs text[];
-  v_finished uuid[];
   v_fast_runs uuid[];
   v_fast_slugs text[];
   v_ids uuid[];
@@ -174,7 +184,11 @@ begin
   end if;
 
   if v_done_runs is not null then
-    -- Their dependents count down; those at zero are ready, in declaration order.
+    -- Their dependents count down; those at zero are ready, in declaration
+    -- order. A run whose ready steps are all plain (no map, no subflow, no
+    -- wait or sleep, no per-key limit) and that waits for no slot has them
+    -- QUEUED by this same update; any other run's go through _start_steps,
+    -- where those are handled.
     with deps as (
       select d.run_id, dep.slug, count(*)::integer as c
         from unnest(v_done_runs, v_done_slugs) as d(run_id, slug)
@@ -182,57 +196,53 @@ begin
         join edgeflow.flow_steps fs on fs.flow_version_id = r.flow_version_id and fs.slug = d.slug
        cross join lateral unnest(fs.dependents) as dep(slug)
        group by d.run_id, dep.slug
+    ), ready as (
+      select deps.run_id, deps.slug, deps.c, ss.remaining_deps = deps.c as ready,
+             bool_and(fs.map_from is null and fs.deployment is null and fs.wait is null
+                      and fs.concurrency is null and r.awaiting_slot is null
+                      and r.status in ('PENDING', 'SCHEDULED', 'RUNNING'))
+               filter (where ss.remaining_deps = deps.c)
+               over (partition by deps.run_id) as plain
+        from deps
+        join edgeflow.step_states ss on ss.run_id = deps.run_id and ss.slug = deps.slug
+        join edgeflow.runs r on r.id = deps.run_id
+        join edgeflow.flow_steps fs on fs.flow_version_id = r.flow_version_id and fs.slug = deps.slug
     ), counted as (
-      update edgeflow.step_states ss set remaining_deps = ss.remaining_deps - deps.c
-        from deps where ss.run_id = deps.run_id and ss.slug = deps.slug
-      returning ss.run_id, ss.slug, ss.remaining_deps, ss.step_index
+      update edgeflow.step_states ss
+         set remaining_deps = ss.remaining_deps - rd.c,
+             status = case when rd.ready and rd.plain then 'QUEUED' else ss.status end,
+             remaining_tasks = case when rd.ready and rd.plain then 1 else ss.remaining_tasks end,
+             total_tasks = case when rd.ready and rd.plain then 1 else ss.total_tasks end,
+             queued_at = case when rd.ready and rd.plain then v_now else ss.queued_at end
+        from ready rd where ss.run_id = rd.run_id and ss.slug = rd.slug
+      returning ss.run_id, ss.slug, ss.remaining_deps, ss.step_index, rd.ready and rd.plain as fast
     )
     select array_agg(c.run_id order by c.run_id, c.step_index) filter (where c.remaining_deps = 0),
-           array_agg(c.slug order by c.run_id, c.step_index) filter (where c.remaining_deps = 0)
-      into v_ready_runs, v_ready_slugs
+           array_agg(c.slug order by c.run_id, c.step_index) filter (where c.remaining_deps = 0),
+           array_agg(c.run_id order by c.run_id, c.step_index) filter (where c.fast),
+           array_agg(c.slug order by c.run_id, c.step_index) filter (where c.fast)
+      into v_ready_runs, v_ready_slugs, v_fast_runs, v_fast_slugs
       from counted c;
 
-    -- Runs count down their steps; those at zero complete with their leaf steps' outputs.
+    -- Runs count down their steps; those at zero complete with their leaf
+    -- steps' outputs, in the same update.
     with n as (
       select run_id, count(*)::integer as c from unnest(v_done_runs) as d(run_id) group by run_id
-    ), counted as (
-      update edgeflow.runs r set remaining_steps = r.remaining_steps - n.c
-        from n where r.id = n.run_id
-      returning r.id, r.remaining_steps
     )
-    select array_agg(c.id order by c.id) filter (where c.remaining_steps = 0) into v_finished
-      from counted c;
-    if v_finished is not null then
-      update edgeflow.runs r
-         set status = 'COMPLETED', ended_at = v_now,
-             output = (select coalesce(jsonb_object_agg(ss.slug, ss.output), '{}')
-                         from edgeflow.step_states ss
-                         join edgeflow.flow_steps fs
-                           on fs.flow_version_id = r.flow_version_id and fs.slug = ss.slug
-                        where ss.run_id = r.id and cardinality(fs.dependents) = 0)
-       where r.id = any(v_finished);
-    end if;
+    update edgeflow.runs r
+       set remaining_steps = r.remaining_steps - n.c,
+           status = case when r.remaining_steps = n.c then 'COMPLETED' else r.status end,
+           ended_at = case when r.remaining_steps = n.c then v_now else r.ended_at end,
+           output = case when r.remaining_steps <> n.c then r.output
+                         else (select coalesce(jsonb_object_agg(ss.slug, ss.output), '{}')
+                                 from edgeflow.step_states ss
+                                 join edgeflow.flow_steps fs
+                                   on fs.flow_version_id = r.flow_version_id and fs.slug = ss.slug
+                                where ss.run_id = r.id and cardinality(fs.dependents) = 0) end
+      from n where r.id = n.run_id;
   end if;
 
   if v_ready_runs is not null then
-    -- A run whose ready steps are all plain (no map, no subflow, no wait or
-    -- sleep, no per-key limit) and that waits for no slot starts them here;
-    -- any other goes through _start_steps, where those are handled.
-    select array_agg(d.run_id order by d.ord) filter (where g2.plain),
-           array_agg(d.slug order by d.ord) filter (where g2.plain)
-      into v_fast_runs, v_fast_slugs
-      from unnest(v_ready_runs, v_ready_slugs) with ordinality as d(run_id, slug, ord)
-      join (select d2.run_id,
-                   bool_and(fs.map_from is null and fs.deployment is null
-                            and fs.wait is null and fs.concurrency is null
-                            and r.awaiting_slot is null
-                            and r.status in ('PENDING', 'SCHEDULED', 'RUNNING')) as plain
-              from unnest(v_ready_runs, v_ready_slugs) as d2(run_id, slug)
-              join edgeflow.runs r on r.id = d2.run_id
-              join edgeflow.flow_steps fs
-                on fs.flow_version_id = r.flow_version_id and fs.slug = d2.slug
-             group by d2.run_id) g2 on g2.run_id = d.run_id;
-
     for g in
       select q.queue_name, edgeflow.delay_seconds(q.at) as delay,
              array_agg(q.run_id order by q.ord) as runs, array_agg(q.slug order by q.ord) as slugs,
@@ -265,13 +275,6 @@ begin
              g.queue_name, v_msgs[i], g.ats[i], g.created[i]
         from generate_series(1, cardinality(g.runs)) as i;
     end loop;
-    if v_fast_runs is not null then
-      update edgeflow.step_states ss
-         set status = 'QUEUED', remaining_tasks = 1, total_tasks = 1, queued_at = v_now
-        from unnest(v_fast_runs, v_fast_slugs) as d(run_id, slug)
-       where ss.run_id = d.run_id and ss.slug = d.slug;
-    end if;
-
     for g in
       select d.run_id, array_agg(d.slug order by d.ord) as slugs
         from unnest(v_ready_runs, v_ready_slugs) with ordinality as d(run_id, slug, ord)

@@ -135,3 +135,105 @@ dbTest(
     );
   },
 );
+
+// Migration 0265: the count-down of dependents QUEUES the plain ones that
+// became ready, and the count-down of runs completes a run with no step left,
+// each in the same update. A run with a map step among its ready ones still
+// starts them all through _start_steps. Both kinds of run complete in one
+// batch here and one by one beside it: the same steps start, with the same
+// tasks and the same events.
+dbTest(
+  "a batch that readies plain and map steps starts them, and ends runs, as single completions do",
+  async ({ sql }) => {
+    const mixed = await registerFlow(
+      sql,
+      flowDef("mixed", [
+        { slug: "a" },
+        { slug: "b", depends_on: ["a"] },
+        { slug: "m", depends_on: ["a"], map: "a" },
+      ]),
+    );
+    const two = await registerFlow(
+      sql,
+      flowDef("two", [{ slug: "a" }, { slug: "z", depends_on: ["a"] }]),
+    );
+    const outputOf = (flow: string) => flow === "mixed" ? [1, 2] : "y";
+
+    // A run of each flow completed one batch at a time, then a run of each
+    // completed one task at a time. Only one pair is live at a time, so each
+    // claim sees only its own tasks.
+    async function advance(batch: boolean) {
+      const claimed = await claimTasks(sql, "default", null, 20);
+      if (!claimed.length) return [];
+      const results = claimed.map((t) => ({
+        task: t.task,
+        lease: t.lease,
+        output: t.step === "a" ? outputOf(t.flow) : { step: t.step, item: t.input.item ?? null },
+      }));
+      if (batch) {
+        assert.ok(results.length >= 2, "a real batch, not the one-entry path");
+        const outcomes = await completeTasks(sql, results);
+        assert.ok(outcomes.every((o) => "ok" in o), JSON.stringify(outcomes));
+      } else {
+        for (const r of results) {
+          assert.ok("ok" in await completeTask(sql, r.task, r.lease, r.output));
+        }
+      }
+      return claimed.map((t) =>
+        `${t.flow}.${t.step}${t.input.item === undefined ? "" : `[${t.input.item}]`}`
+      )
+        .sort();
+    }
+    async function drive(batch: boolean) {
+      const runs = [await started(sql, mixed.id), await started(sql, two.id)];
+      const rounds: string[][] = [];
+      for (let i = 0; i < 5; i++) {
+        const done = await advance(batch);
+        if (!done.length) break;
+        rounds.push(done);
+      }
+      return { runs, rounds };
+    }
+    const { runs: batched, rounds: batchedRounds } = await drive(true);
+    const { runs: single, rounds: singleRounds } = await drive(false);
+    assert.deepEqual(batchedRounds, [
+      ["mixed.a", "two.a"],
+      ["mixed.b", "mixed.m[1]", "mixed.m[2]", "two.z"],
+    ]);
+    assert.deepEqual(singleRounds, batchedRounds);
+
+    // Each step's and each task's own events in order (parallel branches
+    // interleave differently in a batch than one by one).
+    async function story(runId: string) {
+      const doc = await getRun(sql, runId);
+      const events = await sql<{ e: string }>`
+        select e.kind || ':' || coalesce(e.step, '-') || coalesce('[' || t.task_index || ']', '') ||
+               ':' || coalesce(e.from_status, '-') || '>' || e.to_status as e
+          from edgeflow.events e left join edgeflow.tasks t on t.id = e.task
+         where e.run_id = ${runId}::uuid
+         order by e.kind, e.step nulls first, t.task_index nulls first, e.id`;
+      return { status: doc?.status, output: doc?.output, events: events.map((r) => r.e) };
+    }
+    for (const i of [0, 1]) {
+      const b = await story(batched[i]), s = await story(single[i]);
+      assert.equal(b.status, "COMPLETED");
+      assert.deepEqual(b, s);
+      const queued = b.events.filter((e) => e.startsWith("step:") && e.endsWith("PENDING>QUEUED"));
+      assert.deepEqual(
+        queued,
+        i === 0
+          ? ["step:a:PENDING>QUEUED", "step:b:PENDING>QUEUED", "step:m:PENDING>QUEUED"]
+          : ["step:a:PENDING>QUEUED", "step:z:PENDING>QUEUED"],
+        "each step queued once",
+      );
+      assert.deepEqual(
+        b.events.filter((e) => e.startsWith("run:")),
+        ["run:-:->PENDING", "run:-:PENDING>RUNNING", "run:-:RUNNING>COMPLETED"],
+      );
+    }
+    assert.deepEqual((await getRun(sql, batched[0]))?.output, {
+      b: { step: "b", item: null },
+      m: [{ step: "m", item: 1 }, { step: "m", item: 2 }],
+    });
+  },
+);

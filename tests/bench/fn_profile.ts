@@ -79,15 +79,13 @@ try {
       for (const c of clients) await c`set pg_stat_statements.track = 'all'`;
       await admin`select pg_stat_statements_reset()`;
     } else {
-      // What the sessions did before (the warm-up) is flushed first, or it
-      // lands in this round's counts: a backend flushes its statistics at a
-      // transaction's end once a second has passed since its last flush.
-      await new Promise((r) => setTimeout(r, 1100));
-      for (const c of clients) await c`select 1`;
       await admin`select pg_stat_reset()`;
       for (const c of clients) await c`set track_functions = 'all'`;
     }
     const m = await driveChains(clients, admin, runs, batch, { next: values.next });
+    // Flushed after every round, the warm-up's too: otherwise it lands in the
+    // next round's counts, after that round's reset.
+    if (!values.statements) await flushFunctionStats();
     if (round === 0) continue;
     const head = `\nround ${round}: batch ${batch}${values.next ? " with next" : ""}` +
       `${clients.length > 1 ? `, ${clients.length} sessions` : ""}, ` +
@@ -96,11 +94,6 @@ try {
       await printStatements(m.count, head);
       continue;
     }
-    // A backend flushes its statistics at a transaction's end once a second
-    // has passed since its last flush: wait that second, then end one.
-    await new Promise((r) => setTimeout(r, 1100));
-    for (const c of clients) await c`select 1`;
-    await new Promise((r) => setTimeout(r, 200));
     const rows = await admin<{ f: string; calls: number; self: number; total: number }>`
       select schemaname || '.' || funcname as f, calls::int,
              self_time::float8 / ${m.count} * 1000 as self,
@@ -152,4 +145,15 @@ async function printStatements(steps: number, head: string): Promise<void> {
         `${r.rows.toFixed(1).padStart(5)}  ${r.q.slice(0, 110)}`,
     );
   }
+}
+
+/**
+ * A backend flushes its function statistics at a transaction's end once a
+ * second has passed since its last flush: wait that second, then end one in
+ * every session.
+ */
+async function flushFunctionStats(): Promise<void> {
+  await new Promise((r) => setTimeout(r, 1100));
+  for (const c of clients) await c`select 1`;
+  await new Promise((r) => setTimeout(r, 200));
 }

@@ -24,6 +24,9 @@ declare
   v_free boolean;
   v_busy boolean;
   i integer;
+  -- The engine's clock once per call, not per statement (see claim_tasks):
+  -- seven reads in a one-task claim before migration 0266.
+  v_now timestamptz := edgeflow.now();
 begin
   if v_left = 0 then
     return v_out;
@@ -58,7 +61,7 @@ begin
      order by q.priority desc, random()
   loop
     exit when v_left <= 0;
-    for m in select * from pgmq.read(hq.queue_name, hq.vt_seconds, v_left) loop
+    for m in select * from edgeflow._mq_read(hq.queue_name, hq.vt_seconds, v_left) loop
       -- The task with its run and step in one statement (a task's run and
       -- flow step always exist: foreign keys), not three.
       select tk.id, tk.run_id, tk.slug, tk.status, tk.attempts, tk.max_attempts, tk.queue_name,
@@ -72,18 +75,18 @@ begin
       if not found then
         -- Locked by a transition in flight, or a message with no task.
         if not exists (select 1 from edgeflow.tasks where id = (m.message ->> 'task')::uuid) then
-          perform pgmq.delete(hq.queue_name, m.msg_id);
+          perform edgeflow._mq_delete(hq.queue_name, array[m.msg_id]);
         end if;
         continue;
       end if;
       if t.status not in ('QUEUED', 'RUNNING') or t.msg_id is distinct from m.msg_id then
-        perform pgmq.delete(hq.queue_name, m.msg_id);
+        perform edgeflow._mq_delete(hq.queue_name, array[m.msg_id]);
         continue;
       end if;
       if t.run_status not in ('PENDING', 'SCHEDULED', 'RUNNING') then
-        perform pgmq.delete(hq.queue_name, m.msg_id);
+        perform edgeflow._mq_delete(hq.queue_name, array[m.msg_id]);
         update edgeflow.tasks set status = 'CANCELLED', lease = null, lease_expires_at = null,
-                                  ended_at = edgeflow.now() where id = t.id;
+                                  ended_at = v_now where id = t.id;
         continue;
       end if;
       if t.status = 'RUNNING' and t.attempts >= t.max_attempts then
@@ -127,39 +130,39 @@ begin
           -- An expired lease whose slots are gone meanwhile: queued again,
           -- like the sweep would (the crashed attempt stays counted).
           update edgeflow.tasks
-             set status = 'QUEUED', lease = null, lease_expires_at = null, available_at = edgeflow.now(),
+             set status = 'QUEUED', lease = null, lease_expires_at = null, available_at = v_now,
                  error = jsonb_build_object('message', format(
                    'lease expired on attempt %s: the worker stopped heartbeating', t.attempts),
                    'crashed', true)
            where id = t.id;
         end if;
-        perform pgmq.set_vt(hq.queue_name, m.msg_id, case when v_busy then 0 else 1 end);
+        perform edgeflow._mq_set_vt(hq.queue_name, m.msg_id, case when v_busy then 0 else 1 end);
         continue;
       end if;
       if cardinality(v_keys) > 0 then
         insert into edgeflow.slots (limit_key, holder, run_id, acquired_at)
-        select k, t.id, t.run_id, edgeflow.now() from unnest(v_keys) as k;
+        select k, t.id, t.run_id, v_now from unnest(v_keys) as k;
       end if;
 
       v_timeout := t.timeout;
       if not t.heartbeat then
         -- Flow opted out of heartbeats: the lease never expires.
-        perform pgmq.set_vt(hq.queue_name, m.msg_id, 315360000);
+        perform edgeflow._mq_set_vt(hq.queue_name, m.msg_id, 315360000);
       elsif v_timeout <> hq.vt_seconds then
-        perform pgmq.set_vt(hq.queue_name, m.msg_id, v_timeout);
+        perform edgeflow._mq_set_vt(hq.queue_name, m.msg_id, v_timeout);
       end if;
       update edgeflow.tasks
          set status = 'RUNNING', attempts = attempts + 1, lease = gen_random_uuid(),
              lease_expires_at = case when t.heartbeat
-                                     then edgeflow.now() + make_interval(secs => v_timeout) end,
-             worker = p_worker, started_at = coalesce(started_at, edgeflow.now()),
+                                     then v_now + make_interval(secs => v_timeout) end,
+             worker = p_worker, started_at = coalesce(started_at, v_now),
              holds_slots = cardinality(v_keys) > 0
        where id = t.id;
       if t.run_status <> 'RUNNING' then
-        update edgeflow.runs set status = 'RUNNING', started_at = coalesce(started_at, edgeflow.now())
+        update edgeflow.runs set status = 'RUNNING', started_at = coalesce(started_at, v_now)
          where id = t.run_id and status in ('PENDING', 'SCHEDULED');
       end if;
-      update edgeflow.step_states set status = 'RUNNING', started_at = edgeflow.now()
+      update edgeflow.step_states set status = 'RUNNING', started_at = v_now
        where run_id = t.run_id and slug = t.slug and status = 'QUEUED';
       v_out := v_out || edgeflow._tasks_json(array[t.id]);
       v_left := v_left - 1;

@@ -4,9 +4,11 @@
 -- as parameters, so the custom plan (generate_series(1, 1): 1 row) always
 -- looked cheaper than the generic one (1,000 rows) and the plan cache planned
 -- them again on every call (as _tasks_json, see there). The messages go
--- through pgmq.send_batch(queue, msgs, headers, vt) itself: the (queue, msgs,
--- delay) overload is a wrapper (a SQL function in the pgmq extension, planned
--- on every call). Figure that decided it (backend user CPU of 1,000 top-level
+-- through edgeflow._mq_send (a static statement per handler queue since
+-- migration 0266, see _mq_compile); a subflow's through pgmq.send_batch(queue,
+-- msgs, headers, vt) itself: the (queue, msgs, delay) overload is a wrapper (a
+-- SQL function in the pgmq extension, planned on every call). Figure that
+-- decided the latter (backend user CPU of 1,000 top-level
 -- one-message send_batch calls on the real extension, one session, the two
 -- forms interleaved 4 times, 2-core machine at load average ~15): 440-550 µs
 -- per call through the vt overload against 480-720 µs through the wrapper.
@@ -29,6 +31,8 @@ declare
   v_msgs bigint[];
   v_id uuid;
   v_ready text[];
+  -- The engine's clock once per call (see claim_tasks).
+  v_now timestamptz := edgeflow.now();
 begin
   select id, flow_version_id, pool, queue, scheduled_time, created_at into r
     from edgeflow.runs where id = p_run_id;
@@ -67,13 +71,13 @@ begin
     if v_n = 0 then
       update edgeflow.step_states
          set status = 'COMPLETED', output = '[]', remaining_tasks = 0, total_tasks = 0,
-             queued_at = edgeflow.now(), started_at = edgeflow.now(), ended_at = edgeflow.now()
+             queued_at = v_now, started_at = v_now, ended_at = v_now
        where run_id = p_run_id and slug = v_slug;
       v_work := v_work || edgeflow._step_done(p_run_id, r.flow_version_id, v_slug);
       continue;
     end if;
 
-    v_at := greatest(edgeflow.now() + make_interval(secs => s.start_delay),
+    v_at := greatest(v_now + make_interval(secs => s.start_delay),
                      coalesce(r.scheduled_time, '-infinity'));
     -- One task (every step but a map's): an expression, not a query.
     if v_n = 1 then
@@ -90,9 +94,9 @@ begin
              'QUEUED', s.max_attempts, 'ef_subflows', null, v_at, r.created_at
         from generate_series(1, v_n) as i;
       update edgeflow.step_states
-         set status = 'QUEUED', remaining_tasks = v_n, total_tasks = v_n, queued_at = edgeflow.now()
+         set status = 'QUEUED', remaining_tasks = v_n, total_tasks = v_n, queued_at = v_now
        where run_id = p_run_id and slug = v_slug;
-      if v_at > edgeflow.now() then
+      if v_at > v_now then
         v_msgs := array(
           select pgmq.send_batch(
             'ef_subflows',
@@ -118,11 +122,11 @@ begin
 
     v_queue := edgeflow.ensure_handler_queue(r.pool, r.queue, s.handler, s.timeout);
     v_msgs := array(
-      select pgmq.send_batch(
+      select edgeflow._mq_send(
         v_queue,
         array(select jsonb_build_object('task', i.id, 'run', p_run_id)
                 from unnest(v_ids) with ordinality as i(id, ord) order by i.ord),
-        null::jsonb[], clock_timestamp() + make_interval(secs => edgeflow.delay_seconds(v_at))));
+        clock_timestamp() + make_interval(secs => edgeflow.delay_seconds(v_at))));
     insert into edgeflow.tasks (id, run_id, slug, task_index, item, status, max_attempts,
                                 queue_name, msg_id, available_at, run_created_at)
     select v_ids[i], p_run_id, v_slug, i - 1,
@@ -130,7 +134,7 @@ begin
            'QUEUED', s.max_attempts, v_queue, v_msgs[i], v_at, r.created_at
       from generate_series(1, v_n) as i;
     update edgeflow.step_states
-       set status = 'QUEUED', remaining_tasks = v_n, total_tasks = v_n, queued_at = edgeflow.now()
+       set status = 'QUEUED', remaining_tasks = v_n, total_tasks = v_n, queued_at = v_now
      where run_id = p_run_id and slug = v_slug;
   end loop;
 end

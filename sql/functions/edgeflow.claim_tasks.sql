@@ -95,7 +95,7 @@ begin
     select coalesce(array_agg(m.msg_id order by m.msg_id), '{}'),
            coalesce(array_agg((m.message ->> 'task')::uuid order by m.msg_id), '{}')
       into v_msgs, v_tasks
-      from pgmq.read(hq.queue_name, hq.vt_seconds, v_left) m;
+      from edgeflow._mq_read(hq.queue_name, hq.vt_seconds, v_left) m;
     continue when cardinality(v_msgs) = 0;
     with msgs as (
       select mm.msg_id, mm.task_id from unnest(v_msgs, v_tasks) as mm(msg_id, task_id)
@@ -148,7 +148,7 @@ begin
     -- A step whose timeout differs from its queue's read timeout, or a flow
     -- without heartbeats (the lease never expires).
     for i in 1 .. coalesce(cardinality(v_vt), 0) loop
-      perform pgmq.set_vt(hq.queue_name, v_vt[i], v_vt_secs[i]);
+      perform edgeflow._mq_set_vt(hq.queue_name, v_vt[i], v_vt_secs[i]);
     end loop;
     for i in 1 .. coalesce(cardinality(v_leftover), 0) loop
       perform edgeflow._claim_leftover(hq.queue_name, v_leftover[i], v_leftover_tasks[i]);

@@ -32,7 +32,7 @@ begin
    where id = p_task_id
   returning run_id, slug, queue_name, msg_id into t;
   if t.msg_id is not null then
-    perform pgmq.delete(t.queue_name, t.msg_id);
+    perform edgeflow._mq_delete(t.queue_name, array[t.msg_id]);
   end if;
   -- Count down and, at zero, complete with the output (a map step's: its
   -- tasks' outputs in order) in one update, as complete_tasks does.

@@ -12,12 +12,13 @@
 -- every result path does, so two batches over the same runs cannot deadlock.
 --
 -- Then, for the accepted entries, one statement each: delete their messages
--- (one pgmq.delete per queue), complete the tasks, update their steps once
+-- (one edgeflow._mq_delete per queue), complete the tasks, update their steps once
 -- (count down; at zero, completed with their output); for the steps that
 -- finished: count down their dependents (the plain ones that became ready are
 -- QUEUED by that same update) and their runs (a run with no step left
 -- completes in that same update), and start the plain dependents with one
--- pgmq.send_batch per queue. Map and subflow steps (fan-out, empty maps,
+-- edgeflow._mq_send per queue (pgmq's calls as static statements since
+-- migration 0266, see _mq_compile). Map and subflow steps (fan-out, empty maps,
 -- child runs) start through _start_steps as before.
 --
 -- Figure that decided it: batches of 50 through the per-entry loop over
@@ -138,14 +139,14 @@ begin
   -- A cancelled or failed run refuses late results; their tasks end here (rare).
   foreach v_task in array v_late loop
     select id, run_id, queue_name, msg_id into v_late_task from edgeflow.tasks where id = v_task;
-    perform pgmq.delete(v_late_task.queue_name, v_late_task.msg_id);
+    perform edgeflow._mq_delete(v_late_task.queue_name, array[v_late_task.msg_id]);
     update edgeflow.tasks set status = 'CANCELLED', lease = null, lease_expires_at = null,
                               ended_at = v_now where id = v_task;
     perform edgeflow._settle_cancelling(v_late_task.run_id);
   end loop;
 
   if cardinality(v_ok) > 0 then
-    perform pgmq.delete(m.queue_name, m.msgs)
+    perform edgeflow._mq_delete(m.queue_name, m.msgs)
        from (select queue_name, array_agg(msg_id) as msgs from edgeflow.tasks
               where id = any(v_ok) and msg_id is not null group by queue_name) m;
     update edgeflow.tasks t
@@ -262,13 +263,11 @@ begin
     loop
       v_ids := array(select gen_random_uuid() from generate_series(1, cardinality(g.runs)));
       v_msgs := array(
-        select pgmq.send_batch(
+        select edgeflow._mq_send(
           g.queue_name,
           array(select jsonb_build_object('task', v_ids[i], 'run', g.runs[i])
                   from generate_series(1, cardinality(g.runs)) as i order by i),
-          -- The vt overload itself, not the (queue, msgs, delay) wrapper (see
-          -- _start_steps_unguarded).
-          null::jsonb[], clock_timestamp() + make_interval(secs => g.delay)));
+          clock_timestamp() + make_interval(secs => g.delay)));
       insert into edgeflow.tasks (id, run_id, slug, task_index, item, status, max_attempts,
                                   queue_name, msg_id, available_at, run_created_at)
       select v_ids[i], g.runs[i], g.slugs[i], 0, null, 'QUEUED', g.max_attempts[i],

@@ -212,6 +212,12 @@ const SIGNATURE = `select concat_ws(' ',
     .join(",\n  ")
 }) as signature`;
 
+/** The engine's functions rewritten at run time (see Template.rewritten). */
+const REWRITTEN = `select pg_get_functiondef(p.oid) as def
+  from pg_proc p join pg_namespace n on n.oid = p.pronamespace
+ where n.nspname = 'edgeflow' and p.proname in ('_mq_read', '_mq_delete', '_mq_send', '_mq_set_vt')
+ order by p.proname`;
+
 interface Table {
   /** Schema-qualified, quoted. */
   name: string;
@@ -232,6 +238,12 @@ export interface Template {
   tables: Map<string, Table>;
   /** Puts every sequence back where it was. */
   sequences: string;
+  /**
+   * The definitions of the functions the engine rewrites at run time (the
+   * static pgmq calls, edgeflow._mq_compile, as a test makes handler queues):
+   * put back as they were, not counted as a test having altered the template.
+   */
+  rewritten: string[];
 }
 
 async function rows<T>(db: PGlite, text: string, params: unknown[] = []): Promise<T[]> {
@@ -308,7 +320,8 @@ export async function snapshot(db: PGlite): Promise<Template> {
     parts.push(`setval(${literal(seq)}, ${s.last_value}, ${s.is_called})`);
   }
   const sequences = parts.length ? `select ${parts.join(", ")}` : "select 1";
-  return { objects, catalog, signature, tables, sequences };
+  const rewritten = (await rows<{ def: string }>(db, REWRITTEN)).map((r) => r.def);
+  return { objects, catalog, signature, tables, sequences, rewritten };
 }
 
 /** A template as JSON, for a file next to the dump. */
@@ -321,6 +334,7 @@ export function parseTemplate(text: string): Template | null {
   try {
     const raw = JSON.parse(text);
     if (typeof raw.catalog !== "string" || typeof raw.signature !== "string") return null;
+    if (!Array.isArray(raw.rewritten)) return null;
     return { ...raw, objects: new Set(raw.objects), tables: new Map(raw.tables) };
   } catch {
     return null;
@@ -391,6 +405,7 @@ export async function reset(db: PGlite, template: Template): Promise<void> {
   }
   await db.query(template.sequences);
   if (ddl) {
+    for (const def of template.rewritten) await db.exec(def);
     const [{ catalog }] = await rows<{ catalog: string }>(db, CATALOG);
     if (catalog !== template.catalog) throw new Error("the catalog differs from the template's");
     // Equal to the template's again: its signature now (new xmins of the drops) stands for it.

@@ -1,0 +1,10 @@
+-- pgmq.delete (of many messages) for the engine's hot path; rewritten by
+-- edgeflow._mq_compile as handler queues are made (see _mq_read).
+CREATE OR REPLACE FUNCTION edgeflow._mq_delete(p_queue text, p_ids bigint[])
+ RETURNS SETOF bigint
+ LANGUAGE plpgsql
+AS $function$
+begin
+  return query select * from pgmq.delete(p_queue, p_ids);
+end
+$function$;

@@ -1,0 +1,141 @@
+/**
+ * The engine's pgmq calls as static statements (edgeflow._mq_compile,
+ * migration 0266): each handler queue made gets a branch of its own in
+ * _mq_read, _mq_delete, _mq_send and _mq_set_vt, which must do exactly what
+ * pgmq's functions do, on our pgmq and on the real extension; any other
+ * queue still goes through pgmq.
+ */
+import assert from "node:assert/strict";
+import { dbTest } from "../support/db.ts";
+import { postgresSql } from "../../shared/db/postgres.ts";
+import type { Sql } from "../../shared/db/sql.ts";
+
+async function body(sql: Sql, fn: string): Promise<string> {
+  const [{ def }] = await sql<{ def: string }>`
+    select pg_get_functiondef(${`edgeflow.${fn}`}::regproc) as def`;
+  return def;
+}
+
+async function makeQueue(sql: Sql, handler: string): Promise<string> {
+  const [{ q }] = await sql<{ q: string }>`
+    select edgeflow.ensure_handler_queue('default', 'default', ${handler}, 30) as q`;
+  return q;
+}
+
+dbTest("a handler queue made gets static calls that do what pgmq's do", async ({ sql }) => {
+  for (const fn of ["_mq_read", "_mq_delete", "_mq_send", "_mq_set_vt"]) {
+    assert.doesNotMatch(await body(sql, fn), /when '/, `${fn} starts with no branch`);
+  }
+  const q = await makeQueue(sql, "static_a");
+  for (const fn of ["_mq_read", "_mq_delete", "_mq_send", "_mq_set_vt"]) {
+    const def = await body(sql, fn);
+    assert.match(def, new RegExp(`when '${q}' then`), `${fn} has the queue's branch`);
+    assert.match(def, new RegExp(`pgmq\\.q_${q}\\b`), `${fn} names its table`);
+  }
+
+  // Sent in order, visible from p_vt.
+  const ids = (await sql<{ id: string }>`
+    select edgeflow._mq_send(${q}, array['{"n":1}'::jsonb, '{"n":2}', '{"n":3}'],
+                             clock_timestamp()) as id`).map((r) => Number(r.id));
+  assert.equal(ids.length, 3);
+  assert.deepEqual(ids, [...ids].sort((a, b) => a - b));
+  await sql`
+    select edgeflow._mq_send(${q}, array['{"n":4}'::jsonb],
+                             clock_timestamp() + interval '1 hour') as id`;
+
+  // Read: oldest first, at most qty, vt set, read_ct counted; the later one stays hidden.
+  const read = await sql<{ msg_id: string; read_ct: number; message: { n: number }; s: number }>`
+    select msg_id, read_ct, message,
+           extract(epoch from vt - clock_timestamp())::float8 as s
+      from edgeflow._mq_read(${q}, 30, 2)`;
+  assert.deepEqual(read.map((m) => Number(m.msg_id)), ids.slice(0, 2));
+  assert.deepEqual(read.map((m) => m.message.n), [1, 2]);
+  assert.deepEqual(read.map((m) => m.read_ct), [1, 1]);
+  for (const m of read) assert.ok(m.s > 25 && m.s <= 30, `vt ~30 s ahead, got ${m.s}`);
+  const rest = await sql<{ msg_id: string }>`
+    select msg_id from edgeflow._mq_read(${q}, 30, 10)`;
+  assert.deepEqual(
+    rest.map((m) => Number(m.msg_id)),
+    [ids[2]],
+    "read ones and the later one hidden",
+  );
+
+  // set_vt: visible again now.
+  await sql`select edgeflow._mq_set_vt(${q}, ${ids[0]}::bigint, 0)`;
+  const again = await sql<{ msg_id: string; read_ct: number }>`
+    select msg_id, read_ct from edgeflow._mq_read(${q}, 30, 10)`;
+  assert.deepEqual(again.map((m) => [Number(m.msg_id), m.read_ct]), [[ids[0], 2]]);
+
+  // delete: returns what it deleted, nothing for an unknown id.
+  const gone = await sql<{ id: string }>`
+    select edgeflow._mq_delete(${q}, array[${ids[0]}::bigint, ${ids[1]}::bigint, -1]) as id`;
+  assert.deepEqual(gone.map((r) => Number(r.id)).sort((a, b) => a - b), ids.slice(0, 2));
+  const [{ n }] = await sql<{ n: number }>`
+    select count(*)::int as n from pgmq.read(${q}, 0, 10)`;
+  assert.equal(n, 0, "pgmq's own read sees the same table: one hidden, one read, two deleted");
+  const [{ len }] = await sql<{ len: number }>`
+    select queue_length::int as len from pgmq.metrics(${q})`;
+  assert.equal(len, 2, "left: the one read and the later one");
+});
+
+dbTest("queues not compiled in still go through pgmq", async ({ sql }) => {
+  await makeQueue(sql, "static_b");
+  // ef_subflows is made by the seed, not as a handler queue: no branch of its own.
+  assert.doesNotMatch(await body(sql, "_mq_read"), /when 'ef_subflows'/);
+  const [{ id }] = await sql<{ id: string }>`
+    select edgeflow._mq_send('ef_subflows', array['{"k":1}'::jsonb], clock_timestamp()) as id`;
+  const [m] = await sql<{ msg_id: string; message: { k: number } }>`
+    select msg_id, message from edgeflow._mq_read('ef_subflows', 30, 1)`;
+  assert.equal(Number(m.msg_id), Number(id));
+  assert.deepEqual(m.message, { k: 1 });
+  const [{ d }] = await sql<{ d: string }>`
+    select edgeflow._mq_delete('ef_subflows', array[${id}::bigint]) as d`;
+  assert.equal(Number(d), Number(id));
+});
+
+dbTest(
+  "queues made by two sessions at once both get their branch",
+  async ({ sql, url }) => {
+    const a = postgresSql(url!, { max: 1 }), b = postgresSql(url!, { max: 1 });
+    try {
+      const [qa, qb] = await Promise.all([makeQueue(a, "static_c"), makeQueue(b, "static_d")]);
+      const def = await body(sql, "_mq_read");
+      assert.match(def, new RegExp(`when '${qa}' then`));
+      assert.match(def, new RegExp(`when '${qb}' then`));
+    } finally {
+      await a.end();
+      await b.end();
+    }
+  },
+  { only: "postgres" },
+);
+
+dbTest(
+  "a role that may not rewrite the calls still makes queues and moves messages",
+  async ({ sql }) => {
+    // The real extension lets only its owner make queues (pgmq.create adds the
+    // tables to the extension): this is our pgmq's case, CI's second pass.
+    const [{ real }] = await sql<{ real: boolean }>`
+      select exists (select 1 from pg_extension where extname = 'pgmq') as real`;
+    if (real) return;
+    const role = `ef_mq_${crypto.randomUUID().slice(0, 8)}`;
+    await sql.exec(`create role ${role};
+      grant usage, create on schema edgeflow, pgmq to ${role};
+      grant all on all tables in schema edgeflow, pgmq to ${role};
+      grant all on all sequences in schema edgeflow, pgmq to ${role}`);
+    try {
+      const q = await sql.begin(async (tx) => {
+        await tx.exec(`set local role ${role}`);
+        const name = await makeQueue(tx, "static_e");
+        await tx`select edgeflow._mq_send(${name}, array['{}'::jsonb], clock_timestamp())`;
+        const got = await tx`select msg_id from edgeflow._mq_read(${name}, 30, 1)`;
+        assert.equal(got.length, 1);
+        return name;
+      });
+      assert.doesNotMatch(await body(sql, "_mq_read"), new RegExp(`when '${q}'`));
+    } finally {
+      await sql.exec(`drop owned by ${role}; drop role ${role}`);
+    }
+  },
+  { only: "postgres" },
+);

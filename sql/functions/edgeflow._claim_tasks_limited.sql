@@ -35,21 +35,32 @@ begin
   -- result under the forgotten lease is refused (fencing) and the task is
   -- claimed again. At-least-once holds; triggers and results stay durable.
   perform set_config('synchronous_commit', 'off', true);
-  select paused, concurrency_limit into v_pool from edgeflow.pools where name = p_pool;
+  -- The pool and which limits are in force, in one statement (three before
+  -- migration 0268: the pool, a loop over its limited queues, the tag limits).
+  select p.paused, p.concurrency_limit,
+         exists (select 1 from edgeflow.pool_queues q
+                  where q.pool = p_pool and q.concurrency_limit is not null and not q.paused)
+           as queues_limited,
+         exists (select 1 from edgeflow.concurrency_limits) as tags_limited
+    into v_pool
+    from (select) as one
+    left join edgeflow.pools p on p.name = p_pool;
   if v_pool.paused then
     return v_out;
   end if;
   if v_pool.concurrency_limit is not null then
     perform edgeflow._slot_lock('pool:' || p_pool);
   end if;
-  for v_queue in
-    select q.name from edgeflow.pool_queues q
-     where q.pool = p_pool and q.concurrency_limit is not null and not q.paused
-     order by q.name
-  loop
-    perform edgeflow._slot_lock('queue:' || p_pool || '/' || v_queue);
-  end loop;
-  v_tags_limited := exists (select 1 from edgeflow.concurrency_limits);
+  if v_pool.queues_limited then
+    for v_queue in
+      select q.name from edgeflow.pool_queues q
+       where q.pool = p_pool and q.concurrency_limit is not null and not q.paused
+       order by q.name
+    loop
+      perform edgeflow._slot_lock('queue:' || p_pool || '/' || v_queue);
+    end loop;
+  end if;
+  v_tags_limited := v_pool.tags_limited;
 
   for hq in
     select h.queue_name, h.vt_seconds, q.name as queue, q.concurrency_limit as queue_limit

@@ -31,6 +31,7 @@ CREATE OR REPLACE FUNCTION edgeflow._mq_compile()
 AS $function$
 declare
   q record;
+  f record;
   v_read text := '';
   v_delete text := '';
   v_send text := '';
@@ -75,54 +76,32 @@ begin
   if v_n = 0 then
     return;
   end if;
-  execute format(
-    $ddl$CREATE OR REPLACE FUNCTION edgeflow._mq_read(p_queue text, p_vt integer, p_qty integer)
- RETURNS SETOF pgmq.message_record
+  -- The four functions, each its branches and, for any other queue, pgmq's own call.
+  for f in
+    select * from (values
+      ('_mq_read(p_queue text, p_vt integer, p_qty integer)', 'SETOF pgmq.message_record', v_read,
+       'return query select * from pgmq.read(p_queue, p_vt, p_qty);'),
+      ('_mq_delete(p_queue text, p_ids bigint[])', 'SETOF bigint', v_delete,
+       'return query select * from pgmq.delete(p_queue, p_ids);'),
+      ('_mq_send(p_queue text, p_msgs jsonb[], p_vt timestamp with time zone)', 'SETOF bigint',
+       v_send, 'return query select * from pgmq.send_batch(p_queue, p_msgs, null::jsonb[], p_vt);'),
+      ('_mq_set_vt(p_queue text, p_id bigint, p_vt integer)', 'void', v_set_vt,
+       'perform pgmq.set_vt(p_queue, p_id, p_vt);')
+    ) as x(head, returns, branches, fallback)
+  loop
+    execute format(
+      $ddl$CREATE OR REPLACE FUNCTION edgeflow.%s
+ RETURNS %s
  LANGUAGE plpgsql
 AS $body$
 begin
   case p_queue%s
     else
-      return query select * from pgmq.read(p_queue, p_vt, p_qty);
+      %s
   end case;
 end
-$body$$ddl$, v_read);
-  execute format(
-    $ddl$CREATE OR REPLACE FUNCTION edgeflow._mq_delete(p_queue text, p_ids bigint[])
- RETURNS SETOF bigint
- LANGUAGE plpgsql
-AS $body$
-begin
-  case p_queue%s
-    else
-      return query select * from pgmq.delete(p_queue, p_ids);
-  end case;
-end
-$body$$ddl$, v_delete);
-  execute format(
-    $ddl$CREATE OR REPLACE FUNCTION edgeflow._mq_send(p_queue text, p_msgs jsonb[], p_vt timestamp with time zone)
- RETURNS SETOF bigint
- LANGUAGE plpgsql
-AS $body$
-begin
-  case p_queue%s
-    else
-      return query select * from pgmq.send_batch(p_queue, p_msgs, null::jsonb[], p_vt);
-  end case;
-end
-$body$$ddl$, v_send);
-  execute format(
-    $ddl$CREATE OR REPLACE FUNCTION edgeflow._mq_set_vt(p_queue text, p_id bigint, p_vt integer)
- RETURNS void
- LANGUAGE plpgsql
-AS $body$
-begin
-  case p_queue%s
-    else
-      perform pgmq.set_vt(p_queue, p_id, p_vt);
-  end case;
-end
-$body$$ddl$, v_set_vt);
+$body$$ddl$, f.head, f.returns, f.branches, f.fallback);
+  end loop;
 exception when insufficient_privilege then
   -- Not the functions' owner: the fallback bodies stay, and stay correct.
   null;

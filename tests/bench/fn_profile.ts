@@ -11,6 +11,10 @@
  * time per step with what it fires), the figure behind migration 0265. The
  * server must preload the module (`shared_preload_libraries =
  * 'pg_stat_statements'`, then a restart); the profile says so if it does not.
+ * With `pg_stat_statements.track_planning = on` it also shows each
+ * statement's planning time per step and plans per call: a static statement
+ * that is planned on every call (1.00) keeps choosing its custom plan, the
+ * figure behind migration 0272.
  * `--clients N` drives the chains from N sessions at once (times then include
  * waiting for the CPU and for locks).
  *
@@ -127,10 +131,20 @@ try {
  */
 async function printStatements(steps: number, head: string): Promise<void> {
   const rows = await admin<
-    { top: boolean; calls: number; us: number; rows: number; q: string }
+    {
+      top: boolean;
+      calls: number;
+      us: number;
+      plan: number;
+      plans: number;
+      rows: number;
+      q: string;
+    }
   >`
     select s.toplevel as top, s.calls::float8 / ${steps} as calls,
            s.total_exec_time * 1000 / ${steps} as us,
+           s.total_plan_time * 1000 / ${steps} as plan,
+           s.plans::float8 / greatest(s.calls, 1) as plans,
            s.rows::float8 / greatest(s.calls, 1) as rows,
            regexp_replace(s.query, '[[:space:]]+', ' ', 'g') as q
       from pg_stat_statements s
@@ -138,10 +152,16 @@ async function printStatements(steps: number, head: string): Promise<void> {
      where d.datname = current_database() and s.query not like '%pg_stat_statements%'
      order by s.total_exec_time desc limit ${Number(values.top)}`;
   console.log(head);
-  console.log(`  ${"µs".padStart(7)} ${"calls".padStart(6)} ${"rows".padStart(5)}  statement`);
+  console.log(
+    `  ${"µs".padStart(7)} ${"plan µs".padStart(7)} ${"plans".padStart(5)} ${
+      "calls".padStart(6)
+    } ` +
+      `${"rows".padStart(5)}  statement`,
+  );
   for (const r of rows) {
     console.log(
-      `${r.top ? "T" : " "} ${r.us.toFixed(1).padStart(7)} ${r.calls.toFixed(3).padStart(6)} ` +
+      `${r.top ? "T" : " "} ${r.us.toFixed(1).padStart(7)} ${r.plan.toFixed(1).padStart(7)} ` +
+        `${r.plans.toFixed(2).padStart(5)} ${r.calls.toFixed(3).padStart(6)} ` +
         `${r.rows.toFixed(1).padStart(5)}  ${r.q.slice(0, 110)}`,
     );
   }

@@ -9,6 +9,7 @@ import assert from "node:assert/strict";
 import { dbTest } from "../support/db.ts";
 import { postgresSql } from "../../shared/db/postgres.ts";
 import type { Sql } from "../../shared/db/sql.ts";
+import { loadMigrations } from "../../shared/runtime/migrations_fs.ts";
 
 async function body(sql: Sql, fn: string): Promise<string> {
   const [{ def }] = await sql<{ def: string }>`
@@ -77,6 +78,37 @@ dbTest("a handler queue made gets static calls that do what pgmq's do", async ({
     select queue_length::int as len from pgmq.metrics(${q})`;
   assert.equal(len, 2, "left: the one read and the later one");
 });
+
+dbTest(
+  "the delete's plan is generic, and migration 0272 keeps the queues' branches",
+  async ({ sql }) => {
+    // A one-id delete (a single completion's) was planned again on every call
+    // with its custom plan (migration 0272): the rewritten delete forces the generic one.
+    const setting = async () => {
+      const [{ config }] = await sql<{ config: string[] | null }>`
+      select proconfig as config from pg_catalog.pg_proc
+       where oid = 'edgeflow._mq_delete'::regproc`;
+      return config ?? [];
+    };
+    assert.deepEqual(await setting(), ["plan_cache_mode=force_generic_plan"], "as migrated");
+    const q = await makeQueue(sql, "static_g");
+    assert.deepEqual(await setting(), ["plan_cache_mode=force_generic_plan"], "as rewritten");
+    assert.match(await body(sql, "_mq_delete"), new RegExp(`when '${q}' then`));
+    // A database that made its queues before 0272: the migration puts the
+    // fallback body in place, then writes the branches again.
+    const m = (await loadMigrations()).find((x) => x.version === 272)!;
+    await sql.exec(m.sql);
+    for (const fn of ["_mq_read", "_mq_delete", "_mq_send", "_mq_set_vt"]) {
+      assert.match(await body(sql, fn), new RegExp(`when '${q}' then`), `${fn} after 0272`);
+    }
+    assert.deepEqual(await setting(), ["plan_cache_mode=force_generic_plan"], "after 0272");
+    const [id] = await sql<{ id: string }>`
+    select edgeflow._mq_send(${q}, array['{}'::jsonb], clock_timestamp()) as id`;
+    const deleted = await sql<{ id: string }>`
+    select edgeflow._mq_delete(${q}, array[${id.id}::bigint]) as id`;
+    assert.deepEqual(deleted.map((r) => r.id), [id.id]);
+  },
+);
 
 dbTest("queues not compiled in still go through pgmq", async ({ sql }) => {
   await makeQueue(sql, "static_b");

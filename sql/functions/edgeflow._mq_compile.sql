@@ -1,8 +1,24 @@
 -- Rewrite the engine's four pgmq calls (edgeflow._mq_read, _mq_delete,
 -- _mq_send, _mq_set_vt) with one static statement per handler queue, pgmq's
 -- own function as the fallback for any other queue. Called where a handler
--- queue is made (edgeflow.ensure_handler_queue), under the lock that
--- serialises making queues, so two sessions never replace a function at once.
+-- queue is made (edgeflow.ensure_handler_queue) and by every tick
+-- (edgeflow.maintenance).
+--
+-- Never waited for (migration 0273): the lock `edgeflow.queue:compile` is
+-- only tried, so two sessions never replace a function at once, and a
+-- completion that makes a queue while another transaction compiles goes on
+-- without it. Until 0273 making any queue waited for one lock held to commit,
+-- taken in the middle of completions that already held runs and slots: two
+-- transactions making different new queues deadlocked over their slot locks
+-- (reproduced with two sessions), and a long one held every other queue's
+-- first message back (2 s in the same test). A queue made meanwhile, or by a
+-- transaction whose snapshot is older than another's new queue (repeatable
+-- read), gets its branch from the next tick or the next queue. A function
+-- whose body would not change is not replaced, so a tick with nothing new
+-- costs every backend nothing (a replaced function is compiled again by
+-- every session that calls it). A migration that changes these functions
+-- takes the lock first and calls this at its end (tools/sql/generate.ts
+-- writes both).
 --
 -- Why: every pgmq call builds its statement with format() and runs it by
 -- EXECUTE, which parses and plans it anew on every call; a static statement
@@ -21,9 +37,13 @@
 -- join over a sequential scan of the whole queue table (EXPLAIN, 1,500
 -- visible messages; migration 0269), while the array's is two primary-key
 -- index scans whatever p_qty is. At most 64 queues get a branch (a
--- CASE tests them in turn); the others, and a queue whose table is gone, go
--- through pgmq. A role that may not replace these functions (not their owner)
--- keeps them as they are: the fallback is always correct.
+-- CASE tests them in turn), the first 64 made (their tables' oids), so a new
+-- queue never takes a branch from an older one; the others, and a queue whose
+-- table is gone, go through pgmq. A role that may not replace these functions
+-- (not their owner) keeps them as they are: the fallback is always correct.
+-- Any other failure of the rewrite (a migration replacing them without the
+-- lock: "tuple concurrently updated") is a warning in the server's log, never
+-- the caller's error.
 CREATE OR REPLACE FUNCTION edgeflow._mq_compile()
  RETURNS void
  LANGUAGE plpgsql
@@ -36,15 +56,24 @@ declare
   v_delete text := '';
   v_send text := '';
   v_set_vt text := '';
+  v_body text;
   v_n integer := 0;
 begin
+  if not pg_catalog.pg_try_advisory_xact_lock(pg_catalog.hashtext('edgeflow.queue:compile')) then
+    return;  -- another transaction rewrites them now
+  end if;
+  if not exists (select 1 from pg_catalog.pg_proc p
+                  where p.oid = 'edgeflow._mq_read(text, integer, integer)'::pg_catalog.regprocedure
+                    and pg_catalog.pg_has_role(p.proowner, 'MEMBER')) then
+    return;  -- not their owner: the fallback bodies stay, and stay correct
+  end if;
   for q in
     select h.queue_name, c.relname as tbl
       from edgeflow.handler_queues h
       join pg_catalog.pg_class c on c.relname = 'q_' || h.queue_name and c.relkind in ('r', 'p')
       join pg_catalog.pg_namespace n on n.oid = c.relnamespace and n.nspname = 'pgmq'
      where h.queue_name ~ '^[a-z0-9_]+$'
-     order by h.queue_name
+     order by c.oid
      limit 64
   loop
     v_n := v_n + 1;
@@ -86,33 +115,37 @@ begin
   -- call before, 5.1-5.5 µs after.
   for f in
     select * from (values
-      ('_mq_read(p_queue text, p_vt integer, p_qty integer)', 'SETOF pgmq.message_record', '',
-       v_read, 'return query select * from pgmq.read(p_queue, p_vt, p_qty);'),
-      ('_mq_delete(p_queue text, p_ids bigint[])', 'SETOF bigint',
+      ('_mq_read(p_queue text, p_vt integer, p_qty integer)', '_mq_read(text, integer, integer)',
+       'SETOF pgmq.message_record', '', v_read,
+       'return query select * from pgmq.read(p_queue, p_vt, p_qty);'),
+      ('_mq_delete(p_queue text, p_ids bigint[])', '_mq_delete(text, bigint[])', 'SETOF bigint',
        E'\n SET plan_cache_mode TO ''force_generic_plan''', v_delete,
        'return query select * from pgmq.delete(p_queue, p_ids);'),
-      ('_mq_send(p_queue text, p_msgs jsonb[], p_vt timestamp with time zone)', 'SETOF bigint',
-       '', v_send,
+      ('_mq_send(p_queue text, p_msgs jsonb[], p_vt timestamp with time zone)',
+       '_mq_send(text, jsonb[], timestamp with time zone)', 'SETOF bigint', '', v_send,
        'return query select * from pgmq.send_batch(p_queue, p_msgs, null::jsonb[], p_vt);'),
-      ('_mq_set_vt(p_queue text, p_id bigint, p_vt integer)', 'void', '', v_set_vt,
-       'perform pgmq.set_vt(p_queue, p_id, p_vt);')
-    ) as x(head, returns, settings, branches, fallback)
+      ('_mq_set_vt(p_queue text, p_id bigint, p_vt integer)', '_mq_set_vt(text, bigint, integer)',
+       'void', '', v_set_vt, 'perform pgmq.set_vt(p_queue, p_id, p_vt);')
+    ) as x(head, sig, returns, settings, branches, fallback)
   loop
+    v_body := format(E'\nbegin\n  case p_queue%s\n    else\n      %s\n  end case;\nend\n',
+                     f.branches, f.fallback);
+    -- The same body and settings already: nothing to replace.
+    continue when exists (
+      select 1 from pg_catalog.pg_proc p
+       where p.oid = pg_catalog.to_regprocedure('edgeflow.' || f.sig)
+         and p.prosrc = v_body
+         and coalesce(p.proconfig, '{}') = case when f.settings = '' then '{}'::text[]
+                                                else '{plan_cache_mode=force_generic_plan}' end);
     execute format(
       $ddl$CREATE OR REPLACE FUNCTION edgeflow.%s
  RETURNS %s
  LANGUAGE plpgsql%s
-AS $body$
-begin
-  case p_queue%s
-    else
-      %s
-  end case;
-end
-$body$$ddl$, f.head, f.returns, f.settings, f.branches, f.fallback);
+AS $body$%s$body$$ddl$, f.head, f.returns, f.settings, v_body);
   end loop;
-exception when insufficient_privilege then
-  -- Not the functions' owner: the fallback bodies stay, and stay correct.
-  null;
+exception when others then
+  -- The fallback bodies are always correct: a failed rewrite keeps them
+  -- (or the last good rewrite) and never fails the caller.
+  raise warning 'edgeflow._mq_compile: the static pgmq calls were not rewritten: %', sqlerrm;
 end
 $function$;

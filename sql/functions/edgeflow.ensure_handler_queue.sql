@@ -1,9 +1,9 @@
 -- The pgmq queue for a handler in a pool's queue; created on first use, when
 -- the engine's static pgmq calls are rewritten to include it
--- (edgeflow._mq_compile). One lock for making any queue (migration 0266; one
--- per queue name before): the rewrite replaces functions, which two sessions
--- must not do at once, and a transaction holding it makes queues in any order
--- without deadlocking another.
+-- (edgeflow._mq_compile, which never waits: see there). One lock per queue
+-- name, as before migration 0266: 0266-0272 took one lock for making any
+-- queue and held it to commit, which joined transactions that made different
+-- queues into deadlocks over the locks they already held (0273).
 CREATE OR REPLACE FUNCTION edgeflow.ensure_handler_queue(p_pool text, p_queue text, p_handler text, p_vt integer)
  RETURNS text
  LANGUAGE plpgsql
@@ -19,7 +19,7 @@ begin
   end if;
   -- pgmq names are table names: derive a short, safe one from the triple.
   v_name := 'ef_' || substr(md5(p_pool || chr(31) || p_queue || chr(31) || p_handler), 1, 24);
-  perform pg_catalog.pg_advisory_xact_lock(pg_catalog.hashtext('edgeflow.queue:make'));
+  perform pg_catalog.pg_advisory_xact_lock(pg_catalog.hashtext('edgeflow.queue:' || v_name));
   insert into edgeflow.pool_queues (pool, name) values (p_pool, p_queue) on conflict do nothing;
   if not exists (select 1 from edgeflow.handler_queues hq where hq.queue_name = v_name) then
     perform pgmq.create(v_name);

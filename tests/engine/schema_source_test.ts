@@ -53,6 +53,36 @@ async function scratch() {
   };
 }
 
+Deno.test("a migration that changes the static pgmq calls takes their lock and writes their branches again", async () => {
+  const s = await scratch();
+  try {
+    // A live database rewrites these functions (edgeflow._mq_compile): the
+    // migration must not race that, and must not leave the bare fallback body.
+    const file = s.path("sql/functions/edgeflow._mq_set_vt.sql");
+    await Deno.writeTextFile(
+      file,
+      (await Deno.readTextFile(file)).replace("begin\n", "begin\n  -- one more line\n"),
+    );
+    const made = await generateMigration({ name: "set_vt_line", ...s });
+    assert.deepEqual(made.remaining.map(describe), []);
+    const lock = made.text.indexOf("hashtext('edgeflow.queue:compile')");
+    const body = made.text.indexOf("-- from sql/functions/edgeflow._mq_set_vt.sql");
+    const again = made.text.lastIndexOf("perform edgeflow._mq_compile();");
+    assert.ok(lock > 0 && lock < body, "the lock comes before the new body");
+    assert.ok(again > body, "the branches are written again after it");
+    // Any other function: neither.
+    const iso = s.path("sql/functions/edgeflow.iso.sql");
+    await Deno.writeTextFile(
+      iso,
+      (await Deno.readTextFile(iso)).replace('.MS"Z"', '.US"Z"'),
+    );
+    const other = await generateMigration({ name: "iso_only", ...s });
+    assert.doesNotMatch(other.text, /queue:compile|_mq_compile\(\)/);
+  } finally {
+    await s.close();
+  }
+});
+
 Deno.test("a function defined in two source files is refused, by the tree and the generator", async () => {
   const s = await scratch();
   try {

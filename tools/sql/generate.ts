@@ -216,6 +216,15 @@ function migrationBody(diffs: Difference[], tree: SourceFile[], a: Catalog, b: C
     (x.path < y.path ? -1 : 1)
   );
   const parts: string[] = [];
+  // The engine's static pgmq calls are rewritten at run time
+  // (edgeflow._mq_compile): a migration that changes them, or their
+  // generator, first takes the locks under which a live database rewrites
+  // them (queue:make up to migration 0272, queue:compile since 0273), so a
+  // completion making a queue meanwhile neither deadlocks with it nor fails
+  // with "tuple concurrently updated"; at its end it writes the branches of the
+  // database's handler queues again, which the new bodies replaced.
+  const mqCalls = [...files].some((f) => MQ_CALLS.test(f.path));
+  if (mqCalls) parts.push(MQ_LOCK);
   if (todo.length) parts.push(todo.join("\n").trimEnd());
   if (ddl.length) parts.push(ddl.join("\n\n"));
   if (preDrops.length) parts.push(preDrops.join("\n"));
@@ -224,8 +233,25 @@ function migrationBody(diffs: Difference[], tree: SourceFile[], a: Catalog, b: C
   }
   if (triggerDrops.length) parts.push(triggerDrops.join("\n"));
   if (functionDrops.length) parts.push(functionDrops.join("\n"));
+  if (mqCalls) parts.push(MQ_RECOMPILE);
   return parts.join("\n\n") + "\n";
 }
+
+/** The source files of the static pgmq calls and of their generator. */
+const MQ_CALLS = /^functions\/edgeflow\._mq_(read|delete|send|set_vt|compile)\.sql$/;
+const MQ_LOCK = `-- The static pgmq calls change: no live rewrite meanwhile (edgeflow._mq_compile).
+DO $$
+begin
+  perform pg_catalog.pg_advisory_xact_lock(pg_catalog.hashtext('edgeflow.queue:make'));
+  perform pg_catalog.pg_advisory_xact_lock(pg_catalog.hashtext('edgeflow.queue:compile'));
+end
+$$;`;
+const MQ_RECOMPILE = `-- The handler queues' branches again, in the new bodies.
+DO $$
+begin
+  perform edgeflow._mq_compile();
+end
+$$;`;
 
 function indent(text: string): string[] {
   return text.split("\n").map((l) => `--     ${l}`);

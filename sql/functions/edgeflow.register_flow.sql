@@ -56,6 +56,15 @@ begin
          st -> 'concurrency'
     from jsonb_array_elements(p_def -> 'steps') with ordinality as s(st, ord);
 
+  -- Its handlers' queues, made now rather than by its runs' first steps
+  -- (edgeflow._make_flow_queues): where its deployments that run the newest
+  -- version send work, and the default pool's default queue (ad hoc runs).
+  perform edgeflow._make_flow_queues(v_id, t.pool, t.queue)
+     from (select d.pool, d.queue from edgeflow.deployments d
+            where d.flow_name = v_name and d.version_pin is null
+           union
+           select 'default', 'default') t;
+
   return jsonb_build_object('id', v_id, 'name', v_name, 'version', v_version, 'hash', v_hash,
                             'created', true);
 end

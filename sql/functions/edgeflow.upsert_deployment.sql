@@ -46,6 +46,15 @@ begin
          concurrency = excluded.concurrency,
          updated_at = edgeflow.now()
   returning d.id, (d.xmax = 0) into v_id, v_created;
+  -- The queues of the version it runs, made now rather than by its first run
+  -- (edgeflow._make_flow_queues).
+  perform edgeflow._make_flow_queues(v.id, p ->> 'pool', p ->> 'queue')
+     from (select fv.id from edgeflow.flow_versions fv
+             join edgeflow.deployments d on d.id = v_id
+            where fv.flow_name = d.flow_name
+              and (d.version_pin is null or fv.version = d.version_pin)
+            order by (d.version_pin is null and fv.archived), fv.version desc
+            limit 1) v;
   return jsonb_build_object('deployment', edgeflow.deployment_json(v_id), 'created', v_created);
 end
 $function$;

@@ -10,6 +10,8 @@ import { dbTest } from "../support/db.ts";
 import { postgresSql } from "../../shared/db/postgres.ts";
 import type { Sql } from "../../shared/db/sql.ts";
 import { loadMigrations } from "../../shared/runtime/migrations_fs.ts";
+import { registerFlow } from "../../shared/engine/flows.ts";
+import { flowDef, started } from "../support/flows.ts";
 
 async function body(sql: Sql, fn: string): Promise<string> {
   const [{ def }] = await sql<{ def: string }>`
@@ -273,4 +275,44 @@ dbTest(
     }
   },
   { only: "postgres" },
+);
+
+dbTest(
+  "register and deploy make the handlers' queues: a run's steps make none",
+  async ({ sql }) => {
+    const queues = async () =>
+      (await sql<{ q: string }>`
+      select pool || '/' || queue || '/' || handler as q from edgeflow.handler_queues
+       where handler like 'ahead_%' order by 1`).map((r) => r.q);
+    const def = flowDef("ahead", [
+      { slug: "ahead_a" },
+      { slug: "nap", depends_on: ["ahead_a"], handler: "ahead_nap", sleep: 0 } as never,
+      { slug: "ahead_b", depends_on: ["nap"] },
+    ]);
+    const v1 = await registerFlow(sql, def);
+    // The default pool's default queue (ad hoc runs); a sleep has no queue.
+    assert.deepEqual(await queues(), ["default/default/ahead_a", "default/default/ahead_b"]);
+    await sql`insert into edgeflow.pools (name) values ('ahead_pool')`;
+    const [{ r }] = await sql<{ r: { error?: string } }>`
+    select edgeflow.upsert_deployment(${
+      JSON.stringify({ name: "ahead-d", flow: "ahead", pool: "ahead_pool", queue: "q2" })
+    }::text::jsonb) as r`;
+    assert.equal(r.error, undefined, JSON.stringify(r));
+    assert.deepEqual(await queues(), [
+      "ahead_pool/q2/ahead_a",
+      "ahead_pool/q2/ahead_b",
+      "default/default/ahead_a",
+      "default/default/ahead_b",
+    ]);
+    // A run starts its steps without making a queue.
+    const before = await queues();
+    await started(sql, v1.id, {});
+    assert.deepEqual(await queues(), before);
+    // A new version with a new handler: the deployment that follows it gets its queue too.
+    await registerFlow(sql, flowDef("ahead", [{ slug: "ahead_a" }, { slug: "ahead_c" }]));
+    assert.deepEqual((await queues()).filter((q) => q.endsWith("ahead_c")), [
+      "ahead_pool/q2/ahead_c",
+      "default/default/ahead_c",
+    ]);
+  },
 );

@@ -52,7 +52,9 @@ export function normalizeFlow(def: FlowDefinition): NormalizedRegistration {
   const errors: FieldError[] = [];
   const schemaField = def.parameters != null ? "parameters" : "parameter_openapi_schema";
   const parameters = def.parameters ?? def.parameter_openapi_schema ?? null;
-  if (parameters !== null) errors.push(...checkParameterSchema(parameters, schemaField));
+  if (parameters !== null) {
+    for (const x of checkParameterSchema(parameters, schemaField)) errors.push(x);
+  }
 
   let steps: StepInput[] = def.steps ?? [];
   if (steps.length === 0) {
@@ -132,12 +134,12 @@ function checkSteps(steps: StepInput[], errors: FieldError[]): number[][] {
         message: `"${step.map}" must also be listed in depends_on`,
       });
     }
-    errors.push(...checkWaitStep(step, i));
+    for (const x of checkWaitStep(step, i)) errors.push(x);
     if (step.parameters !== undefined) {
       const path = `steps[${i}].parameters`;
       if (step.deployment == null) {
         errors.push({ path, message: "only a step with a deployment takes parameters" });
-      } else errors.push(...checkStepTemplate(step.parameters, step, path));
+      } else for (const x of checkStepTemplate(step.parameters, step, path)) errors.push(x);
     }
     return targets;
   });

@@ -24,10 +24,33 @@
  *   counts too (`(x(a|[a-z])y)+`). This also refuses a few harmless
  *   patterns (`(ab|ac)+`, which reads as well written `a[bc]`).
  *
- * This is a heuristic, not a proof: patterns with star height 1 can still
- * be polynomial (`\d*\d*\d*x`). The trigger path therefore also bounds the
- * length of strings that patterns are run on (params.ts).
+ * A repetition bounded low (at most `MAX_SAFE_OUTER` turns) of a group with
+ * a repetition inside is unsafe too, unless each turn starts or ends with a
+ * literal the inner repetitions cannot match (`(\d{1,3}\.){3}`): `^(a{1,10}){1,10}$`
+ * on 32 a's and a "!" blocked the server for 4.7 s, `^(a+){10}$` for 3.8 s
+ * (found by a hostile-input probe; both passed this check before).
+ *
+ * Patterns with star height 1 can still be polynomial: three or more
+ * unbounded repetitions in a row that can match the same characters, with no
+ * literal between them that the one before cannot match, are unsafe
+ * (`^\d*\d*\d*\d*x`: 300 digits took 2.4 s; `.*a.*b` and
+ * `^[a-z]+@[a-z]+\.[a-z]+$` stay safe). Two in a row are allowed: the trigger
+ * path bounds the length of strings that patterns are run on (params.ts),
+ * which bounds their square.
+ *
+ * A pattern longer than `MAX_PATTERN_LENGTH` is refused outright: the check
+ * itself must stay cheap (it also runs on every trigger), and 1,500
+ * alternatives of one character each took it 2 s before its first-character
+ * test became linear.
+ *
+ * This is a heuristic, not a proof.
  */
+
+/** Longest pattern the check reads (a JSON Schema `pattern` is rarely a tenth of it). */
+export const MAX_PATTERN_LENGTH = 1_000;
+
+/** Unbounded repetitions in a row, able to match the same text, that are still allowed. */
+const MAX_OVERLAPPING_RUN = 2;
 
 /**
  * Repetitions bounded this low (`(\d{1,3}\.){3}`, `([0-9a-f]{1,4}:){7}`)
@@ -37,6 +60,9 @@ const MAX_SAFE_OUTER = 10;
 
 /** Why `source` is unsafe, or null when it passes both rules. */
 export function unsafePatternReason(source: string): string | null {
+  if (source.length > MAX_PATTERN_LENGTH) {
+    return `longer than ${MAX_PATTERN_LENGTH} characters`;
+  }
   const root = newGroup(0);
   const stack: Group[] = [root];
   let atom: Atom | null = null;
@@ -52,15 +78,20 @@ export function unsafePatternReason(source: string): string | null {
         group: null,
         literal: literalOf(source.slice(i, end)),
         quantified: false,
+        max: 1,
       };
       i = end;
     } else if (ch === "[") {
       const end = classEnd(source, i);
-      atom = { start: i, end, group: null, literal: null, quantified: false };
+      atom = { start: i, end, group: null, literal: null, quantified: false, max: 1 };
       i = end;
     } else if (ch === "(") {
       const inner = newGroup(i);
       i++;
+      // (?=  (?!  (?<=  (?<!: zero-width, never part of a run of repetitions.
+      inner.lookaround = source[i] === "?" &&
+        (source[i + 1] === "=" || source[i + 1] === "!" ||
+          (source[i + 1] === "<" && (source[i + 2] === "=" || source[i + 2] === "!")));
       if (source[i] === "?") {
         // (?:  (?=  (?!  (?<=  (?<!  (?<name>
         if (source[i + 1] === "<" && source[i + 2] !== "=" && source[i + 2] !== "!") {
@@ -74,19 +105,23 @@ export function unsafePatternReason(source: string): string | null {
     } else if (ch === ")" && stack.length > 1) {
       stack.pop();
       group.alternatives.push(source.slice(group.altStart, i));
+      const run = overlappingRun(group, source);
+      if (run) return run;
       const parent = stack[stack.length - 1];
-      parent.repeated.push(...group.repeated);
+      for (const x of group.repeated) parent.repeated.push(x);
       // An ambiguous alternation anywhere inside a repetition multiplies the ways each turn
       // matches: `(x(a|[a-z])y)+` is as exponential as `(a|[a-z])+`.
-      parent.ambiguous.push(...group.ambiguous);
+      for (const x of group.ambiguous) parent.ambiguous.push(x);
+      if (group.unbounded) parent.unbounded = true;
       if (sharedFirstChar(group)) parent.ambiguous.push(source.slice(group.start, i + 1));
       i++;
-      atom = { start: group.start, end: i, group, literal: null, quantified: false };
+      atom = { start: group.start, end: i, group, literal: null, quantified: false, max: 1 };
       parent.atoms.push(atom);
       continue;
     } else if (ch === "|") {
       group.alternatives.push(source.slice(group.altStart, i));
       group.altStart = i + 1;
+      group.breaks.push(group.atoms.length);
       atom = null;
       i++;
       continue;
@@ -94,7 +129,11 @@ export function unsafePatternReason(source: string): string | null {
       const q = quantifierAt(source, i);
       i = q.end;
       if (source[i] === "?") i++; // lazy
-      if (atom) atom.quantified = true;
+      if (atom) {
+        atom.quantified = true;
+        atom.max = q.max;
+      }
+      if (q.max > MAX_SAFE_OUTER) group.unbounded = true;
       if (atom && q.max > 1) {
         const text = source.slice(atom.start, atom.end);
         if (q.max > MAX_SAFE_OUTER && atom.group) {
@@ -103,6 +142,10 @@ export function unsafePatternReason(source: string): string | null {
               ? `an ambiguous alternation ("${atom.group.ambiguous[0]}") repeated`
               : null);
           if (reason) return `${reason} in "${text}${source.slice(atom.end, i)}"`;
+        } else if (atom.group && atom.group.repeated.length > 0 && !separated(atom.group)) {
+          // Few turns, but each may split its text among the inner repetitions
+          // in many ways: `(a{1,10}){1,10}` has 10^10 ways to fail.
+          return `a repetition nested in a repetition in "${text}${source.slice(atom.end, i)}"`;
         }
         group.repeated.push(text);
       }
@@ -113,14 +156,15 @@ export function unsafePatternReason(source: string): string | null {
         start: i,
         end: i + 1,
         group: null,
-        literal: ch === "." ? null : ch,
+        literal: ch === "." || ch === "^" || ch === "$" ? null : ch,
         quantified: false,
+        max: 1,
       };
       i++;
     }
     group.atoms.push(atom);
   }
-  return null;
+  return overlappingRun(root, source);
 }
 
 /** A group being read: its alternatives, the repeated atoms inside it, its atoms in order. */
@@ -134,6 +178,12 @@ interface Group {
   ambiguous: string[];
   /** The group's own atoms (first one decides the "separator" exception). */
   atoms: Atom[];
+  /** Indexes into `atoms` where each alternative after the first begins. */
+  breaks: number[];
+  /** Whether an unbounded repetition is anywhere inside it. */
+  unbounded: boolean;
+  /** A lookahead or lookbehind (matches no text). */
+  lookaround: boolean;
 }
 
 interface Atom {
@@ -144,10 +194,22 @@ interface Atom {
   literal: string | null;
   /** Whether a quantifier (even `?`) follows it. */
   quantified: boolean;
+  /** Its quantifier's largest count (1 without one). */
+  max: number;
 }
 
 function newGroup(start: number): Group {
-  return { start, altStart: start, alternatives: [], repeated: [], ambiguous: [], atoms: [] };
+  return {
+    start,
+    altStart: start,
+    alternatives: [],
+    repeated: [],
+    ambiguous: [],
+    atoms: [],
+    breaks: [],
+    unbounded: false,
+    lookaround: false,
+  };
 }
 
 /** Why an unbounded repetition of `group` is unsafe, or null. */
@@ -163,19 +225,103 @@ function nestedReason(group: Group): string | null {
       return "alternatives that can start with the same character repeated";
     }
   }
-  if (group.repeated.length === 0) return null;
-  const first = group.atoms[0];
-  const separator = alts.length === 1 && first && !first.quantified ? first.literal : null;
-  if (separator !== null && !group.repeated.some((r) => matchesChar(r, separator))) return null;
+  if (group.repeated.length === 0 || separated(group)) return null;
   return "a repetition nested in a repetition";
 }
 
-/** Can two alternatives of `group` start with the same character? */
+/**
+ * Does every turn of `group` start or end with a literal character that none
+ * of its inner repetitions can match? Then where one turn ends is decided by
+ * the text: `(\.[a-z0-9]+)*`, `(\d{1,3}\.){3}`.
+ */
+function separated(group: Group): boolean {
+  if (group.alternatives.length !== 1) return false;
+  for (const edge of [group.atoms[0], group.atoms[group.atoms.length - 1]]) {
+    const separator = edge && !edge.quantified ? edge.literal : null;
+    if (separator !== null && !group.repeated.some((r) => matchesChar(r, separator))) return true;
+  }
+  return false;
+}
+
+/**
+ * Three or more unbounded repetitions in a row (in one alternative of
+ * `group`) that can match a same character, with no literal between them
+ * that none of them can match: `\d*\d*\d*` fails in O(n³), and so does
+ * `a*b*a*b*a*` on a's (the b's match nothing). A group with an unbounded
+ * repetition inside counts as one. Each repetition is tried once on every
+ * probe character; a run fails when a probe is matched by more than
+ * `MAX_OVERLAPPING_RUN` of them.
+ */
+function overlappingRun(group: Group, source: string): string | null {
+  const starts = new Set(group.breaks);
+  let counts = new Map<string, number>();
+  let members: string[] = [];
+  let first = -1;
+  for (let k = 0; k < group.atoms.length; k++) {
+    if (starts.has(k)) {
+      counts = new Map();
+      members = [];
+    }
+    const atom = group.atoms[k];
+    const text = source.slice(atom.start, atom.end);
+    const unbounded = atom.max > MAX_SAFE_OUTER ||
+      (atom.group !== null && atom.group.unbounded && !atom.group.lookaround);
+    if (unbounded) {
+      if (members.length === 0) first = atom.start;
+      members.push(text);
+      for (const ch of probesMatched(text)) {
+        const n = (counts.get(ch) ?? 0) + 1;
+        counts.set(ch, n);
+        if (n > MAX_OVERLAPPING_RUN) {
+          return `${n} repetitions in a row that can match the same text in "${
+            source.slice(first, atom.end)
+          }"`;
+        }
+      }
+    } else if (members.length > 0 && !atom.quantified && atom.literal !== null) {
+      // A literal none of the repetitions before can match ends the run.
+      const literal = atom.literal;
+      if (!members.some((m) => matchesChar(m, literal))) {
+        counts = new Map();
+        members = [];
+      }
+    }
+  }
+  return null;
+}
+
+/** The probe characters the atom `source` (a char, class, escape or group) can start with. */
+function probesMatched(source: string): string[] {
+  try {
+    const re = new RegExp(`^(?:${source})`, "u");
+    return PROBES.filter((ch) => re.test(ch));
+  } catch {
+    return PROBES; // unreadable on its own: assume the worst
+  }
+}
+
+/**
+ * Can two alternatives of `group` start with the same character? Each first
+ * atom is tried once on every probe character (two alternatives share one
+ * when a probe is matched twice): linear in the alternatives, where trying
+ * every pair was quadratic (1,500 one-character alternatives: 2 s).
+ */
 function sharedFirstChar(group: Group): boolean {
-  const firsts = group.alternatives.map(firstAtom);
-  for (let a = 0; a < firsts.length; a++) {
-    for (let b = a + 1; b < firsts.length; b++) {
-      if (mayShareFirstChar(firsts[a], firsts[b])) return true;
+  if (group.alternatives.length < 2) return false;
+  const seen = new Set<string>();
+  for (const alternative of group.alternatives) {
+    const first = firstAtom(alternative);
+    if (first === null) return true;
+    let re: RegExp;
+    try {
+      re = new RegExp(`^(?:${first})$`, "u");
+    } catch {
+      return true; // unreadable on its own: assume the worst
+    }
+    for (const ch of PROBES) {
+      if (!re.test(ch)) continue;
+      if (seen.has(ch)) return true;
+      seen.add(ch);
     }
   }
   return false;
@@ -213,18 +359,6 @@ const PROBES = [
   "\u4e2d",
   "\u{1F600}",
 ];
-
-/** May two first atoms (see `firstAtom`) match the same character? */
-function mayShareFirstChar(a: string | null, b: string | null): boolean {
-  if (a === null || b === null) return true;
-  try {
-    const ra = new RegExp(`^(?:${a})$`, "u");
-    const rb = new RegExp(`^(?:${b})$`, "u");
-    return PROBES.some((ch) => ra.test(ch) && rb.test(ch));
-  } catch {
-    return true; // unreadable on its own: assume the worst
-  }
-}
 
 /** Does the atom `source` (a char, class, escape or group) match the character `ch`? */
 function matchesChar(source: string, ch: string): boolean {

@@ -98,7 +98,7 @@ export function boundMatching(schema: unknown): void {
     const node = stack.pop();
     if (node === null || typeof node !== "object") continue;
     if (Array.isArray(node)) {
-      stack.push(...node);
+      for (const x of node) stack.push(x);
       continue;
     }
     const here = node as Record<string, unknown>;

@@ -37,10 +37,10 @@ export function checkWaitStep(step: StepInput, i: number): FieldError[] {
     }
   }
   if (step.wait?.key !== undefined) {
-    errors.push(...checkKeyTemplate(step.wait.key, scope, `${at}.wait.key`));
+    for (const x of checkKeyTemplate(step.wait.key, scope, `${at}.wait.key`)) errors.push(x);
   }
   (step.concurrency ?? []).forEach((c, j) => {
-    errors.push(...checkKeyTemplate(c.key, scope, `${at}.concurrency[${j}].key`));
+    for (const x of checkKeyTemplate(c.key, scope, `${at}.concurrency[${j}].key`)) errors.push(x);
   });
   return errors;
 }

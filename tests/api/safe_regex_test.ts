@@ -10,8 +10,17 @@ const UNSAFE = [
   "^(\\w+\\s?)*$",
   "^([a-z0-9]+-?)*[a-z0-9]+$", // the label part of @cfworker's `url` format
   "(x+x+)+y",
+  // Found by a hostile-input probe, all passed before (session 13): bounded outer
+  // repetitions of a repeated group, and long runs of overlapping repetitions.
+  "^(a{1,10}){1,10}$", // 32 a's and a "!": 4.7 s
+  "^(a+){10}$", // 3.8 s
+  "(\\w{1,9}\\s?){1,9}$",
+  "^\\d*\\d*\\d*\\d*x", // 300 digits: 2.4 s
+  "^.*.*.*$",
+  "a*b*a*b*a*", // on a's the b's match nothing: O(n³)
+  "^\\S+@\\S+\\.\\S+$", // cubic: "@." × 400 and a space took 44 ms, so 5,000 characters ~10 s
+  "(" + "a*".repeat(20) + ")",
   "^(a+){1,1000}$",
-  "((ab)*c)*",
   "(?:a+)+",
   "(?<n>a+)*",
   "^(\\d+)*$",
@@ -44,6 +53,12 @@ const SAFE = [
   "(\\s|\\S)+",
   "(x(a|b)y)+",
   "^(a|[a-z]){1,3}$", // bounded
+  "((ab)*c)*", // each turn ends with a "c" the inner repetition cannot match
+  "^(\\d+\\.)+$",
+  ".*a.*b", // two in a row: the length bound bounds their square
+  "^[a-z]+@[a-z]+\\.[a-z]+$", // separated by literals
+  "^\\d+\\.\\d+\\.\\d+(-[0-9A-Za-z.-]+)?$", // semver
+  "^[a-z0-9]+(?:-[a-z0-9]+)*$",
 ];
 
 Deno.test("nested and overlapping repetitions are unsafe", () => {
@@ -65,4 +80,17 @@ Deno.test("the reason names the offending part", () => {
     unsafePatternReason("(x(a|[a-z])y)+")!,
     /ambiguous alternation \("\(a\|\[a-z\]\)"\)/,
   );
+});
+
+Deno.test("a long pattern is refused, and the check stays fast on many alternatives", () => {
+  assert.match(unsafePatternReason("a".repeat(1001))!, /longer than 1000 characters/);
+  // 1,500 one-character alternatives took the check 2 s when it tried every pair.
+  const many = "(" +
+    Array.from({ length: 450 }, (_, i) => String.fromCharCode(0x4e01 + i)).join("|") +
+    ")+";
+  // Figure that decided the linear test: 450 of them took the pairwise one
+  // ~600 ms, this one ~5 ms.
+  assert.equal(unsafePatternReason(many), null);
+  // A 150,000-repetition group overflowed the stack (a 500) before the length cap.
+  assert.notEqual(unsafePatternReason("(" + "a*".repeat(150_000) + ")"), null);
 });

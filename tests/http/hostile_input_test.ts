@@ -204,3 +204,47 @@ dbTest("catastrophic patterns are refused at register and never run at trigger",
   assert.match(res.body.errors[0].message, /unsafe pattern/);
   assert.equal(await count(db, "runs"), 0);
 });
+
+dbTest(
+  "patterns a hostile-input probe slipped past the check are refused at register",
+  async (db) => {
+    // Each passed before session 13 and then blocked the server at trigger time:
+    // `^(a{1,10}){1,10}$` 4.7 s on 32 a's and a "!", `^(a+){10}$` 3.8 s,
+    // `^\d*\d*\d*\d*x` 2.4 s on 300 digits.
+    const { call } = testApp(db);
+    for (const pattern of ["^(a{1,10}){1,10}$", "^(a+){10}$", "^\\d*\\d*\\d*\\d*x"]) {
+      const res = await call("POST", "/register", {
+        name: "evil2",
+        parameters: { type: "object", properties: { s: { type: "string", pattern } } },
+        steps: [{ slug: "a" }],
+      });
+      refused(res, 422, ["parameters.properties.s.pattern"]);
+    }
+    assert.equal(await count(db, "runs"), 0);
+  },
+);
+
+dbTest("a huge pattern or a huge schema array is a 422 or runs, never a 500", async (db) => {
+  const { call } = testApp(db);
+  // "(" + "a*" × 150,000 + ")" overflowed the stack in the pattern check: a 500.
+  const long = await call("POST", "/register", {
+    name: "long",
+    parameters: {
+      type: "object",
+      properties: { s: { type: "string", pattern: "(" + "a*".repeat(150_000) + ")" } },
+    },
+    steps: [{ slug: "a" }],
+  });
+  refused(long, 422, ["parameters.properties.s.pattern"]);
+  assert.match(JSON.stringify(long.body), /longer than 1000 characters/);
+  // A schema holding a 300,000-element array registered, then overflowed the
+  // stack of every trigger's schema walk: a 500 on each.
+  const big = await call("POST", "/register", {
+    name: "big",
+    parameters: { type: "object", "x-list": Array.from({ length: 300_000 }, () => 0) },
+    steps: [{ slug: "a" }],
+  });
+  assert.equal(big.status, 201, JSON.stringify(big.body));
+  const run = await call("POST", "/trigger/flows/big", { parameters: {} });
+  assert.equal(run.status, 201, JSON.stringify(run.body));
+});

@@ -7,7 +7,7 @@ import { type Context, Hono } from "hono";
 import { type AppDeps, type AppEnv, DEFAULT_HEALTH_TIMEOUT_MS } from "./deps.ts";
 import type { Sql } from "../db/sql.ts";
 import { createAuth } from "../http/auth.ts";
-import { bodyLimit } from "../http/body.ts";
+import { bodyLimit, urlGuard } from "../http/body.ts";
 import { errorHandler, notFoundHandler, problem } from "../http/problem.ts";
 import { ApiError } from "../http/problem.ts";
 import { sqlKeyStore } from "./key_store.ts";
@@ -88,6 +88,7 @@ export function createApp(appDeps: AppDeps, options: AppOptions = {}): Hono<AppE
   app.onError(errorHandler({ log: deps.log }));
   app.notFound(notFoundHandler);
   app.use("*", bodyLimit());
+  app.use("*", urlGuard());
   // Off unless configured (default on Supabase): fire-time plans of the SQL tick.
   if (deps.config.planTopUpMinutes) app.use("*", planTopUp(deps));
   const notifier = createNotifier(deps);

@@ -123,11 +123,24 @@ export function parseJsonText(text: string, prefix = ""): unknown {
   return value;
 }
 
+/**
+ * A lone UTF-16 surrogate (`"\ud800"` in JSON) is no character: Postgres
+ * refused it in jsonb (a 422 that named no field) and stored it as U+FFFD in
+ * text (two different event ids became one). Found by a hostile-input probe.
+ */
+const LONE_SURROGATE =
+  "must not contain a lone UTF-16 surrogate (\\ud800-\\udfff without its pair)";
+const LONE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
+function wellFormed(text: string): boolean {
+  const native = (text as { isWellFormed?: () => boolean }).isWellFormed;
+  return native ? native.call(text) : !LONE.test(text);
+}
+
 /** Most unstorable values reported by path; the rest are only counted in the detail. */
 const MAX_VALUE_ERRORS = 50;
 
 /**
- * Non-finite numbers and NUL characters in `value`, with their paths. An
+ * Non-finite numbers, NUL characters and lone surrogates in `value`, with their paths. An
  * explicit stack, not recursion: the walk must not be what overflows.
  */
 export function unstorableValues(value: unknown, prefix = ""): FieldError[] {
@@ -145,6 +158,8 @@ export function unstorableValues(value: unknown, prefix = ""): FieldError[] {
           path: formatPath(segments, prefix),
           message: "must not contain NUL (\\u0000) characters",
         });
+      } else if (!wellFormed(node)) {
+        errors.push({ path: formatPath(segments, prefix), message: LONE_SURROGATE });
       }
     } else if (Array.isArray(node)) {
       for (let i = node.length - 1; i >= 0; i--) stack.push([node[i], [...segments, i]]);
@@ -157,6 +172,8 @@ export function unstorableValues(value: unknown, prefix = ""): FieldError[] {
             path: formatPath([...segments, key], prefix),
             message: "keys must not contain NUL (\\u0000) characters",
           });
+        } else if (!wellFormed(key)) {
+          errors.push({ path: formatPath([...segments, key], prefix), message: LONE_SURROGATE });
         }
         stack.push([child, [...segments, key]]);
       }
@@ -242,4 +259,41 @@ function jsonDepth(text: string): number {
     else if (ch === 0x5d || ch === 0x7d) depth--;
   }
   return max;
+}
+
+/**
+ * Middleware: a path or a query parameter that holds a NUL character (`%00`)
+ * or a lone surrogate names nothing edgeflow can store. Found by a
+ * hostile-input probe: such values reached Postgres, which refused them with
+ * a 422 that named no field. A path with one is a 404 (no flow, deployment,
+ * pool… can have that name, as a malformed id is a 404), a query parameter a
+ * 422 at its name.
+ */
+export function urlGuard(): MiddlewareHandler {
+  return async (c, next) => {
+    const url = new URL(c.req.url);
+    let path: string;
+    try {
+      path = decodeURIComponent(url.pathname);
+    } catch {
+      path = url.pathname; // not percent-encoded UTF-8: the router refuses it as before
+    }
+    if (path.includes("\u0000") || !wellFormed(path)) {
+      throw ApiError.of("not_found", "no such resource: the path holds a NUL or a lone surrogate");
+    }
+    const errors: FieldError[] = [];
+    for (const [name, value] of url.searchParams) {
+      if (value.includes("\u0000")) {
+        errors.push({ path: name, message: "must not contain NUL (\\u0000) characters" });
+      } else if (!wellFormed(value)) errors.push({ path: name, message: LONE_SURROGATE });
+    }
+    if (errors.length > 0) {
+      throw ApiError.of(
+        "validation_failed",
+        "the query string holds values that cannot be stored",
+        errors,
+      );
+    }
+    await next();
+  };
 }

@@ -248,3 +248,61 @@ dbTest("a huge pattern or a huge schema array is a 422 or runs, never a 500", as
   const run = await call("POST", "/trigger/flows/big", { parameters: {} });
   assert.equal(run.status, 201, JSON.stringify(run.body));
 });
+
+dbTest(
+  "lone surrogates, NULs in the URL and impossible cursor dates are refused at their field",
+  async (db) => {
+    // Found by a hostile-input probe: each reached Postgres, which answered a
+    // 422 that named no field, or stored U+FFFD in place of the surrogate.
+    const { call } = testApp(db);
+    assert.equal((await call("POST", "/register", flow)).status, 201);
+    // JSON text with the escape `\ud800`: JSON.stringify would write it as-is too.
+    const raw = (body: string) => call("POST", "/deploy/keys", body);
+    refused(await raw('{"name":"x\\ud800y","scopes":["read"]}'), 422, ["name"]);
+    refused(
+      await call(
+        "POST",
+        "/register",
+        '{"name":"f2","description":"x\\udc00","steps":[{"slug":"a"}]}',
+      ),
+      422,
+      ["description"],
+    );
+    refused(
+      await call("POST", "/trigger/events", '{"name":"e1","payload":{"\\ud800":1}}'),
+      422,
+      ['payload["\\ud800"]'],
+    );
+    const keys = await db.sql<{ n: number }>`select count(*)::int as n from edgeflow.api_keys`;
+    assert.equal(keys[0].n, 0, "no key stored");
+    // A pair is a character: stored and returned as sent.
+    const pair = await call("POST", "/register", {
+      ...flow,
+      name: "f3",
+      description: "x\ud83d\ude00y",
+    });
+    assert.equal(pair.status, 201, JSON.stringify(pair.body));
+
+    // NUL in a path: nothing can have that name (404); in a query parameter: 422 at its name.
+    for (
+      const path of ["/register/flows/a%00b", "/deploy/deployments/a%00b", "/deploy/pools/a%00b"]
+    ) {
+      const res = await call("GET", path);
+      assert.equal(res.status, 404, `${path}: ${JSON.stringify(res.body)}`);
+      assert.equal(res.headers.get("content-type"), "application/problem+json");
+      assert.doesNotMatch(JSON.stringify(res.body), DB_TEXT);
+    }
+    refused(await call("POST", "/trigger/a%00b", {}), 404, []);
+    refused(await call("GET", "/trigger/events?key=%00"), 422, ["key"]);
+
+    // Cursor times Date.parse accepts but Postgres refuses or reads otherwise.
+    const cursor = (at: string) =>
+      btoa(`${at}|00000000-0000-4000-8000-000000000000`).replaceAll("+", "-").replaceAll("/", "_")
+        .replace(/=+$/, "");
+    for (const at of ["0000-01-01T00:00:00Z", "+275760-09-13T00:00:00.000Z", "1", "2022/02/30"]) {
+      refused(await call("GET", `/trigger/runs?cursor=${cursor(at)}`), 422, ["cursor"]);
+    }
+    const ok = await call("GET", `/trigger/runs?cursor=${cursor("2026-01-01T00:00:00.000000Z")}`);
+    assert.equal(ok.status, 200, JSON.stringify(ok.body));
+  },
+);

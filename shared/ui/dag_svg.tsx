@@ -52,6 +52,14 @@ const GAP_Y = 16;
 const LANE = 10;
 const PAD = 16;
 const SWEEPS = 4;
+/**
+ * Most dummy nodes a layout makes. A 1,000-step flow in which every step also
+ * depends on the first needs ~500,000 (one per column each edge crosses): its
+ * flow and run pages took 6 s each and held the server the while (a
+ * hostile-input probe). Past this bound, edges that skip columns are drawn as
+ * one curve across them instead.
+ */
+const MAX_DUMMIES = 4_000;
 
 type Item = { kind: "node"; step: DagStep } | { kind: "dummy"; edge: number };
 
@@ -78,13 +86,21 @@ export function layoutDag(steps: DagStep[]): DagLayout {
     nodeItem.set(s.slug, item);
     layers[depth.get(s.slug)!].push(item);
   }
-  // Every edge as a chain of items in adjacent layers (dummies in the layers it crosses).
+  // Every edge as a chain of items in adjacent layers (dummies in the layers it
+  // crosses), unless that would take more than MAX_DUMMIES of them.
+  let crossings = 0;
+  for (const s of steps) {
+    for (const d of s.depends_on) {
+      if (bySlug.has(d)) crossings += Math.max(0, depth.get(s.slug)! - depth.get(d)! - 1);
+    }
+  }
+  const dummies = crossings <= MAX_DUMMIES;
   const chains: { from: string; to: string; items: Item[] }[] = [];
   for (const s of steps) {
     for (const d of s.depends_on.filter((x) => bySlug.has(x))) {
       const edge = chains.length;
       const items: Item[] = [nodeItem.get(d)!];
-      for (let l = depth.get(d)! + 1; l < depth.get(s.slug)!; l++) {
+      for (let l = depth.get(d)! + 1; dummies && l < depth.get(s.slug)!; l++) {
         const dummy: Item = { kind: "dummy", edge };
         layers[l].push(dummy);
         items.push(dummy);

@@ -89,3 +89,32 @@ Deno.test("seeded random DAGs: no edge passes through another step's box", () =>
     assert.deepEqual(crossings(steps), [], JSON.stringify(steps));
   }
 });
+
+Deno.test("a 1,000-step flow whose steps all depend on the first is laid out with a bounded drawing", async () => {
+  // ~500,000 dummy nodes before the bound: the page took 6 s and held the server.
+  const { layoutDag } = await import("../../shared/ui/dag_svg.tsx");
+  const steps: DagStep[] = Array.from({ length: 1000 }, (_, i) => ({
+    slug: `s${i}`,
+    depends_on: i === 0 ? [] : i === 1 ? ["s0"] : [`s${i - 1}`, "s0"],
+  }));
+  const layout = layoutDag(steps);
+  assert.equal(layout.nodes.length, 1000);
+  assert.equal(layout.edges.length, 1 + 2 * 998);
+  const points = layout.edges.reduce((a, e) => a + e.points.length, 0);
+  assert.ok(points < 10_000, `${points} points`);
+  // Every edge still joins its two steps, and each step has its own column.
+  const x = new Map(layout.nodes.map((n) => [n.slug, n.x]));
+  for (const e of layout.edges) {
+    assert.equal(e.points[0][0], x.get(e.from)! + DAG_BOX.W);
+    assert.ok(e.points[e.points.length - 1][0] < x.get(e.to)!);
+  }
+  assert.equal(new Set(layout.nodes.map((n) => n.depth)).size, 1000);
+  // A small flow keeps its dummies: an edge that skips a column bends through it.
+  const small = layoutDag([
+    { slug: "a", depends_on: [] },
+    { slug: "b", depends_on: ["a"] },
+    { slug: "c", depends_on: ["b", "a"] },
+  ]);
+  const skip = small.edges.find((e) => e.from === "a" && e.to === "c")!;
+  assert.equal(skip.points.length, 4);
+});

@@ -316,3 +316,33 @@ dbTest(
     ]);
   },
 );
+
+dbTest(
+  "a handler queue whose table is gone is made again by the tick, with its queued tasks",
+  async ({ sql }) => {
+    // A pg_dump of a database with the real pgmq extension leaves the queue
+    // tables out (pgmq/pgmq#408): after a restore, every send failed.
+    const v = await registerFlow(sql, flowDef("lost", [{ slug: "lost_a" }]));
+    const runs = [await started(sql, v.id, {}), await started(sql, v.id, {})];
+    const [{ q }] = await sql<{ q: string }>`
+    select queue_name as q from edgeflow.handler_queues where handler = 'lost_a'`;
+    const real = await realExtension(sql);
+    if (real) await sql.exec(`alter extension pgmq drop sequence pgmq.q_${q}_msg_id_seq`);
+    for (const t of [`q_${q}`, `a_${q}`]) {
+      if (real) await sql.exec(`alter extension pgmq drop table pgmq.${t}`);
+      await sql.exec(`drop table pgmq.${t}`);
+    }
+    await sql.exec(`delete from pgmq.meta where queue_name = '${q}'`);
+    await sql`select edgeflow.maintenance()`;
+    const [{ exists }] = await sql<{ exists: boolean }>`
+    select to_regclass(${`pgmq.q_${q}`}) is not null as exists`;
+    assert.ok(exists, "the queue table is back");
+    // Both queued tasks can be claimed again, each once.
+    const [{ r }] = await sql<{ r: { run_id: string }[] }>`
+    select edgeflow.claim_tasks('default', '["lost_a"]'::jsonb, 10, 'w') as r`;
+    assert.deepEqual(r.map((t) => t.run_id).sort(), [...runs].sort());
+    const [{ again }] = await sql<{ again: unknown[] }>`
+    select edgeflow.claim_tasks('default', '["lost_a"]'::jsonb, 10, 'w') as again`;
+    assert.deepEqual(again, []);
+  },
+);

@@ -6,6 +6,7 @@
  * known (normalize_flow.ts for steps, `DeployBody` for deployments).
  */
 import { z } from "zod";
+import { queryInt } from "./query_int.ts";
 import { int4, JsonObject, NAME_PATTERN, seconds } from "./names.ts";
 
 /** An event name: letters, digits, `.`, `_`, `-` (so `name/key` joins unambiguously). */
@@ -98,5 +99,5 @@ export type SuspendInput = z.output<typeof SuspendBody>;
 export const EventsQuery = z.strictObject({
   name: EventName.optional(),
   key: z.string().max(512).optional(),
-  limit: z.coerce.number().int().min(1).max(500).default(50),
+  limit: queryInt(1, 500, 50),
 });

@@ -6,6 +6,7 @@
  * fields are ignored; only `parameters` and `tags` (extra run tags) are read.
  */
 import { z } from "zod";
+import { queryInt } from "./query_int.ts";
 import { JsonObject, Name, Tag, Uuid, VersionPin } from "./names.ts";
 
 /** Run states (product.md). */
@@ -56,7 +57,7 @@ export const RunsQuery = z.strictObject({
   status: RunStatus.optional(),
   flow: Name.optional(),
   deployment: Name.optional(),
-  limit: z.coerce.number().int().min(1).max(500).default(50),
+  limit: queryInt(1, 500, 50),
   cursor: z.string().min(1).max(512).optional(),
 });
 /** A validated runs query. */

@@ -72,17 +72,18 @@ export async function readEvents(
 /** An event id given by the client: a non-negative integer, or 422 naming where it came from. */
 function eventId(value: string | undefined, path: string): number {
   if (value === undefined || value === "") return 0;
-  if (!/^\d{1,15}$/.test(value.trim())) {
+  if (!/^\d{1,15}$/.test(value)) {
     throw ApiError.of("validation_failed", "not an event id", [
       { path, message: "must be a non-negative integer (an event id)" },
     ]);
   }
-  return Number(value.trim());
+  return Number(value);
 }
 
 function pageSize(value: string | undefined): number {
   if (value === undefined) return PAGE;
-  const n = Number(value);
+  // Decimal digits only: Number() also reads 0x10, 1e2 and " 10".
+  const n = /^\d{1,4}$/.test(value) ? Number(value) : NaN;
   if (!Number.isInteger(n) || n < 1 || n > 1000) {
     throw ApiError.of("validation_failed", "bad limit", [
       { path: "limit", message: "must be an integer from 1 to 1000" },

@@ -1,5 +1,6 @@
 /** The bodies of `POST /deploy/webhooks` and `POST /deploy/notifications`, and their types. */
 import { z } from "zod";
+import { queryInt } from "../api/query_int.ts";
 import { JsonObject, Name } from "../api/names.ts";
 import { PROVIDERS } from "./providers.ts";
 import { WebhookFilter } from "./filter.ts";
@@ -124,7 +125,7 @@ export type NotificationInput = z.output<typeof NotificationBody>;
 
 /** `?limit=` of the delivery lists (1–200, default 50). */
 export const DeliveriesQuery = z.object({
-  limit: z.coerce.number().int().min(1).max(200).default(50),
+  limit: queryInt(1, 200, 50),
 });
 
 /** Settings of `hmac` and `token` hooks, as stored in `webhooks.options`. */

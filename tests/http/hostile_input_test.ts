@@ -306,3 +306,18 @@ dbTest(
     assert.equal(ok.status, 200, JSON.stringify(ok.body));
   },
 );
+
+dbTest("integer query parameters are plain decimal digits", async (db) => {
+  // Number() read 0x10, 1e2 and " 10" as 16, 100 and 10 (a hostile-input probe).
+  const { call } = testApp(db);
+  for (const v of ["0x10", "1e2", "%2010", "10%20", "+10", "1.0"]) {
+    refused(await call("GET", `/trigger/runs?limit=${v}`), 422, ["limit"]);
+    refused(await call("GET", `/trigger/events?limit=${v}`), 422, ["limit"]);
+  }
+  const run = "00000000-0000-4000-8000-000000000000";
+  refused(await call("GET", `/trigger/runs/${run}/events?after=%2010`), 422, ["after"]);
+  refused(await call("GET", `/trigger/runs/${run}/events?limit=0x10`), 422, ["limit"]);
+  const ok = await call("GET", "/trigger/runs?limit=10");
+  assert.equal(ok.status, 200, JSON.stringify(ok.body));
+  assert.equal((await call("GET", "/trigger/runs")).status, 200);
+});

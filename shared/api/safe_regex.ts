@@ -58,12 +58,33 @@ const MAX_OVERLAPPING_RUN = 2;
  */
 const MAX_SAFE_OUTER = 10;
 
-/** Why `source` is unsafe, or null when it passes both rules. */
+/** Turns an alternation whose alternatives overlap may take (2^3 ways at most). */
+const MAX_SAFE_AMBIGUOUS = 3;
+
+/**
+ * Verdicts already reached, by pattern: the check also runs on every trigger
+ * of a flow, and a long nested pattern took it up to 0.5 s (a review).
+ * Cleared when full.
+ */
+const VERDICTS = new Map<string, string | null>();
+const MAX_VERDICTS = 1_000;
+
+/** Why `source` is unsafe, or null when it passes every rule. */
 export function unsafePatternReason(source: string): string | null {
   if (source.length > MAX_PATTERN_LENGTH) {
     return `longer than ${MAX_PATTERN_LENGTH} characters`;
   }
+  const known = VERDICTS.get(source);
+  if (known !== undefined) return known;
+  const verdict = check(source);
+  if (VERDICTS.size >= MAX_VERDICTS) VERDICTS.clear();
+  VERDICTS.set(source, verdict);
+  return verdict;
+}
+
+function check(source: string): string | null {
   const root = newGroup(0);
+  root.root = true;
   const stack: Group[] = [root];
   let atom: Atom | null = null;
   let i = 0;
@@ -113,6 +134,9 @@ export function unsafePatternReason(source: string): string | null {
       // matches: `(x(a|[a-z])y)+` is as exponential as `(a|[a-z])+`.
       for (const x of group.ambiguous) parent.ambiguous.push(x);
       if (group.unbounded) parent.unbounded = true;
+      // A group whose turns a separator decides counts as one repetition.
+      group.contribution = group.unboundedCount > 0 && separated(group) ? 1 : group.unboundedCount;
+      parent.unboundedCount += group.contribution;
       if (sharedFirstChar(group)) parent.ambiguous.push(source.slice(group.start, i + 1));
       i++;
       atom = { start: group.start, end: i, group, literal: null, quantified: false, max: 1 };
@@ -133,7 +157,14 @@ export function unsafePatternReason(source: string): string | null {
         atom.quantified = true;
         atom.max = q.max;
       }
-      if (q.max > MAX_SAFE_OUTER) group.unbounded = true;
+      if (q.max > MAX_SAFE_OUTER) {
+        group.unbounded = true;
+        if (!(atom?.group && atom.group.contribution > 0 && separated(atom.group))) {
+          group.unboundedCount += 1;
+        }
+      }
+      // A fixed count (`{3}`) matches one way: not a repetition to split.
+      if (atom && q.max > 1 && q.min === q.max && !atom.group) atom = null;
       if (atom && q.max > 1) {
         const text = source.slice(atom.start, atom.end);
         if (q.max > MAX_SAFE_OUTER && atom.group) {
@@ -146,6 +177,14 @@ export function unsafePatternReason(source: string): string | null {
           // Few turns, but each may split its text among the inner repetitions
           // in many ways: `(a{1,10}){1,10}` has 10^10 ways to fail.
           return `a repetition nested in a repetition in "${text}${source.slice(atom.end, i)}"`;
+        } else if (
+          atom.group && q.max > MAX_SAFE_AMBIGUOUS &&
+          (atom.group.ambiguous.length > 0 || sharedFirstChar(atom.group))
+        ) {
+          // `(a|\w|[a-z]|.){10}!`: 4^10 ways per start, 10 s on 200 characters.
+          return `an ambiguous alternation repeated ${q.max} times in "${text}${
+            source.slice(atom.end, i)
+          }"`;
         }
         group.repeated.push(text);
       }
@@ -182,8 +221,14 @@ interface Group {
   breaks: number[];
   /** Whether an unbounded repetition is anywhere inside it. */
   unbounded: boolean;
+  /** How many unbounded repetitions are inside it (nested ones included). */
+  unboundedCount: number;
+  /** What it adds to its parent's count once closed. */
+  contribution: number;
   /** A lookahead or lookbehind (matches no text). */
   lookaround: boolean;
+  /** The whole pattern. */
+  root: boolean;
 }
 
 interface Atom {
@@ -208,7 +253,10 @@ function newGroup(start: number): Group {
     atoms: [],
     breaks: [],
     unbounded: false,
+    unboundedCount: 0,
+    contribution: 0,
     lookaround: false,
+    root: false,
   };
 }
 
@@ -257,25 +305,39 @@ function overlappingRun(group: Group, source: string): string | null {
   let counts = new Map<string, number>();
   let members: string[] = [];
   let first = -1;
-  for (let k = 0; k < group.atoms.length; k++) {
-    if (starts.has(k)) {
-      counts = new Map();
-      members = [];
+  const begin = (k: number) => {
+    counts = new Map();
+    members = [];
+    // An unanchored pattern is tried from every position: as if it began with
+    // `[\s\S]*?`, one more repetition that matches everything.
+    const atom = group.atoms[k];
+    if (group.root && (!atom || source[atom.start] !== "^")) {
+      for (const ch of PROBES) counts.set(ch, 1);
+      members.push("[\\s\\S]");
+      first = atom ? atom.start : source.length;
     }
+  };
+  begin(0);
+  for (let k = 0; k < group.atoms.length; k++) {
+    if (starts.has(k)) begin(k);
     const atom = group.atoms[k];
     const text = source.slice(atom.start, atom.end);
-    const unbounded = atom.max > MAX_SAFE_OUTER ||
-      (atom.group !== null && atom.group.unbounded && !atom.group.lookaround);
-    if (unbounded) {
+    // A group counts its repetitions inside, unless a separator decides each
+    // of its turns (`(\.[a-z]+)*`): then it is one repetition.
+    let weight = atom.max > MAX_SAFE_OUTER ? 1 : 0;
+    if (atom.group && !atom.group.lookaround && atom.group.unboundedCount > 0) {
+      weight = separated(atom.group) ? 1 : weight + atom.group.unboundedCount;
+    }
+    if (weight > 0) {
       if (members.length === 0) first = atom.start;
       members.push(text);
       for (const ch of probesMatched(text)) {
-        const n = (counts.get(ch) ?? 0) + 1;
+        const n = (counts.get(ch) ?? 0) + weight;
         counts.set(ch, n);
         if (n > MAX_OVERLAPPING_RUN) {
           return `${n} repetitions in a row that can match the same text in "${
             source.slice(first, atom.end)
-          }"`;
+          }"${source[0] === "^" ? "" : " (an unanchored pattern is tried from every position)"}`;
         }
       }
     } else if (members.length > 0 && !atom.quantified && atom.literal !== null) {
@@ -294,7 +356,7 @@ function overlappingRun(group: Group, source: string): string | null {
 function probesMatched(source: string): string[] {
   try {
     const re = new RegExp(`^(?:${source})`, "u");
-    return PROBES.filter((ch) => re.test(ch));
+    return PROBES.filter((ch) => re.test(ch.repeat(PROBE_RUN)));
   } catch {
     return PROBES; // unreadable on its own: assume the worst
   }
@@ -348,6 +410,9 @@ function firstAtom(alternative: string): string | null {
   return alternative.slice(0, end);
 }
 
+/** How many times a probe character is repeated when an atom is tried on it. */
+const PROBE_RUN = 8;
+
 /** Probe characters for overlap between first atoms: ASCII and a few beyond it. */
 const PROBES = [
   ...Array.from({ length: 128 }, (_, i) => String.fromCharCode(i)),
@@ -363,7 +428,9 @@ const PROBES = [
 /** Does the atom `source` (a char, class, escape or group) match the character `ch`? */
 function matchesChar(source: string, ch: string): boolean {
   try {
-    return new RegExp(`^(?:${source})`, "u").test(ch);
+    // The character repeated: an atom of several characters (`(?:aa)`) can
+    // match it too, which one character alone does not show.
+    return new RegExp(`^(?:${source})`, "u").test(ch.repeat(PROBE_RUN));
   } catch {
     return true; // unreadable on its own: assume the worst
   }
@@ -407,11 +474,12 @@ function isQuantifierAt(source: string, i: number): boolean {
 }
 
 /** The quantifier at `i`: its largest repeat count and where it ends. */
-function quantifierAt(source: string, i: number): { max: number; end: number } {
+function quantifierAt(source: string, i: number): { min: number; max: number; end: number } {
   const ch = source[i];
-  if (ch === "*" || ch === "+") return { max: Infinity, end: i + 1 };
-  if (ch === "?") return { max: 1, end: i + 1 };
+  if (ch === "*") return { min: 0, max: Infinity, end: i + 1 };
+  if (ch === "+") return { min: 1, max: Infinity, end: i + 1 };
+  if (ch === "?") return { min: 0, max: 1, end: i + 1 };
   const m = /^\{(\d+)(,(\d*))?\}/.exec(source.slice(i))!;
   const max = m[2] === undefined ? Number(m[1]) : m[3] === "" ? Infinity : Number(m[3]);
-  return { max, end: i + m[0].length };
+  return { min: Number(m[1]), max, end: i + m[0].length };
 }

@@ -278,7 +278,10 @@ export function urlGuard(): MiddlewareHandler {
     } catch {
       path = url.pathname; // not percent-encoded UTF-8: the router refuses it as before
     }
-    if (path.includes("\u0000") || !wellFormed(path)) {
+    // The raw `%00` too: the router decodes each run of escapes on its own, so
+    // `a%00b%FF` (not UTF-8 as a whole, left undecoded above) still reached a
+    // handler with a NUL in its parameter.
+    if (path.includes("\u0000") || /%00/.test(url.pathname) || !wellFormed(path)) {
       throw ApiError.of("not_found", "no such resource: the path holds a NUL or a lone surrogate");
     }
     const errors: FieldError[] = [];

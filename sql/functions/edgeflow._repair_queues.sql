@@ -4,7 +4,10 @@
 -- and pgmq.meta out (pgmq/pgmq#408): after a restore every send failed,
 -- through the static calls and pgmq's own alike, and ensure_handler_queue
 -- never made a queue its handler_queues row already named (found by a review
--- of the static calls). Called by every tick (edgeflow.maintenance); one
+-- of the static calls). The subflow queue `ef_subflows` is repaired the same
+-- way (0276). Called by every tick (edgeflow.maintenance), first: the lease
+-- sweep sends to these queues and failed on a missing one, so a repair run
+-- after it was never reached (0276); one
 -- catalog probe per handler queue when nothing is missing. A running task's
 -- message is sent again by the lease sweep (edgeflow._requeue) when its
 -- lease runs out. Returns how many queues it made.
@@ -19,9 +22,12 @@ declare
   v_n integer := 0;
 begin
   for q in
-    select h.queue_name from edgeflow.handler_queues h
-     where pg_catalog.to_regclass('pgmq.' || pg_catalog.quote_ident('q_' || h.queue_name)) is null
-     order by h.queue_name
+    select x.queue_name
+      from (select h.queue_name from edgeflow.handler_queues h
+            union all
+            select 'ef_subflows') x
+     where pg_catalog.to_regclass('pgmq.' || pg_catalog.quote_ident('q_' || x.queue_name)) is null
+     order by x.queue_name
   loop
     perform pg_catalog.pg_advisory_xact_lock(pg_catalog.hashtext('edgeflow.queue:' || q.queue_name));
     continue when pg_catalog.to_regclass('pgmq.' || pg_catalog.quote_ident('q_' || q.queue_name))

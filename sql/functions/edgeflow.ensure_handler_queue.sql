@@ -19,6 +19,14 @@ begin
   end if;
   -- pgmq names are table names: derive a short, safe one from the triple.
   v_name := 'ef_' || substr(md5(p_pool || chr(31) || p_queue || chr(31) || p_handler), 1, 24);
+  -- On the real pgmq extension, pgmq.create adds the tables to the extension,
+  -- which Postgres serialises until commit: one lock for all queues first, so
+  -- that two transactions making queues in different orders take the
+  -- extension's lock in one order (without it, A-then-B against B
+  -- deadlocked: reproduced in review, 0276). Our pgmq needs only the name's.
+  if exists (select 1 from pg_catalog.pg_extension where extname = 'pgmq') then
+    perform pg_catalog.pg_advisory_xact_lock(pg_catalog.hashtext('edgeflow.queue:make'));
+  end if;
   perform pg_catalog.pg_advisory_xact_lock(pg_catalog.hashtext('edgeflow.queue:' || v_name));
   insert into edgeflow.pool_queues (pool, name) values (p_pool, p_queue) on conflict do nothing;
   if not exists (select 1 from edgeflow.handler_queues hq where hq.queue_name = v_name) then

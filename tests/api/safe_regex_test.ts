@@ -18,6 +18,12 @@ const UNSAFE = [
   "^\\d*\\d*\\d*\\d*x", // 300 digits: 2.4 s
   "^.*.*.*$",
   "a*b*a*b*a*", // on a's the b's match nothing: O(n³)
+  // From a review of these rules (session 13), all slow on 5,000 characters or fewer:
+  "^(a(?:aa)+)+$", // 0.65 s on 61 characters: the inner "aa" matches the "a" that starts each turn
+  "\\d+(\\d+\\d+)x", // 2.5 s on 250 digits: a run split across a group
+  "(a|\\w|[a-z]|.){10}!", // 10.5 s on 200 characters: an ambiguous alternation 10 times
+  ".*a.*b", // unanchored, so tried from every position: ~23 s on 5,000 characters
+  "\\d+\\d+x",
   "^\\S+@\\S+\\.\\S+$", // cubic: "@." × 400 and a space took 44 ms, so 5,000 characters ~10 s
   "(" + "a*".repeat(20) + ")",
   "^(a+){1,1000}$",
@@ -55,7 +61,14 @@ const SAFE = [
   "^(a|[a-z]){1,3}$", // bounded
   "((ab)*c)*", // each turn ends with a "c" the inner repetition cannot match
   "^(\\d+\\.)+$",
-  ".*a.*b", // two in a row: the length bound bounds their square
+  "^.*a.*b$", // two in a row, anchored: 12 ms on 5,000 characters
+  "^\\d+\\d+x",
+  "^#([0-9a-fA-F]{3}){1,2}$", // a fixed count is not a repetition
+  "^([0-9A-Fa-f]{2}[:-]){5}([0-9A-Fa-f]{2})$",
+  "^(\\d{2}[./-]){2}\\d{4}$",
+  "^[a-z0-9._%+-]+@[a-z0-9.-]+\\.[a-z]{2,}$",
+  "^P(?:\\d+Y)?(?:\\d+M)?(?:\\d+D)?(?:T(?:\\d+H)?(?:\\d+M)?(?:\\d+S)?)?$",
+  "foo",
   "^[a-z]+@[a-z]+\\.[a-z]+$", // separated by literals
   "^\\d+\\.\\d+\\.\\d+(-[0-9A-Za-z.-]+)?$", // semver
   "^[a-z0-9]+(?:-[a-z0-9]+)*$",

@@ -333,7 +333,21 @@ dbTest(
       await sql.exec(`drop table pgmq.${t}`);
     }
     await sql.exec(`delete from pgmq.meta where queue_name = '${q}'`);
+    // The subflow queue is left out of such a dump too.
+    if (real) await sql.exec(`alter extension pgmq drop sequence pgmq.q_ef_subflows_msg_id_seq`);
+    for (const t of ["q_ef_subflows", "a_ef_subflows"]) {
+      if (real) await sql.exec(`alter extension pgmq drop table pgmq.${t}`);
+      await sql.exec(`drop table pgmq.${t}`);
+    }
+    // A lease that ran out on the lost queue: the sweep sends to it, and
+    // failed there before the repair came first (0276).
+    await sql`update edgeflow.tasks set status = 'RUNNING', attempts = 1, lease = gen_random_uuid(),
+                                        lease_expires_at = edgeflow.now() - interval '1 minute'
+               where run_id = ${runs[1]}::uuid`;
     await sql`select edgeflow.maintenance()`;
+    const [{ subflows }] = await sql<{ subflows: boolean }>`
+      select to_regclass('pgmq.q_ef_subflows') is not null as subflows`;
+    assert.ok(subflows, "the subflow queue is back");
     const [{ exists }] = await sql<{ exists: boolean }>`
     select to_regclass(${`pgmq.q_${q}`}) is not null as exists`;
     assert.ok(exists, "the queue table is back");
@@ -346,3 +360,46 @@ dbTest(
     assert.deepEqual(again, []);
   },
 );
+
+dbTest(
+  "two transactions making queues in different orders do not deadlock, on either pgmq",
+  async ({ sql, url }) => {
+    // On the real extension each new queue takes the extension's lock to
+    // commit: A-then-B against B deadlocked before 0276 took one lock first.
+    const a = postgresSql(url!, { max: 1 }), b = postgresSql(url!, { max: 1 });
+    try {
+      let aMade!: () => void;
+      const aMadeFirst = new Promise<void>((r) => (aMade = r));
+      const ta = a.begin(async (tx) => {
+        await makeQueue(tx, "order_a");
+        aMade();
+        await new Promise((r) => setTimeout(r, 300)); // B is waiting by now
+        await makeQueue(tx, "order_b");
+      });
+      const tb = b.begin(async (tx) => {
+        await aMadeFirst;
+        await makeQueue(tx, "order_b");
+      });
+      await Promise.all([ta, tb]);
+      const [{ n }] = await sql<{ n: number }>`
+        select count(*)::int as n from edgeflow.handler_queues where handler like 'order_%'`;
+      assert.equal(n, 2);
+    } finally {
+      await a.end();
+      await b.end();
+    }
+  },
+  { only: "postgres" },
+);
+
+dbTest("register makes at most 32 queues ahead; the runs make the rest", async ({ sql }) => {
+  // Each new queue holds some 30 locks to commit: 250 at once filled the lock table.
+  const steps = Array.from(
+    { length: 40 },
+    (_, i) => ({ slug: `wide_${String(i).padStart(2, "0")}` }),
+  );
+  await registerFlow(sql, flowDef("wide", steps));
+  const [{ n }] = await sql<{ n: number }>`
+    select count(*)::int as n from edgeflow.handler_queues where handler like 'wide_%'`;
+  assert.equal(n, 32);
+});

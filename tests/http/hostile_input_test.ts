@@ -285,7 +285,12 @@ dbTest(
 
     // NUL in a path: nothing can have that name (404); in a query parameter: 422 at its name.
     for (
-      const path of ["/register/flows/a%00b", "/deploy/deployments/a%00b", "/deploy/pools/a%00b"]
+      const path of [
+        "/register/flows/a%00b",
+        "/deploy/deployments/a%00b",
+        "/deploy/pools/a%00b",
+        "/register/flows/a%00b%FF",
+      ]
     ) {
       const res = await call("GET", path);
       assert.equal(res.status, 404, `${path}: ${JSON.stringify(res.body)}`);

@@ -135,9 +135,12 @@ function check(source: string): string | null {
       for (const x of group.ambiguous) parent.ambiguous.push(x);
       if (group.unbounded) parent.unbounded = true;
       // A group whose turns a separator decides counts as one repetition.
-      group.contribution = group.unboundedCount > 0 && separated(group) ? 1 : group.unboundedCount;
+      // Decided once the group is read whole, then looked up wherever it is repeated.
+      group.separated = separated(group);
+      group.sharedFirst = sharedFirstChar(group);
+      group.contribution = group.unboundedCount > 0 && group.separated ? 1 : group.unboundedCount;
       parent.unboundedCount += group.contribution;
-      if (sharedFirstChar(group)) parent.ambiguous.push(source.slice(group.start, i + 1));
+      if (group.sharedFirst) parent.ambiguous.push(source.slice(group.start, i + 1));
       i++;
       atom = { start: group.start, end: i, group, literal: null, quantified: false, max: 1 };
       parent.atoms.push(atom);
@@ -159,7 +162,7 @@ function check(source: string): string | null {
       }
       if (q.max > MAX_SAFE_OUTER) {
         group.unbounded = true;
-        if (!(atom?.group && atom.group.contribution > 0 && separated(atom.group))) {
+        if (!(atom?.group && atom.group.contribution > 0 && atom.group.separated)) {
           group.unboundedCount += 1;
         }
       }
@@ -173,13 +176,13 @@ function check(source: string): string | null {
               ? `an ambiguous alternation ("${atom.group.ambiguous[0]}") repeated`
               : null);
           if (reason) return `${reason} in "${text}${source.slice(atom.end, i)}"`;
-        } else if (atom.group && atom.group.repeated.length > 0 && !separated(atom.group)) {
+        } else if (atom.group && atom.group.repeated.length > 0 && !atom.group.separated) {
           // Few turns, but each may split its text among the inner repetitions
           // in many ways: `(a{1,10}){1,10}` has 10^10 ways to fail.
           return `a repetition nested in a repetition in "${text}${source.slice(atom.end, i)}"`;
         } else if (
           atom.group && q.max > MAX_SAFE_AMBIGUOUS &&
-          (atom.group.ambiguous.length > 0 || sharedFirstChar(atom.group))
+          (atom.group.ambiguous.length > 0 || atom.group.sharedFirst)
         ) {
           // `(a|\w|[a-z]|.){10}!`: 4^10 ways per start, 10 s on 200 characters.
           return `an ambiguous alternation repeated ${q.max} times in "${text}${
@@ -225,6 +228,10 @@ interface Group {
   unboundedCount: number;
   /** What it adds to its parent's count once closed. */
   contribution: number;
+  /** Once closed: does a separator decide each of its turns (see `separated`)? */
+  separated: boolean;
+  /** Once closed: can two of its alternatives start with the same character? */
+  sharedFirst: boolean;
   /** A lookahead or lookbehind (matches no text). */
   lookaround: boolean;
   /** The whole pattern. */
@@ -255,6 +262,8 @@ function newGroup(start: number): Group {
     unbounded: false,
     unboundedCount: 0,
     contribution: 0,
+    separated: false,
+    sharedFirst: false,
     lookaround: false,
     root: false,
   };
@@ -269,11 +278,11 @@ function nestedReason(group: Group): string | null {
         if (a !== b && alts[b].startsWith(alts[a])) return "overlapping alternatives repeated";
       }
     }
-    if (sharedFirstChar(group)) {
+    if (group.sharedFirst) {
       return "alternatives that can start with the same character repeated";
     }
   }
-  if (group.repeated.length === 0 || separated(group)) return null;
+  if (group.repeated.length === 0 || group.separated) return null;
   return "a repetition nested in a repetition";
 }
 
@@ -326,7 +335,7 @@ function overlappingRun(group: Group, source: string): string | null {
     // of its turns (`(\.[a-z]+)*`): then it is one repetition.
     let weight = atom.max > MAX_SAFE_OUTER ? 1 : 0;
     if (atom.group && !atom.group.lookaround && atom.group.unboundedCount > 0) {
-      weight = separated(atom.group) ? 1 : weight + atom.group.unboundedCount;
+      weight = atom.group.separated ? 1 : weight + atom.group.unboundedCount;
     }
     if (weight > 0) {
       if (members.length === 0) first = atom.start;

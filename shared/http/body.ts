@@ -136,6 +136,12 @@ function wellFormed(text: string): boolean {
   return native ? native.call(text) : !LONE.test(text);
 }
 
+/** Why Postgres cannot store `text` (a NUL, a lone surrogate), or null. */
+function unstorableText(text: string): string | null {
+  if (text.includes("\u0000")) return "must not contain NUL (\\u0000) characters";
+  return wellFormed(text) ? null : LONE_SURROGATE;
+}
+
 /** Most unstorable values reported by path; the rest are only counted in the detail. */
 const MAX_VALUE_ERRORS = 50;
 
@@ -153,27 +159,17 @@ export function unstorableValues(value: unknown, prefix = ""): FieldError[] {
         errors.push({ path: formatPath(segments, prefix), message: "number is out of range" });
       }
     } else if (typeof node === "string") {
-      if (node.includes("\u0000")) {
-        errors.push({
-          path: formatPath(segments, prefix),
-          message: "must not contain NUL (\\u0000) characters",
-        });
-      } else if (!wellFormed(node)) {
-        errors.push({ path: formatPath(segments, prefix), message: LONE_SURROGATE });
-      }
+      const message = unstorableText(node);
+      if (message) errors.push({ path: formatPath(segments, prefix), message });
     } else if (Array.isArray(node)) {
       for (let i = node.length - 1; i >= 0; i--) stack.push([node[i], [...segments, i]]);
     } else if (node !== null && typeof node === "object") {
       const entries = Object.entries(node);
       for (let i = entries.length - 1; i >= 0; i--) {
         const [key, child] = entries[i];
-        if (key.includes("\u0000")) {
-          errors.push({
-            path: formatPath([...segments, key], prefix),
-            message: "keys must not contain NUL (\\u0000) characters",
-          });
-        } else if (!wellFormed(key)) {
-          errors.push({ path: formatPath([...segments, key], prefix), message: LONE_SURROGATE });
+        const message = unstorableText(key);
+        if (message) {
+          errors.push({ path: formatPath([...segments, key], prefix), message: `keys ${message}` });
         }
         stack.push([child, [...segments, key]]);
       }
@@ -286,9 +282,8 @@ export function urlGuard(): MiddlewareHandler {
     }
     const errors: FieldError[] = [];
     for (const [name, value] of url.searchParams) {
-      if (value.includes("\u0000")) {
-        errors.push({ path: name, message: "must not contain NUL (\\u0000) characters" });
-      } else if (!wellFormed(value)) errors.push({ path: name, message: LONE_SURROGATE });
+      const message = unstorableText(value);
+      if (message) errors.push({ path: name, message });
     }
     if (errors.length > 0) {
       throw ApiError.of(

@@ -11,7 +11,9 @@
 -- taken in the middle of completions that already held runs and slots: two
 -- transactions making different new queues deadlocked over their slot locks
 -- (reproduced with two sessions), and a long one held every other queue's
--- first message back (2 s in the same test). A queue made meanwhile, or by a
+-- first message back (2 s in the same test). (On the real pgmq extension
+-- making a queue is serialised by Postgres whatever this does: see
+-- ensure_handler_queue.) A queue made meanwhile, or by a
 -- transaction whose snapshot is older than another's new queue (repeatable
 -- read), gets its branch from the next tick or the next queue. A function
 -- whose body would not change is not replaced, so a tick with nothing new

@@ -1,9 +1,12 @@
 -- The pgmq queue for a handler in a pool's queue; created on first use, when
 -- the engine's static pgmq calls are rewritten to include it
--- (edgeflow._mq_compile, which never waits: see there). One lock per queue
--- name, as before migration 0266: 0266-0272 took one lock for making any
--- queue and held it to commit, which joined transactions that made different
--- queues into deadlocks over the locks they already held (0273).
+-- (edgeflow._mq_compile, which never waits: see there). Register and deploy
+-- make a flow's queues ahead (edgeflow._make_flow_queues), so a run's steps
+-- rarely get here. One lock per queue name on our pgmq, as before migration
+-- 0266: 0266-0272 took one lock for making any queue and held it to commit,
+-- which joined transactions that made different queues into deadlocks over
+-- the locks they already held (0273). On the real extension that one lock
+-- comes first again (0276, below): Postgres serialises new queues there anyway.
 CREATE OR REPLACE FUNCTION edgeflow.ensure_handler_queue(p_pool text, p_queue text, p_handler text, p_vt integer)
  RETURNS text
  LANGUAGE plpgsql

@@ -9,15 +9,9 @@
  * that leaves a long poll).
  */
 import assert from "node:assert/strict";
+import { freePort } from "../smoke/supabase_support.ts";
 
 const ROOT = new URL("../../", import.meta.url).pathname;
-
-function freePort(): number {
-  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (l.addr as Deno.NetAddr).port;
-  l.close();
-  return port;
-}
 
 /** Read a stream into `sink` line by line until it ends. */
 async function collect(stream: ReadableStream<Uint8Array>, sink: string[]): Promise<void> {

@@ -27,12 +27,13 @@ conformance("claims a chain's tasks and completes them with their outputs", asyn
 });
 
 conformance("heartbeats keep a task whose handler outlives its lease", async (c) => {
-  // Lease 3 s (the step's timeout), handler 5 s: only heartbeats at the
+  // Lease 4 s (the step's timeout), handler 6 s: only heartbeats at the
   // worker's pace (heartbeat_seconds 1, never past half a lease) keep it. A
   // 2 s lease left one late beat of slack, and a loaded CI machine (the
   // suite runs in parallel) once delayed a Python beat past it: attempt 2.
+  // With a 3 s lease it happened again (session 13, one CI run in eight).
   const name = await c.flow([
-    { slug: "slow", handler: "sleep", timeout: 3, max_attempts: 3, args: { seconds: 5 } },
+    { slug: "slow", handler: "sleep", timeout: 4, max_attempts: 3, args: { seconds: 6 } },
   ]);
   const w = await c.start(name);
   const run = await c.waitRun(await c.trigger(name));

@@ -27,6 +27,12 @@ declare
   -- The engine's clock once per call, not per statement (see claim_tasks):
   -- seven reads in a one-task claim before migration 0266.
   v_now timestamptz := edgeflow.now();
+  v_attempt integer;
+  v_created timestamptz;
+  v_step_moved boolean;
+  -- The event log (see claim_tasks).
+  v_log boolean := pg_catalog.current_setting('edgeflow.event_log', true) is distinct from 'off';
+  v_notify boolean := pg_catalog.current_setting('edgeflow.notify_events', true) = 'on';
 begin
   if v_left = 0 then
     return v_out;
@@ -77,7 +83,7 @@ begin
       -- flow step always exist: foreign keys), not three.
       select tk.id, tk.run_id, tk.slug, tk.status, tk.attempts, tk.max_attempts, tk.queue_name,
              tk.msg_id, tk.holds_slots, r.status as run_status, r.flow_version_id, r.heartbeat,
-             r.tags, fs.timeout
+             r.tags, fs.timeout, r.created_at as run_created_at
         into t from edgeflow.tasks tk
         join edgeflow.runs r on r.id = tk.run_id
         join edgeflow.flow_steps fs on fs.flow_version_id = r.flow_version_id and fs.slug = tk.slug
@@ -162,19 +168,43 @@ begin
       elsif v_timeout <> hq.vt_seconds then
         perform edgeflow._mq_set_vt(hq.queue_name, m.msg_id, v_timeout);
       end if;
+      -- The task's and its step's events are written below, in one row when
+      -- both move (sql/schema/80_events.sql); the run's by its trigger.
+      if v_log then
+        perform set_config('edgeflow.events_written', 'on', true);
+      end if;
       update edgeflow.tasks
          set status = 'RUNNING', attempts = attempts + 1, lease = gen_random_uuid(),
              lease_expires_at = case when t.heartbeat
                                      then v_now + make_interval(secs => v_timeout) end,
              worker = p_worker, started_at = coalesce(started_at, v_now),
              holds_slots = cardinality(v_keys) > 0
-       where id = t.id;
+       where id = t.id
+      returning attempts, run_created_at into v_attempt, v_created;
       if t.run_status <> 'RUNNING' then
         update edgeflow.runs set status = 'RUNNING', started_at = coalesce(started_at, v_now)
          where id = t.run_id and status in ('PENDING', 'SCHEDULED');
       end if;
       update edgeflow.step_states set status = 'RUNNING', started_at = v_now
        where run_id = t.run_id and slug = t.slug and status = 'QUEUED';
+      if v_log then
+        v_step_moved := found;
+        v_created := coalesce(v_created, t.run_created_at);
+        if t.status <> 'RUNNING' then
+          insert into edgeflow.events (run_id, kind, step, task, attempt, from_status, to_status,
+                                      at, run_created_at, step_too)
+          values (t.run_id, 'task', t.slug, t.id, v_attempt, t.status, 'RUNNING', v_now,
+                  v_created, v_step_moved);
+        elsif v_step_moved then
+          insert into edgeflow.events (run_id, kind, step, from_status, to_status, at,
+                                      run_created_at)
+          values (t.run_id, 'step', t.slug, 'QUEUED', 'RUNNING', v_now, v_created);
+        end if;
+        perform set_config('edgeflow.events_written', 'off', true);
+        if v_notify then
+          perform edgeflow._notify_event(t.run_id);
+        end if;
+      end if;
       v_out := v_out || edgeflow._tasks_json(array[t.id]);
       v_left := v_left - 1;
     end loop;

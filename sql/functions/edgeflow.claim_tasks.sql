@@ -48,6 +48,12 @@ declare
   v_leftover_tasks uuid[];
   v_msgs bigint[];
   v_tasks uuid[];
+  v_runs uuid[];
+  -- The event log (see sql/schema/80_events.sql); off only for a session that
+  -- set edgeflow.event_log = off with the event triggers disabled (the
+  -- benchmark's baseline, engine.events.cost).
+  v_log boolean := pg_catalog.current_setting('edgeflow.event_log', true) is distinct from 'off';
+  v_notify boolean := pg_catalog.current_setting('edgeflow.notify_events', true) = 'on';
 begin
   if v_left = 0 then
     return v_out;
@@ -97,11 +103,12 @@ begin
       into v_msgs, v_tasks
       from edgeflow._mq_read(hq.queue_name, hq.vt_seconds, v_left) m;
     continue when cardinality(v_msgs) = 0;
+    perform set_config('edgeflow.events_written', 'on', true);
     with msgs as (
       select mm.msg_id, mm.task_id from unnest(v_msgs, v_tasks) as mm(msg_id, task_id)
     ), cand as (
-      select t.id, t.run_id, t.slug, t.holds_slots, mm.msg_id, r.status as run_status,
-             r.heartbeat, fs.timeout
+      select t.id, t.run_id, t.slug, t.status, t.holds_slots, mm.msg_id, r.status as run_status,
+             r.heartbeat, fs.timeout, r.created_at as run_created_at
         from msgs mm
         join edgeflow.tasks t on t.id = mm.task_id and t.msg_id = mm.msg_id
         join edgeflow.runs r on r.id = t.run_id
@@ -119,18 +126,47 @@ begin
         from cand c
        where t.id = c.id
       returning t.id, t.run_id, t.slug, c.msg_id, c.holds_slots, c.run_status, c.heartbeat,
-                c.timeout
+                c.timeout, t.attempts, c.status as old_status, c.run_created_at
     ), freed as (
       -- A re-claimed expired lease whose limit was lifted meanwhile.
       delete from edgeflow.slots s using leased l where l.holds_slots and s.holder = l.id
     ), started_steps as (
       update edgeflow.step_states ss set status = 'RUNNING', started_at = v_now
-        from (select distinct run_id, slug from leased) l
+        from (select distinct run_id, slug, run_created_at from leased) l
        where ss.run_id = l.run_id and ss.slug = l.slug and ss.status = 'QUEUED'
+      returning ss.run_id, ss.slug, l.run_created_at
     ), started_runs as (
       update edgeflow.runs r set status = 'RUNNING', started_at = coalesce(r.started_at, v_now)
        where r.id in (select run_id from leased where run_status <> 'RUNNING')
          and r.status in ('PENDING', 'SCHEDULED')
+    ), moved as (
+      -- The tasks that changed status (a re-claimed expired lease stays
+      -- RUNNING) and the steps that started, side by side per step: a step
+      -- that started with one task of this claim shares that task's row
+      -- (`step_too`); one that started with several gets a row after theirs.
+      -- A window over both, not joins: over CTE scans (estimated at one row)
+      -- the planner chose nested loops, 3,700 comparisons per claim of 50.
+      select x.*, bool_or(x.is_step) over w as step_started,
+             count(*) filter (where not x.is_step) over w as tasks
+        from (select l.run_id, l.slug, l.id, l.attempts, l.old_status, l.run_created_at,
+                     false as is_step
+                from leased l where l.old_status <> 'RUNNING'
+              union all
+              select s.run_id, s.slug, null, null, 'QUEUED', s.run_created_at, true
+                from started_steps s) x
+      window w as (partition by x.run_id, x.slug order by x.is_step
+                   rows between unbounded preceding and unbounded following)
+    ), logged as (
+      -- The events of this statement (the triggers on tasks and step_states
+      -- write none while edgeflow.events_written is on), a step's after its
+      -- tasks', as the triggers wrote them.
+      insert into edgeflow.events (run_id, kind, step, task, attempt, from_status, to_status,
+                                  at, run_created_at, step_too)
+      select m.run_id, case when m.is_step then 'step' else 'task' end, m.slug, m.id,
+             m.attempts, m.old_status, 'RUNNING', v_now, m.run_created_at,
+             case when not m.is_step then m.step_started and m.tasks = 1 end
+        from moved m
+       where v_log and not (m.is_step and m.tasks = 1)
     )
     select array(select l.id from leased l order by l.msg_id),
            array(select l.msg_id from leased l
@@ -142,8 +178,13 @@ begin
                   order by mm.msg_id),
            array(select mm.task_id from msgs mm
                   where not exists (select 1 from leased l where l.msg_id = mm.msg_id)
-                  order by mm.msg_id)
-      into v_ids, v_vt, v_vt_secs, v_leftover, v_leftover_tasks;
+                  order by mm.msg_id),
+           case when v_notify then array(select distinct l.run_id from leased l) end
+      into v_ids, v_vt, v_vt_secs, v_leftover, v_leftover_tasks, v_runs;
+    perform set_config('edgeflow.events_written', 'off', true);
+    if v_notify then
+      perform edgeflow._notify_event(x) from unnest(v_runs) as x;
+    end if;
 
     -- A step whose timeout differs from its queue's read timeout, or a flow
     -- without heartbeats (the lease never expires).

@@ -25,15 +25,35 @@ declare
   v_ready text[];
   -- The engine's clock once per call (see claim_tasks).
   v_now timestamptz := edgeflow.now();
+  -- The event log (see claim_tasks).
+  v_log boolean := pg_catalog.current_setting('edgeflow.event_log', true) is distinct from 'off';
+  v_own_events boolean := false;
 begin
   if v_problem is not null then
     return v_problem;
   end if;
-  update edgeflow.tasks
-     set status = 'COMPLETED', output = coalesce(p_output, 'null'::jsonb), lease = null,
-         lease_expires_at = null, ended_at = v_now
-   where id = p_task_id
-  returning run_id, slug, queue_name, msg_id into t;
+  -- A RUNNING task (all but a late result accepted without a version lock)
+  -- and its step make the same move when it completes the step: this call
+  -- writes their events, in one row (sql/schema/80_events.sql).
+  if v_log then
+    perform set_config('edgeflow.events_written', 'on', true);
+    update edgeflow.tasks
+       set status = 'COMPLETED', output = coalesce(p_output, 'null'::jsonb), lease = null,
+           lease_expires_at = null, ended_at = v_now
+     where id = p_task_id and status = 'RUNNING'
+    returning run_id, slug, queue_name, msg_id, attempts, run_created_at into t;
+    v_own_events := found;
+    if not v_own_events then
+      perform set_config('edgeflow.events_written', 'off', true);
+    end if;
+  end if;
+  if not v_own_events then
+    update edgeflow.tasks
+       set status = 'COMPLETED', output = coalesce(p_output, 'null'::jsonb), lease = null,
+           lease_expires_at = null, ended_at = v_now
+     where id = p_task_id
+    returning run_id, slug, queue_name, msg_id, attempts, run_created_at into t;
+  end if;
   if t.msg_id is not null then
     perform edgeflow._mq_delete(t.queue_name, array[t.msg_id]);
   end if;
@@ -51,7 +71,17 @@ begin
     from edgeflow.runs r
     join edgeflow.flow_steps fs on fs.flow_version_id = r.flow_version_id and fs.slug = t.slug
    where r.id = t.run_id and ss.run_id = t.run_id and ss.slug = t.slug
-  returning ss.remaining_tasks, r.flow_version_id into v_step;
+  returning ss.remaining_tasks, r.flow_version_id, r.created_at into v_step;
+  if v_own_events then
+    insert into edgeflow.events (run_id, kind, step, task, attempt, from_status, to_status, at,
+                                run_created_at, step_too)
+    values (t.run_id, 'task', t.slug, p_task_id, t.attempts, 'RUNNING', 'COMPLETED', v_now,
+            coalesce(t.run_created_at, v_step.created_at), v_step.remaining_tasks = 0);
+    perform set_config('edgeflow.events_written', 'off', true);
+    if pg_catalog.current_setting('edgeflow.notify_events', true) = 'on' then
+      perform edgeflow._notify_event(t.run_id);
+    end if;
+  end if;
   if v_step.remaining_tasks = 0 then
     v_ready := edgeflow._step_done(t.run_id, v_step.flow_version_id, t.slug);
     if cardinality(v_ready) > 0 then

@@ -66,6 +66,11 @@ declare
   v_task uuid;
   g record;
   v_late_task record;
+  v_all_running boolean;
+  v_own_events boolean;
+  -- The event log (see claim_tasks).
+  v_log boolean := pg_catalog.current_setting('edgeflow.event_log', true) is distinct from 'off';
+  v_notify boolean := pg_catalog.current_setting('edgeflow.notify_events', true) = 'on';
 begin
   if jsonb_typeof(p_results) is distinct from 'array' then
     raise exception 'complete_tasks expects a JSON array of {task, lease, output}'
@@ -111,7 +116,7 @@ begin
      where t.id in (select task from e where first)
        for update skip locked
   ), v as (
-    select e.ord, e.task, e.output, r.id as run_id,
+    select e.ord, e.task, e.output, r.id as run_id, lk.status as locked_status,
            case when r.id is null then jsonb_build_object('error', 'not_found')
                 when not e.first then jsonb_build_object('error', 'stale_lease', 'again', true)
                 when lk.id is null
@@ -132,8 +137,9 @@ begin
          coalesce(array_agg(v.task order by v.ord) filter (where v.refusal is null), '{}'),
          coalesce(array_agg(v.output order by v.ord) filter (where v.refusal is null), '{}'),
          coalesce(array_agg(v.task order by v.run_id, v.ord)
-                    filter (where v.refusal ->> 'error' = 'run_not_running'), '{}')
-    into v_verdicts, v_runs, v_ok, v_ok_out, v_late
+                    filter (where v.refusal ->> 'error' = 'run_not_running'), '{}'),
+         coalesce(bool_and(v.locked_status = 'RUNNING') filter (where v.refusal is null), false)
+    into v_verdicts, v_runs, v_ok, v_ok_out, v_late, v_all_running
     from v;
 
   -- A cancelled or failed run refuses late results; their tasks end here (rare).
@@ -149,6 +155,15 @@ begin
     perform edgeflow._mq_delete(m.queue_name, m.msgs)
        from (select queue_name, array_agg(msg_id) as msgs from edgeflow.tasks
               where id = any(v_ok) and msg_id is not null group by queue_name) m;
+    -- Every task RUNNING (a late result to a re-queued task, accepted without
+    -- a version lock, is the exception): their steps are RUNNING too, so a
+    -- step they complete makes the same move as its task, and this call
+    -- writes their events itself, a step completed by one task in that task's
+    -- row (sql/schema/80_events.sql). Otherwise the triggers write them.
+    v_own_events := v_all_running and v_log;
+    if v_own_events then
+      perform set_config('edgeflow.events_written', 'on', true);
+    end if;
     update edgeflow.tasks t
        set status = 'COMPLETED', output = o.output, lease = null, lease_expires_at = null,
            ended_at = v_now
@@ -156,9 +171,10 @@ begin
      where t.id = o.id;
     -- Their steps count down and, at zero, complete with their output (a map
     -- step's: its tasks' outputs in order), in one update.
-    with n as (
-      select run_id, slug, count(*)::integer as c from edgeflow.tasks
-       where id = any(v_ok) group by run_id, slug
+    with done as (
+      select id, run_id, slug, attempts, run_created_at from edgeflow.tasks where id = any(v_ok)
+    ), n as (
+      select run_id, slug, count(*)::integer as c from done group by run_id, slug
     ), counted as (
       update edgeflow.step_states ss
          set remaining_tasks = ss.remaining_tasks - n.c,
@@ -176,12 +192,43 @@ begin
         join edgeflow.runs r on r.id = n.run_id
         join edgeflow.flow_steps fs on fs.flow_version_id = r.flow_version_id and fs.slug = n.slug
        where ss.run_id = n.run_id and ss.slug = n.slug
-      returning ss.run_id, ss.slug, ss.remaining_tasks
+      returning ss.run_id, ss.slug, ss.remaining_tasks, n.c, r.created_at
+    ), ended as (
+      -- The completed tasks and the steps they completed, side by side per
+      -- step (a window, not a join: see claim_tasks).
+      select x.*, bool_or(x.is_step) over w as step_done,
+             count(*) filter (where not x.is_step) over w as tasks
+        from (select d.run_id, d.slug, d.id, d.attempts, d.run_created_at, false as is_step
+                from done d
+              union all
+              select c.run_id, c.slug, null, null, c.created_at, true
+                from counted c where c.remaining_tasks = 0) x
+      window w as (partition by x.run_id, x.slug order by x.is_step
+                   rows between unbounded preceding and unbounded following)
+    ), logged as (
+      -- A step completed by one task in that task's row; by several, in a row
+      -- after theirs.
+      insert into edgeflow.events (run_id, kind, step, task, attempt, from_status, to_status,
+                                  at, run_created_at, step_too)
+      select e.run_id, case when e.is_step then 'step' else 'task' end, e.slug, e.id, e.attempts,
+             'RUNNING', 'COMPLETED', v_now,
+             coalesce(e.run_created_at,
+                      (select r.created_at from edgeflow.runs r where r.id = e.run_id)),
+             case when not e.is_step then e.step_done and e.tasks = 1 end
+        from ended e
+       where v_own_events and not (e.is_step and e.tasks = 1)
     )
     select array_agg(c.run_id order by c.run_id, c.slug) filter (where c.remaining_tasks = 0),
            array_agg(c.slug order by c.run_id, c.slug) filter (where c.remaining_tasks = 0)
       into v_done_runs, v_done_slugs
       from counted c;
+    if v_own_events then
+      perform set_config('edgeflow.events_written', 'off', true);
+      if v_notify then
+        perform edgeflow._notify_event(x.run_id)
+           from (select distinct t.run_id from edgeflow.tasks t where t.id = any(v_ok)) x;
+      end if;
+    end if;
   end if;
 
   if v_done_runs is not null then

@@ -1,5 +1,7 @@
 -- A run's events after `p_after` (at most `p_limit`), its status, and
--- `last_id`: where the next read should resume. Read in one snapshot.
+-- `last_id`: where the next read should resume. Read in one snapshot. Event
+-- ids are those of edgeflow.event_log (a row holding a task's and its step's
+-- event is two, id and id + 1).
 --
 -- Ids are handed out at insert, not at commit: a claim (which takes no run
 -- lock) and another transition of the same run can commit in the opposite
@@ -32,10 +34,20 @@ AS $function$
       end)
     from edgeflow.runs r
     left join lateral (
-      select * from edgeflow.events ev
-       where ev.run_id = r.id and ev.id > p_after
+      -- A row with `step_too` is two events, its task's (id) and its step's
+      -- (id + 1), as in edgeflow.event_log; `id >= p_after` keeps the read on
+      -- the index, and the order by the row's id first lets the sort stop at
+      -- the limit.
+      select x.id, ev.run_id, x.kind, ev.step, x.task, x.attempt, ev.from_status, ev.to_status,
+             ev.at, x.error
+        from edgeflow.events ev
+       cross join lateral (values (1, ev.id, ev.kind, ev.task, ev.attempt, ev.error),
+                                  (2, ev.id + 1, 'step', null::uuid, null::integer, null::jsonb))
+             as x(n, id, kind, task, attempt, error)
+       where ev.run_id = r.id and ev.id >= p_after
          and ev.run_created_at = r.created_at -- reads the run's day partition only
-       order by ev.id limit p_limit) e on true
+         and (x.n = 1 or ev.step_too) and x.id > p_after
+       order by ev.id, x.n limit p_limit) e on true
    where r.id = p_run_id
    group by r.id, r.status;
 $function$;

@@ -16,6 +16,12 @@ CREATE OR REPLACE FUNCTION edgeflow._step_event()
  SET jit TO 'off'
 AS $function$
 begin
+  -- The statement's events were written by its caller, which knew which
+  -- task and step made the same move (migration 0277, see
+  -- sql/schema/80_events.sql): set around that statement only.
+  if pg_catalog.current_setting('edgeflow.events_written', true) = 'on' then
+    return null;
+  end if;
   insert into edgeflow.events (run_id, kind, step, from_status, to_status, error, at,
                               run_created_at)
   select n.run_id, 'step', n.slug, o.status, n.status,
@@ -42,10 +48,20 @@ CREATE OR REPLACE FUNCTION edgeflow._step_release_key_slots()
  LANGUAGE plpgsql
  SET search_path TO ''
 AS $function$
+declare
+  -- The steps this admits write their events through the triggers, even in
+  -- a statement whose caller writes its own (edgeflow.events_written).
+  v_written text := pg_catalog.current_setting('edgeflow.events_written', true);
 begin
+  if v_written = 'on' then
+    perform pg_catalog.set_config('edgeflow.events_written', 'off', true);
+  end if;
   delete from edgeflow.slots where holder = md5(new.run_id::text || '/' || new.slug)::uuid;
   perform edgeflow.admit_queued_steps(array(
     select k.limit_key from edgeflow._step_key_slots(new.run_id, new.slug) k));
+  if v_written = 'on' then
+    perform pg_catalog.set_config('edgeflow.events_written', 'on', true);
+  end if;
   return null;
 end
 $function$;

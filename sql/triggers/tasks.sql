@@ -38,6 +38,12 @@ CREATE OR REPLACE FUNCTION edgeflow._task_event()
  SET jit TO 'off'
 AS $function$
 begin
+  -- The statement's events were written by its caller, which knew which
+  -- task and step made the same move (migration 0277, see
+  -- sql/schema/80_events.sql): set around that statement only.
+  if pg_catalog.current_setting('edgeflow.events_written', true) = 'on' then
+    return null;
+  end if;
   insert into edgeflow.events (run_id, kind, step, task, attempt, from_status, to_status, error,
                               at, run_created_at)
   select n.run_id, 'task', n.slug, n.id, n.attempts, o.status, n.status,

@@ -14,7 +14,7 @@
  *   machine varied by 20 %.
  *
  * Variants interleave in every round: `on` (as migrated), `off` (the
- * `events_*` triggers disabled) and each SQL file given, applied before its
+ * `events_*` triggers disabled and `edgeflow.event_log = off`) and each SQL file given, applied before its
  * loads (it must set up all it changes, since the variants share one
  * database: `create or replace` the trigger functions, create or drop
  * indexes; the events table is emptied before each).
@@ -88,6 +88,13 @@ async function instructions(pid: number): Promise<number> {
   throw new Error(`no totals in ${file}`);
 }
 
+/** The server's WAL position in bytes (the load is the only writer between two reads). */
+async function walLsn(): Promise<number> {
+  const [{ b }] = await admin<{ b: string }>`
+    select (pg_catalog.pg_current_wal_lsn() - '0/0'::pg_lsn)::text as b`;
+  return Number(b);
+}
+
 async function eventTriggers(enabled: boolean) {
   const rows = await admin<{ tbl: string; name: string }>`
     select format('%I.%I', n.nspname, c.relname) as tbl, quote_ident(t.tgname) as name
@@ -113,16 +120,22 @@ async function load(variant: string, flowId: string, n: number, warm: boolean) {
   const client = postgresSql(url.toString(), opts);
   try {
     const [{ pid }] = await client<{ pid: number }>`select pg_backend_pid() as pid`;
+    // With the triggers disabled, the rows the claim and completion write
+    // themselves (sql/schema/80_events.sql) are off too.
+    if (variant === "off") await client.exec("set edgeflow.event_log = off");
     if (!cgDir && warm) {
       await prepare(variant, flowId, WARM_RUNS);
       await driveChains([client], admin, WARM_RUNS, batch);
     }
     await prepare(variant, flowId, n);
     const before = cgDir ? 0 : await cpuMs(pid);
+    const walBefore = await walLsn();
     const m = await driveChains([client], admin, n, batch);
+    const wal = await walLsn() - walBefore;
+    const [ev] = await admin<{ n: number }>`select count(*)::int as n from edgeflow.events`;
     const after = cgDir ? 0 : await cpuMs(pid);
     await client.end();
-    return { work: cgDir ? await instructions(pid) : (after - before) * 1000, m };
+    return { work: cgDir ? await instructions(pid) : (after - before) * 1000, m, wal, rows: ev.n };
   } finally {
     await client.end();
   }
@@ -132,6 +145,7 @@ try {
   await migrate(admin, await loadMigrations());
   const flow = await registerFlow(admin, CHAIN);
   const samples = new Map<string, number[]>(variants.map((v) => [v, []]));
+  const walSamples = new Map<string, number[]>(variants.map((v) => [v, []]));
   for (let round = 1; round <= rounds; round++) {
     for (const v of variants) {
       let perStep: number;
@@ -142,12 +156,13 @@ try {
       } else {
         perStep = big.work / (runs * CHAIN_STEPS);
       }
-      const [ev] = await admin<{ n: number }>`select count(*)::int as n from edgeflow.events`;
       samples.get(v)!.push(perStep);
+      walSamples.get(v)!.push(big.wal / (runs * CHAIN_STEPS));
       console.error(
         `round ${round} ${v}: ${perStep.toFixed(1)} ${unit}/step, ` +
           `${Math.round(big.m.perSecond)} steps/s, ` +
-          `${(ev.n / (runs * CHAIN_STEPS)).toFixed(2)} event rows/step`,
+          `${(big.rows / (runs * CHAIN_STEPS)).toFixed(2)} event rows/step, ` +
+          `${Math.round(big.wal / (runs * CHAIN_STEPS))} WAL bytes/step`,
       );
     }
   }
@@ -160,6 +175,7 @@ try {
       [cgDir ? "instructions_per_step" : "us_per_step"]: Number(med(s).toFixed(1)),
       over_off: Number((med(s) / off - 1).toFixed(3)),
       samples: s.map((x) => Number(x.toFixed(1))),
+      wal_bytes_per_step: Math.round(med(walSamples.get(v)!)),
     }));
   }
 } finally {

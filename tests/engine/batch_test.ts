@@ -209,7 +209,7 @@ dbTest(
       const events = await sql<{ e: string }>`
         select e.kind || ':' || coalesce(e.step, '-') || coalesce('[' || t.task_index || ']', '') ||
                ':' || coalesce(e.from_status, '-') || '>' || e.to_status as e
-          from edgeflow.events e left join edgeflow.tasks t on t.id = e.task
+          from edgeflow.event_log e left join edgeflow.tasks t on t.id = e.task
          where e.run_id = ${runId}::uuid
          order by e.kind, e.step nulls first, t.task_index nulls first, e.id`;
       return { status: doc?.status, output: doc?.output, events: events.map((r) => r.e) };

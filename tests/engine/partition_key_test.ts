@@ -88,7 +88,7 @@ dbTest(
     const [row] = await sql<{ events: number; wrong: number }>`
     select count(*)::int as events,
            count(*) filter (where e.run_created_at is distinct from r.created_at)::int as wrong
-      from edgeflow.events e join edgeflow.runs r on r.id = e.run_id
+      from edgeflow.event_log e join edgeflow.runs r on r.id = e.run_id
      where e.run_id = ${id}::uuid and e.kind in ('task', 'step')`;
     assert.ok(row.events >= 4, `only ${row.events} task and step events`);
     assert.equal(row.wrong, 0);

@@ -166,7 +166,7 @@ dbTest(
     const [ended] = await db.sql<{ failed: number; completed: number }>`
       select count(*) filter (where to_status = 'FAILED')::int as failed,
              count(*) filter (where to_status = 'COMPLETED')::int as completed
-        from edgeflow.events where kind = 'step' and step = 'paid'`;
+        from edgeflow.event_log where kind = 'step' and step = 'paid'`;
     assert.deepEqual(
       ended,
       { failed: wins.timeout, completed: wins.event },

@@ -61,7 +61,7 @@ dbTest("an event and its timeout racing: exactly one wins, once", async (db) => 
 
     const outcomes = await sql<{ status: string; ended: number }>`
       select ss.status,
-             (select count(*)::int from edgeflow.events e
+             (select count(*)::int from edgeflow.event_log e
                where e.run_id = ss.run_id and e.kind = 'step' and e.step = 'paid'
                  and e.from_status = 'WAITING') as ended
         from edgeflow.step_states ss

@@ -139,7 +139,7 @@ for (const signal of ["SIGKILL", "SIGTERM"] as const) {
       });
       assert.deepEqual(final.output, { only: { worker: "live", attempt: 1 } });
       const [claims] = await db.sql<{ n: number }>`
-        select count(*)::int as n from edgeflow.events
+        select count(*)::int as n from edgeflow.event_log
          where run_id = ${run.body.run_id}::uuid and kind = 'task' and to_status = 'RUNNING'`;
       assert.equal(claims.n, 1, "claimed once, by the live worker");
     } finally {

@@ -26,6 +26,8 @@ export interface Column {
   notnull: boolean;
   default: string | null;
   identity: string; // '' | 'a' (always) | 'd' (by default)
+  /** The identity's increment (1 unless set otherwise). */
+  increment?: number;
   generated: string; // '' | 's' (stored)
 }
 export interface Constraint {
@@ -166,7 +168,12 @@ async function read(sql: Sql): Promise<Catalog> {
              case when a.attcollation <> t.typcollation and a.attcollation <> 0
                then ' collate ' || pg_catalog.quote_ident(co.collname) else '' end as type,
            a.attnotnull as notnull, pg_catalog.pg_get_expr(d.adbin, d.adrelid) as default,
-           a.attidentity::text as identity, a.attgenerated::text as generated
+           a.attidentity::text as identity, a.attgenerated::text as generated,
+           (select s.seqincrement::int from pg_catalog.pg_depend dp
+              join pg_catalog.pg_sequence s on s.seqrelid = dp.objid
+             where dp.classid = 'pg_catalog.pg_class'::pg_catalog.regclass
+               and dp.refobjid = a.attrelid and dp.refobjsubid = a.attnum
+               and dp.deptype = 'i') as increment
     from pg_catalog.pg_attribute a
     join pg_catalog.pg_type t on t.oid = a.atttypid
     left join pg_catalog.pg_collation co on co.oid = a.attcollation
@@ -489,6 +496,9 @@ export function ddlTable(t: Table, withForeignKeys = true): string {
     let line = `  ${ident(c.name)} ${c.type}`;
     if (c.identity) {
       line += ` generated ${c.identity === "a" ? "always" : "by default"} as identity`;
+      if (c.increment !== undefined && c.increment !== null && c.increment !== 1) {
+        line += ` (increment by ${c.increment})`;
+      }
     } else if (c.generated) line += ` generated always as (${c.default}) stored`;
     else if (c.default !== null) line += ` default ${c.default}`;
     if (c.notnull) line += " not null";
@@ -553,8 +563,10 @@ export function flatten(c: Catalog, options: { skipPgmq?: boolean } = {}): Map<s
           `${col.name} ${col.type}${col.notnull ? " not null" : ""}${
             col.default !== null ? ` default ${col.default}` : ""
           }${col.identity ? ` identity ${col.identity}` : ""}${
-            col.generated ? ` generated ${col.generated}` : ""
-          }`
+            col.identity && col.increment && col.increment !== 1
+              ? ` increment ${col.increment}`
+              : ""
+          }${col.generated ? ` generated ${col.generated}` : ""}`
         ),
       ].filter(Boolean).join("\n"),
     );

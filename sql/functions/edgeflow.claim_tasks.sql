@@ -103,7 +103,9 @@ begin
       into v_msgs, v_tasks
       from edgeflow._mq_read(hq.queue_name, hq.vt_seconds, v_left) m;
     continue when cardinality(v_msgs) = 0;
-    perform set_config('edgeflow.events_written', 'on', true);
+    if v_log then
+      perform set_config('edgeflow.events_written', 'on', true);
+    end if;
     with msgs as (
       select mm.msg_id, mm.task_id from unnest(v_msgs, v_tasks) as mm(msg_id, task_id)
     ), cand as (
@@ -181,9 +183,11 @@ begin
                   order by mm.msg_id),
            case when v_notify then array(select distinct l.run_id from leased l) end
       into v_ids, v_vt, v_vt_secs, v_leftover, v_leftover_tasks, v_runs;
-    perform set_config('edgeflow.events_written', 'off', true);
-    if v_notify then
-      perform edgeflow._notify_event(x) from unnest(v_runs) as x;
+    if v_log then
+      perform set_config('edgeflow.events_written', 'off', true);
+      if v_notify then
+        perform edgeflow._notify_event(x) from unnest(v_runs) as x;
+      end if;
     end if;
 
     -- A step whose timeout differs from its queue's read timeout, or a flow

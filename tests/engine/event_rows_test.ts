@@ -229,3 +229,34 @@ dbTest(
   },
   { only: "postgres" },
 );
+
+dbTest(
+  "with edgeflow.event_log off and the triggers on, the triggers log every change, a row each",
+  async ({ sql }) => {
+    const v = await registerFlow(
+      sql,
+      flowDef("plain", [{ slug: "a" }, { slug: "b", depends_on: ["a"] }]),
+    );
+    const runs = [await started(sql, v.id), await started(sql, v.id)];
+    await sql.begin(async (tx) => {
+      await tx`select set_config('edgeflow.event_log', 'off', true)`;
+      for (let i = 0; i < 4; i++) {
+        const claimed = await claimTasks(tx, "default", null, 10);
+        if (claimed.length === 0) break;
+        const out = await completeTasks(
+          tx,
+          claimed.map((t) => ({ task: t.task, lease: t.lease, output: t.step })),
+        );
+        assert.ok(out.every((o) => "ok" in o));
+      }
+    });
+    for (const id of runs) {
+      const events = (await runEvents(sql, id)).events;
+      assert.deepEqual(
+        moves(events).filter((m) => m !== "run::PENDING→RUNNING"),
+        CHAIN_STORY,
+      );
+      assert.deepEqual(await rows(sql, id), { rows: 13, merged: 0, events: 13 });
+    }
+  },
+);

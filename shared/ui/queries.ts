@@ -66,17 +66,12 @@ export async function runPage(
   >`
     select edgeflow.run_json(${id}::uuid) as run, edgeflow.run_waiting_for(${id}::uuid) as waiting,
            (select jsonb_agg(e order by (e ->> 'id')::bigint) from (
-              select jsonb_build_object('id', x.id, 'kind', x.kind, 'step', ev.step,
-                       'task', x.task, 'attempt', x.attempt, 'from', ev.from_status,
-                       'to', ev.to_status, 'at', edgeflow.iso(ev.at), 'error', x.error) as e
-                from edgeflow.events ev
-               cross join lateral (values (1, ev.id, ev.kind, ev.task, ev.attempt, ev.error),
-                                          (2, ev.id + 1, 'step', null::uuid, null::int, null::jsonb))
-                     as x(n, id, kind, task, attempt, error)
-               where ev.run_id = ${id}::uuid and (x.n = 1 or ev.step_too)
-               -- A step_too row is two events (edgeflow.event_log); ordered by
-               -- the row first, the index's order, so the scan stops at 200.
-               order by ev.id desc, x.n desc limit 200) x) as events`;
+              select jsonb_build_object('id', ev.id, 'kind', ev.kind, 'step', ev.step,
+                       'task', ev.task, 'attempt', ev.attempt, 'from', ev.from_status,
+                       'to', ev.to_status, 'at', edgeflow.iso(ev.at), 'error', ev.error) as e
+                from edgeflow.event_log ev where ev.run_id = ${id}::uuid
+               -- The index's order (see edgeflow.event_log): the scan stops at 200.
+               order by ev.row_id desc, ev.id desc limit 200) x) as events`;
   if (!row?.run) return null;
   const events = row.events ?? [];
   const run = withWaitingFor(row.run, row.waiting);

@@ -26,17 +26,13 @@ export async function runTimeline(
          join edgeflow.flow_steps fs on fs.flow_version_id = r.flow_version_id and fs.slug = t.slug
         where t.run_id = ${runId}::uuid) as tasks,
       (select jsonb_agg(e order by (e ->> 'id')::bigint) from (
-         select jsonb_build_object('id', x.id, 'kind', x.kind, 'step', ev.step, 'task', x.task,
-                  'attempt', x.attempt, 'from', ev.from_status, 'to', ev.to_status,
+         select jsonb_build_object('id', ev.id, 'kind', ev.kind, 'step', ev.step, 'task', ev.task,
+                  'attempt', ev.attempt, 'from', ev.from_status, 'to', ev.to_status,
                   'at', edgeflow.iso(ev.at)) as e
-           from edgeflow.events ev
-          cross join lateral (values (1, ev.id, ev.kind, ev.task, ev.attempt),
-                                     (2, ev.id + 1, 'step', null::uuid, null::int))
-                as x(n, id, kind, task, attempt)
+           from edgeflow.event_log ev
           where ev.run_id = ${runId}::uuid and ev.kind in ('task', 'step')
-            and (x.n = 1 or ev.step_too)
-          -- A step_too row is two events (edgeflow.event_log), in the index's order.
-          order by ev.id, x.n limit ${TIMELINE_EVENTS}) x) as events`;
+          -- The index's order (see edgeflow.event_log).
+          order by ev.row_id, ev.id limit ${TIMELINE_EVENTS}) x) as events`;
   return { tasks: row?.tasks ?? [], events: row?.events ?? [] };
 }
 

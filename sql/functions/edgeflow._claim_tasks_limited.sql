@@ -28,7 +28,6 @@ declare
   -- seven reads in a one-task claim before migration 0266.
   v_now timestamptz := edgeflow.now();
   v_attempt integer;
-  v_created timestamptz;
   v_step_moved boolean;
   -- The event log (see claim_tasks).
   v_log boolean := pg_catalog.current_setting('edgeflow.event_log', true) is distinct from 'off';
@@ -180,7 +179,7 @@ begin
              worker = p_worker, started_at = coalesce(started_at, v_now),
              holds_slots = cardinality(v_keys) > 0
        where id = t.id
-      returning attempts, run_created_at into v_attempt, v_created;
+      returning attempts into v_attempt;
       if t.run_status <> 'RUNNING' then
         update edgeflow.runs set status = 'RUNNING', started_at = coalesce(started_at, v_now)
          where id = t.run_id and status in ('PENDING', 'SCHEDULED');
@@ -189,16 +188,15 @@ begin
        where run_id = t.run_id and slug = t.slug and status = 'QUEUED';
       if v_log then
         v_step_moved := found;
-        v_created := coalesce(v_created, t.run_created_at);
         if t.status <> 'RUNNING' then
           insert into edgeflow.events (run_id, kind, step, task, attempt, from_status, to_status,
                                       at, run_created_at, step_too)
           values (t.run_id, 'task', t.slug, t.id, v_attempt, t.status, 'RUNNING', v_now,
-                  v_created, v_step_moved);
+                  t.run_created_at, v_step_moved);
         elsif v_step_moved then
           insert into edgeflow.events (run_id, kind, step, from_status, to_status, at,
                                       run_created_at)
-          values (t.run_id, 'step', t.slug, 'QUEUED', 'RUNNING', v_now, v_created);
+          values (t.run_id, 'step', t.slug, 'QUEUED', 'RUNNING', v_now, t.run_created_at);
         end if;
         perform set_config('edgeflow.events_written', 'off', true);
         if v_notify then

@@ -41,7 +41,7 @@ begin
        set status = 'COMPLETED', output = coalesce(p_output, 'null'::jsonb), lease = null,
            lease_expires_at = null, ended_at = v_now
      where id = p_task_id and status = 'RUNNING'
-    returning run_id, slug, queue_name, msg_id, attempts, run_created_at into t;
+    returning run_id, slug, queue_name, msg_id, attempts into t;
     v_own_events := found;
     if not v_own_events then
       perform set_config('edgeflow.events_written', 'off', true);
@@ -52,7 +52,7 @@ begin
        set status = 'COMPLETED', output = coalesce(p_output, 'null'::jsonb), lease = null,
            lease_expires_at = null, ended_at = v_now
      where id = p_task_id
-    returning run_id, slug, queue_name, msg_id, attempts, run_created_at into t;
+    returning run_id, slug, queue_name, msg_id, attempts into t;
   end if;
   if t.msg_id is not null then
     perform edgeflow._mq_delete(t.queue_name, array[t.msg_id]);
@@ -76,7 +76,7 @@ begin
     insert into edgeflow.events (run_id, kind, step, task, attempt, from_status, to_status, at,
                                 run_created_at, step_too)
     values (t.run_id, 'task', t.slug, p_task_id, t.attempts, 'RUNNING', 'COMPLETED', v_now,
-            coalesce(t.run_created_at, v_step.created_at), v_step.remaining_tasks = 0);
+            v_step.created_at, v_step.remaining_tasks = 0);
     perform set_config('edgeflow.events_written', 'off', true);
     if pg_catalog.current_setting('edgeflow.notify_events', true) = 'on' then
       perform edgeflow._notify_event(t.run_id);

@@ -192,7 +192,7 @@ begin
         join edgeflow.runs r on r.id = n.run_id
         join edgeflow.flow_steps fs on fs.flow_version_id = r.flow_version_id and fs.slug = n.slug
        where ss.run_id = n.run_id and ss.slug = n.slug
-      returning ss.run_id, ss.slug, ss.remaining_tasks, n.c, r.created_at
+      returning ss.run_id, ss.slug, ss.remaining_tasks, r.created_at
     ), ended as (
       -- The completed tasks and the steps they completed, side by side per
       -- step (a window, not a join: see claim_tasks).

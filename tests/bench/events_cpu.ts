@@ -45,6 +45,7 @@ import {
   resetState,
   startRuns,
 } from "./engine_load.ts";
+import { callgrindInstructions, scratchDatabase, UNBOUNDED } from "./callgrind.ts";
 
 const args = parseArgs({
   args: Deno.args,
@@ -71,31 +72,13 @@ const variants = args.positionals.some((v) => v === "on" || v === "off")
 const unit = cgDir ? "instructions" : "µs CPU";
 
 const server = Deno.env.get("DATABASE_URL") ?? "postgres://postgres@127.0.0.1:5432/postgres";
-const name = `ef_events_cpu_${crypto.randomUUID().replaceAll("-", "").slice(0, 8)}`;
-// Unbounded statements: under valgrind a migration takes minutes.
-const opts = { max: 1, statementTimeoutMs: 0, connectTimeoutMs: 120_000, idleTimeout: 0 };
-const root = postgresSql(server, opts);
-await root.exec(`create database "${name}"`);
-const url = new URL(server);
-url.pathname = `/${name}`;
-const admin = postgresSql(url.toString(), opts);
+const db = await scratchDatabase(server, "ef_events_cpu");
+const admin = db.admin;
 
 async function cpuMs(pid: number): Promise<number> {
   const stat = await Deno.readTextFile(`/proc/${pid}/stat`);
   const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
   return (Number(f[11]) + Number(f[12])) * 1000 / 100; // USER_HZ
-}
-
-/** The instructions of an exited backend, from the file callgrind wrote at its exit. */
-async function instructions(pid: number): Promise<number> {
-  const file = `${cgDir}/callgrind.out.${pid}`;
-  for (let i = 0; i < 600; i++) {
-    const text = await Deno.readTextFile(file).catch(() => "");
-    const total = text.match(/^totals: (\d+)/m);
-    if (total) return Number(total[1]);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`no totals in ${file}`);
 }
 
 /** The server's WAL position in bytes (the load is the only writer between two reads). */
@@ -132,7 +115,7 @@ async function prepare(flowId: string, n: number) {
 /** Drive `n` runs on a fresh connection: its backend's work and the steps/s. */
 async function load(variant: string, flowId: string, n: number, warm: boolean) {
   await applyVariant(variant);
-  const client = postgresSql(url.toString(), opts);
+  const client = postgresSql(db.url, UNBOUNDED);
   try {
     const [{ pid }] = await client<{ pid: number }>`select pg_backend_pid() as pid`;
     // With the triggers disabled, the rows the claim and completion write
@@ -150,7 +133,12 @@ async function load(variant: string, flowId: string, n: number, warm: boolean) {
     const [ev] = await admin<{ n: number }>`select count(*)::int as n from edgeflow.events`;
     const after = cgDir ? 0 : await cpuMs(pid);
     await client.end();
-    return { work: cgDir ? await instructions(pid) : (after - before) * 1000, m, wal, rows: ev.n };
+    return {
+      work: cgDir ? await callgrindInstructions(cgDir!, pid) : (after - before) * 1000,
+      m,
+      wal,
+      rows: ev.n,
+    };
   } finally {
     await client.end();
   }
@@ -194,8 +182,6 @@ try {
     }));
   }
 } finally {
-  await admin.end();
-  if (!args.values.keep) await root.exec(`drop database if exists "${name}" with (force)`);
-  else console.error(`kept ${name}`);
-  await root.end();
+  if (args.values.keep) console.error(`kept ${db.name}`);
+  await db.close(args.values.keep);
 }

@@ -25,6 +25,7 @@ import { loadMigrations } from "../../shared/runtime/migrations_fs.ts";
 import { claimTasks } from "../../shared/engine/tasks.ts";
 import { completeTasks } from "../../shared/engine/batch.ts";
 import { CHAIN, resetState, startRuns } from "./engine_load.ts";
+import { callgrindInstructions, scratchDatabase, UNBOUNDED } from "./callgrind.ts";
 
 const args = parseArgs({
   args: Deno.args,
@@ -42,24 +43,8 @@ if (!cgDir || args.positionals.length === 0) {
 }
 const RUNS = 50, SMALL = 6, BIG = 56;
 const server = Deno.env.get("DATABASE_URL") ?? "postgres://postgres@127.0.0.1:5432/postgres";
-const name = `ef_doc_cpu_${crypto.randomUUID().replaceAll("-", "").slice(0, 8)}`;
-const opts = { max: 1, statementTimeoutMs: 0, connectTimeoutMs: 120_000, idleTimeout: 0 };
-const root = postgresSql(server, opts);
-await root.exec(`create database "${name}"`);
-const url = new URL(server);
-url.pathname = `/${name}`;
-const admin = postgresSql(url.toString(), opts);
-
-/** The instructions of an exited backend, from the file callgrind wrote at its exit. */
-async function instructions(pid: number): Promise<number> {
-  const file = `${cgDir}/callgrind.out.${pid}`;
-  for (let i = 0; i < 600; i++) {
-    const total = (await Deno.readTextFile(file).catch(() => "")).match(/^totals: (\d+)/m);
-    if (total) return Number(total[1]);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`no totals in ${file}`);
-}
+const db = await scratchDatabase(server, "ef_doc_cpu");
+const admin = db.admin;
 
 function sortKeys(x: unknown): unknown {
   if (Array.isArray(x)) return x.map(sortKeys);
@@ -92,7 +77,7 @@ try {
   const expected = JSON.stringify(sortKeys(ref));
 
   const calls = async (variant: string, k: number) => {
-    const c = postgresSql(url.toString(), opts);
+    const c = postgresSql(db.url, UNBOUNDED);
     const [{ pid }] = await c<{ pid: number }>`select pg_backend_pid() as pid`;
     for (let i = 0; i < k; i++) {
       const [{ r }] = await c<{ r: unknown }>`select edgeflow._tasks_json(${ids}::uuid[]) as r`;
@@ -101,7 +86,7 @@ try {
       }
     }
     await c.end();
-    return await instructions(pid);
+    return await callgrindInstructions(cgDir, pid);
   };
   const samples = new Map<string, number[]>(args.positionals.map((v) => [v, []]));
   for (let round = 1; round <= Number(args.values.rounds); round++) {
@@ -121,7 +106,5 @@ try {
     }));
   }
 } finally {
-  await admin.end();
-  await root.exec(`drop database if exists "${name}" with (force)`);
-  await root.end();
+  await db.close();
 }

@@ -9,13 +9,13 @@
 -- heartbeat alone may be lost), so the setting the claim began with is put
 -- back after it (migration 0260 fixed results committed asynchronously).
 CREATE OR REPLACE FUNCTION edgeflow._claim_next(p_key_id uuid, p_admin boolean, p_worker text, p_pool text, p_handlers jsonb, p_capacity integer, p_heartbeat_seconds integer)
- RETURNS jsonb
+ RETURNS json
  LANGUAGE plpgsql
  SET search_path TO ''
 AS $function$
 declare
   v_sync text := pg_catalog.current_setting('synchronous_commit');
-  v_next jsonb;
+  v_next json;
 begin
   v_next := edgeflow.worker_heartbeat(p_key_id, p_admin, p_worker, p_pool, p_handlers,
                                       p_capacity, '[]'::jsonb, p_heartbeat_seconds);

@@ -5,7 +5,7 @@
 -- Migration 0180 took out two statements a message (the run and the step's
 -- timeout are read with the task) and a plpgsql call (_task_json) a task.
 CREATE OR REPLACE FUNCTION edgeflow._claim_tasks_limited(p_pool text, p_handlers jsonb, p_qty integer, p_worker text DEFAULT NULL::text)
- RETURNS jsonb
+ RETURNS json
  LANGUAGE plpgsql
  SET search_path TO ''
 AS $function$
@@ -17,7 +17,9 @@ declare
   v_queue text;
   v_timeout integer;
   v_left integer := greatest(coalesce(p_qty, 0), 0);
-  v_out jsonb := '[]';
+  -- The tasks claimed, in order; their documents are built once, at the end
+  -- (_tasks_json).
+  v_claimed uuid[] := '{}';
   v_tags_limited boolean;
   v_keys text[];
   v_limits integer[];
@@ -34,7 +36,7 @@ declare
   v_notify boolean := pg_catalog.current_setting('edgeflow.notify_events', true) = 'on';
 begin
   if v_left = 0 then
-    return v_out;
+    return '[]'::json;
   end if;
   -- A claim need not wait for the WAL flush: if a crash loses it, the worker's
   -- result under the forgotten lease is refused (fencing) and the task is
@@ -51,7 +53,7 @@ begin
     from (select) as one
     left join edgeflow.pools p on p.name = p_pool;
   if v_pool.paused then
-    return v_out;
+    return '[]'::json;
   end if;
   if v_pool.concurrency_limit is not null then
     perform edgeflow._slot_lock('pool:' || p_pool);
@@ -203,10 +205,13 @@ begin
           perform edgeflow._notify_event(t.run_id);
         end if;
       end if;
-      v_out := v_out || edgeflow._tasks_json(array[t.id]);
+      v_claimed := v_claimed || t.id;
       v_left := v_left - 1;
     end loop;
   end loop;
-  return v_out;
+  if cardinality(v_claimed) = 0 then
+    return '[]'::json;
+  end if;
+  return edgeflow._tasks_json(v_claimed);
 end
 $function$;

@@ -9,6 +9,6 @@ CREATE OR REPLACE FUNCTION edgeflow._task_json(p_task_id uuid)
  SET search_path TO ''
 AS $function$
 begin
-  return edgeflow._tasks_json(array[p_task_id]) -> 0;
+  return (edgeflow._tasks_json(array[p_task_id]) -> 0)::jsonb;
 end
 $function$;

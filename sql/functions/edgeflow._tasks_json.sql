@@ -37,8 +37,24 @@
 -- 11.04 M (−7 %) with '{}' parameters, 26.9 M → 26.6 M with 8 KB of payload
 -- a document; building `trace` as a row too gave another 1.3 %, not taken
 -- (trace_context stays the one place the trace context is built).
+-- `json`, not `jsonb` (migration 0283): the documents go to the client as
+-- text, and json is built as text, where jsonb built a tree, its keys sorted,
+-- and printed it at the end. Embedded jsonb values (the run's parameters, the
+-- deps' outputs, args, the trace context) are printed once, into the text,
+-- as they were when the whole document was printed. Figure that decided it
+-- (tests/bench/task_doc_cpu.ts, same harness): 11.05 M → 6.57 M (−41 %) per
+-- 50 documents with '{}' payloads, 15.54 M → 11.04 M (−29 %) with 1 KB in
+-- the parameters and the first step's output, 41.47 M → 42.69 M (+3 %) with
+-- 8 KB. In the engine (tests/bench/events_cpu.ts --callgrind, 450 − 150 runs,
+-- batches of 50, 2 rounds): 1.455 M → 1.373 M instructions per step (−5.6 %),
+-- 1.350 M → 1.255 M with the event log off. Keys keep the order built here (jsonb sorted them); readers parse
+-- them into objects. claim_tasks and the calls that return its documents
+-- (heartbeat, worker_heartbeat, _claim_next, complete_tasks_and_claim)
+-- return json too: a cast back to jsonb would parse every document again.
+-- A document with `waited` is built as jsonb and cast (rare: a resumed wait).
+
 CREATE OR REPLACE FUNCTION edgeflow._tasks_json(p_ids uuid[])
- RETURNS jsonb
+ RETURNS json
  LANGUAGE plpgsql
  STABLE
  SET search_path TO ''
@@ -46,10 +62,11 @@ CREATE OR REPLACE FUNCTION edgeflow._tasks_json(p_ids uuid[])
  SET enable_bitmapscan TO 'off'
 AS $function$
 begin
-  return (select coalesce(jsonb_agg(to_jsonb(doc)
-    -- The waits a suspended handler has passed (edgeflow.suspend_task), in order.
-    || case when t.waited is null then '{}'::jsonb
-            else jsonb_build_object('waited', t.waited) end order by i.ord), '[]')
+  return (select coalesce(json_agg(
+      case when t.waited is null then to_json(doc)
+           -- The waits a suspended handler has passed (edgeflow.suspend_task), in order.
+           else (to_jsonb(doc) || jsonb_build_object('waited', t.waited))::json end
+      order by i.ord), '[]')
     from unnest(p_ids) with ordinality as i(id, ord)
     cross join lateral (
       select t.id, t.lease, t.run_id, t.slug, t.attempts, t.max_attempts, t.task_index,
@@ -57,21 +74,20 @@ begin
         from edgeflow.tasks t where t.id = i.id offset 0) t
     join edgeflow.runs r on r.id = t.run_id
     join edgeflow.flow_steps fs on fs.flow_version_id = r.flow_version_id and fs.slug = t.slug
-    -- The document's keys are these columns' names (to_jsonb of the row).
+    cross join lateral (
+      select coalesce(json_object_agg(d.slug, d.output), '{}') as deps
+        from edgeflow.step_states d
+       where d.run_id = t.run_id and d.slug = any(fs.depends_on)) dp
+    -- The document's keys are these columns' names (to_json of the row).
     cross join lateral (
       select t.id as task, t.lease as lease, t.run_id as run_id, r.flow_name as flow,
              t.slug as step, fs.handler as handler, t.attempts as attempt,
              t.max_attempts as max_attempts, t.task_index as task_index,
              edgeflow.iso(t.lease_expires_at) as lease_expires_at,
              edgeflow.trace_context(r.id, r.trace, t.id, t.attempts) as trace,
-             jsonb_build_object(
-               'run', r.parameters,
-               'deps', coalesce((select jsonb_object_agg(d.slug, d.output)
-                                   from edgeflow.step_states d
-                                  where d.run_id = t.run_id and d.slug = any(fs.depends_on)),
-                                '{}'),
-               'args', fs.args)
-             || case when fs.map_from is null then '{}'::jsonb
-                     else jsonb_build_object('item', t.item) end as input) doc);
+             case when fs.map_from is null
+                  then json_build_object('run', r.parameters, 'deps', dp.deps, 'args', fs.args)
+                  else json_build_object('run', r.parameters, 'deps', dp.deps, 'args', fs.args,
+                                         'item', t.item) end as input) doc);
 end
 $function$;

@@ -26,7 +26,7 @@
 -- engine.chain.claim1: the heartbeat's worker lookup costs more than the
 -- claim_tasks call claim1 makes.
 CREATE OR REPLACE FUNCTION edgeflow.complete_tasks_and_claim(p_results jsonb, p_key_id uuid, p_admin boolean, p_worker text, p_pool text, p_handlers jsonb, p_capacity integer, p_heartbeat_seconds integer)
- RETURNS jsonb
+ RETURNS json
  LANGUAGE plpgsql
  SET search_path TO ''
 AS $function$
@@ -38,7 +38,7 @@ begin
     v_results := edgeflow.complete_tasks(p_results);
   end if;
   v_due := edgeflow.subflows_due();
-  return pg_catalog.jsonb_build_object('results', v_results, 'due', v_due,
+  return pg_catalog.json_build_object('results', v_results, 'due', v_due,
     'next', edgeflow._claim_next(p_key_id, p_admin, p_worker, p_pool, p_handlers, p_capacity,
                                  p_heartbeat_seconds));
 end

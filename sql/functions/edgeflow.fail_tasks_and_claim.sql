@@ -15,7 +15,7 @@
 -- The commit waits for the WAL flush as a result's must: edgeflow._claim_next
 -- puts back the synchronous_commit the heartbeat turns off.
 CREATE OR REPLACE FUNCTION edgeflow.fail_tasks_and_claim(p_results jsonb, p_key_id uuid, p_admin boolean, p_worker text, p_pool text, p_handlers jsonb, p_capacity integer, p_heartbeat_seconds integer)
- RETURNS jsonb
+ RETURNS json
  LANGUAGE plpgsql
  SET search_path TO ''
 AS $function$
@@ -27,7 +27,7 @@ begin
     v_results := edgeflow.fail_tasks(p_results);
   end if;
   v_due := edgeflow.subflows_due();
-  return pg_catalog.jsonb_build_object('results', v_results, 'due', v_due,
+  return pg_catalog.json_build_object('results', v_results, 'due', v_due,
     'next', edgeflow._claim_next(p_key_id, p_admin, p_worker, p_pool, p_handlers, p_capacity,
                                  p_heartbeat_seconds));
 end

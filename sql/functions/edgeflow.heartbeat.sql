@@ -1,6 +1,6 @@
 -- The worker protocol in one statement: liveness, leases, and new work.
 CREATE OR REPLACE FUNCTION edgeflow.heartbeat(p_worker text, p_pool text, p_handlers jsonb, p_capacity integer, p_running jsonb, p_heartbeat_seconds integer)
- RETURNS jsonb
+ RETURNS json
  LANGUAGE plpgsql
  SET search_path TO ''
 AS $function$
@@ -54,9 +54,11 @@ begin
     v_leases := edgeflow.extend_leases(p_running);
   end if;
   if v_capacity <= 0 then
-    return v_leases || '{"tasks": []}';
+    return (v_leases || '{"tasks": []}')::json;
   end if;
-  return v_leases || jsonb_build_object(
-    'tasks', edgeflow.claim_tasks(p_pool, p_handlers, p_capacity, p_worker));
+  -- json, as claim_tasks returns its documents (see _tasks_json).
+  return json_build_object('lost', v_leases -> 'lost', 'cancel', v_leases -> 'cancel',
+                           'extended', v_leases -> 'extended',
+                           'tasks', edgeflow.claim_tasks(p_pool, p_handlers, p_capacity, p_worker));
 end
 $function$;

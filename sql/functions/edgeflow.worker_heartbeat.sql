@@ -2,7 +2,7 @@
 -- with insert … on conflict do nothing, so of two keys racing for a new name
 -- exactly one wins; the loser reads the winner's row and is refused.
 CREATE OR REPLACE FUNCTION edgeflow.worker_heartbeat(p_key_id uuid, p_admin boolean, p_worker text, p_pool text, p_handlers jsonb, p_capacity integer, p_running jsonb, p_heartbeat_seconds integer)
- RETURNS jsonb
+ RETURNS json
  LANGUAGE plpgsql
  SET search_path TO ''
 AS $function$
@@ -19,7 +19,7 @@ begin
       from edgeflow.worker_owners o where o.worker = p_worker;
   end if;
   if not p_admin and v_owner is distinct from p_key_id then
-    return jsonb_build_object('error', 'worker_name_taken');
+    return json_build_object('error', 'worker_name_taken');
   end if;
   return edgeflow.heartbeat(p_worker, p_pool, p_handlers, p_capacity, p_running,
                             p_heartbeat_seconds);

@@ -47,11 +47,12 @@
 -- the parameters and the first step's output, 41.47 M → 42.69 M (+3 %) with
 -- 8 KB. In the engine (tests/bench/events_cpu.ts --callgrind, 450 − 150 runs,
 -- batches of 50, 2 rounds): 1.455 M → 1.373 M instructions per step (−5.6 %),
--- 1.350 M → 1.255 M with the event log off. Keys keep the order built here (jsonb sorted them); readers parse
--- them into objects. claim_tasks and the calls that return its documents
--- (heartbeat, worker_heartbeat, _claim_next, complete_tasks_and_claim)
--- return json too: a cast back to jsonb would parse every document again.
--- A document with `waited` is built as jsonb and cast (rare: a resumed wait).
+-- 1.350 M → 1.255 M with the event log off. Keys keep the order built here
+-- (jsonb sorted them); readers parse them into objects. claim_tasks and the
+-- calls that return its documents (heartbeat, worker_heartbeat, _claim_next,
+-- complete_tasks_and_claim, fail_tasks_and_claim) return json too: a cast
+-- back to jsonb would parse every document again. A document with `waited`
+-- is built as jsonb and cast (rare: a resumed wait).
 
 CREATE OR REPLACE FUNCTION edgeflow._tasks_json(p_ids uuid[])
  RETURNS json

@@ -46,6 +46,13 @@ export interface AppConfig {
    * path without that prefix), else none.
    */
   pathPrefix?: string;
+  /**
+   * `EDGEFLOW_RESULT_CALLS`: result calls (`POST /heartbeat/tasks/complete`,
+   * `…/fail`) a process sends to the database at once; requests arriving while
+   * all are busy go together in the next (shared/app/result_groups.ts).
+   * Default 2; 0: every request its own call.
+   */
+  resultCalls?: number;
   /** `EDGEFLOW_LONG_POLL_MAX_SECONDS`: the longest a heartbeat may wait for work (default 20). */
   longPollMaxSeconds?: number;
   /**
@@ -154,6 +161,7 @@ export function configFromEnv(
     pathPrefix: (env.EDGEFLOW_PATH_PREFIX ?? (env.SUPABASE_URL ? "/functions/v1" : ""))
       .replace(/\/+$/, "") || undefined,
     longPollMaxSeconds: longPollCeiling(env.EDGEFLOW_LONG_POLL_MAX_SECONDS),
+    resultCalls: resultCalls(env.EDGEFLOW_RESULT_CALLS),
     planTopUpMinutes: env.EDGEFLOW_PLAN_TOPUP_MINUTES !== undefined
       ? Math.max(0, Number(env.EDGEFLOW_PLAN_TOPUP_MINUTES) || 0)
       : env.SUPABASE_URL
@@ -180,6 +188,25 @@ export function configFromEnv(
       env.EDGEFLOW_TRIGGER_KEY_RATE_LIMIT,
     ),
   };
+}
+
+/**
+ * Result calls in flight per process (EDGEFLOW_RESULT_CALLS). Default 2, one
+ * per core of the 2-core machine the figure in shared/app/result_groups.ts
+ * was measured on; more calls in flight means smaller groups.
+ */
+export const DEFAULT_RESULT_CALLS = 2;
+
+function resultCalls(value: string | undefined): number {
+  if (value === undefined || value.trim() === "") return DEFAULT_RESULT_CALLS;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0 || n > 64) {
+    throw new Error(
+      `EDGEFLOW_RESULT_CALLS is ${JSON.stringify(value)}: give a whole number from 0 (every ` +
+        "result request its own call) to 64",
+    );
+  }
+  return n;
 }
 
 /**

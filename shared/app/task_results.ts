@@ -7,9 +7,11 @@
  * in place (docs/worker-protocol.md, "Many results in one call, and the next
  * tasks with them"; an extension of ../shared/spec/api.md). The whole batch is
  * one engine call, one transaction, committed (durable) before the answer;
- * with `next` (on either route), the worker's claim is in that transaction too. A body that does
- * not validate is refused whole (422 naming the entry's field) and changes
- * nothing.
+ * with `next` (on either route), the worker's claim is in that transaction
+ * too. Requests that arrive while the process's result calls are busy share
+ * one call (shared/app/result_groups.ts), each still answered as alone. A
+ * body that does not validate is refused whole (422 naming the entry's field)
+ * and changes nothing.
  */
 import { Hono } from "hono";
 import type { Context, MiddlewareHandler } from "hono";
@@ -18,20 +20,11 @@ import { clientSignal, readJsonAs } from "../http/body.ts";
 import { type ApiError, type ProblemDocument, problemDocument } from "../http/problem.ts";
 import { refusalError } from "./refusals.ts";
 import { type ClaimNextInput, CompleteBatchBody, FailBatchBody } from "../api/schemas.ts";
-import {
-  handBackClaims,
-  type HeartbeatInput,
-  type HeartbeatResult,
-  type ResultOutcome,
-} from "../engine/tasks.ts";
+import { handBackClaims, type HeartbeatResult, type ResultOutcome } from "../engine/tasks.ts";
 import { type BeatAnswer, beatAnswer, beatInput, workerNameTaken } from "./worker_beat.ts";
-import {
-  completeTasks,
-  completeTasksAndClaim,
-  failTasks,
-  failTasksAndClaim,
-  type ResultsAndNext,
-} from "../engine/batch.ts";
+import type { GroupClaim } from "../engine/batch.ts";
+import { DEFAULT_RESULT_CALLS } from "./deps.ts";
+import { resultGroupsOf, type ResultRequest, sendAlone } from "./result_groups.ts";
 import type { Wakeups } from "./wakeups.ts";
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -97,17 +90,18 @@ function item(task: string, outcome: ResultOutcome): BatchItem {
 }
 
 /**
- * Sends the entries with an issued lease to `apply` in one call and answers
- * every entry in the order given (entries with a foreign lease: stale).
+ * Sends the entries with an issued lease (by their index) to `apply` in one
+ * call and answers every entry in the order given (entries with a foreign
+ * lease: stale).
  */
-async function answer<E extends { task: string; lease: string }>(
-  entries: E[],
-  apply: (issued: E[]) => Promise<ResultOutcome[]>,
+async function answer(
+  entries: { task: string; lease: string }[],
+  apply: (issued: number[]) => Promise<ResultOutcome[]>,
 ): Promise<BatchItem[]> {
-  const issued = entries.filter((e) => isIssuedLease(e.lease));
+  const issued = entries.flatMap((e, i) => isIssuedLease(e.lease) ? [i] : []);
   const outcomes = await apply(issued);
   const byEntry = new Map(issued.map((e, i) => [e, outcomes[i]]));
-  return entries.map((e) => item(e.task, byEntry.get(e) ?? { error: "stale_lease" }));
+  return entries.map((e, i) => item(e.task, byEntry.get(i) ?? { error: "stale_lease" }));
 }
 
 /** The tasks of a batch whose results were accepted (their spans are exported). */
@@ -123,16 +117,22 @@ export function resultBatchRoutes(
 ): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
 
+  const groupsOf = resultGroupsOf(
+    deps.config.resultCalls ?? DEFAULT_RESULT_CALLS,
+    deps.metrics!.results,
+  );
+
   /**
    * The shared body of both routes: the results in one engine call, with the
-   * worker's next claim in its transaction when the body asks for `next`.
+   * worker's next claim in its transaction when the body asks for `next`;
+   * grouped with other requests' when they arrive while the process's result
+   * calls are busy (shared/app/result_groups.ts).
    */
-  const route = async <E extends { task: string; lease: string }>(
+  const route = async (
     kind: "complete" | "fail",
     c: Context<AppEnv>,
-    body: { results: E[]; next?: ClaimNextInput },
-    alone: (issued: E[]) => Promise<ResultOutcome[]>,
-    withNext: (issued: E[], h: Omit<HeartbeatInput, "running">) => Promise<ResultsAndNext>,
+    body: { results: { task: string; lease: string }[]; next?: ClaimNextInput },
+    request: (issued: number[], claim?: GroupClaim) => ResultRequest,
   ) => {
     const startMs = deps.tracer && (deps.now?.() ?? new Date()).getTime();
     const { results, next } = body;
@@ -140,21 +140,21 @@ export function resultBatchRoutes(
     const claimWall = next && deps.tracer ? (deps.now?.() ?? new Date()).getTime() : undefined;
     let beat: HeartbeatResult | { error: "worker_name_taken" } | undefined;
     const answers = await answer(results, async (issued) => {
-      if (!next) return alone(issued);
       // The tasks this batch makes ready (dependents, or retries due at once)
       // are its worker's to claim first (`next`, in the same transaction);
       // other waiting workers are woken after.
-      const done = await withNext(
-        issued,
-        beatInput(deps, c, {
-          worker: next.worker,
-          pool: next.pool,
-          handlers: next.handlers ?? null,
-          capacity: clientSignal(c).aborted ? 0 : next.capacity,
-        }),
-      );
-      beat = done.next;
-      return done.outcomes;
+      const claim = next && beatInput(deps, c, {
+        worker: next.worker,
+        pool: next.pool,
+        handlers: next.handlers ?? null,
+        capacity: clientSignal(c).aborted ? 0 : next.capacity,
+      });
+      const r = request(issued, claim);
+      const sql = deps.sql(c);
+      const groups = groupsOf(sql);
+      const reply = groups ? await groups.send(r) : await sendAlone(sql, r);
+      beat = reply.next;
+      return reply.outcomes;
     });
     if (startMs) deps.tracer!.finished(deps, c, kind, accepted(answers), startMs);
     const claimed = next && beat &&
@@ -165,31 +165,23 @@ export function resultBatchRoutes(
 
   app.post("/heartbeat/tasks/complete", scope, async (c) => {
     const body = await readJsonAs(c, CompleteBatchBody);
-    return await route(
-      "complete",
-      c,
-      body,
-      (issued) => completeTasks(deps.sql(c), issued),
-      (issued, h) => completeTasksAndClaim(deps.sql(c), issued, h),
-    );
+    return await route("complete", c, body, (issued, claim) => ({
+      kind: "complete",
+      entries: issued.map((i) => body.results[i]),
+      claim,
+    }));
   });
 
   app.post("/heartbeat/tasks/fail", scope, async (c) => {
     const body = await readJsonAs(c, FailBatchBody);
-    const failures = (issued: typeof body.results) =>
-      issued.map(({ task, lease, error: { retryable, ...error } }) => ({
-        task,
-        lease,
-        error,
-        retryable,
-      }));
-    return await route(
-      "fail",
-      c,
-      body,
-      (issued) => failTasks(deps.sql(c), failures(issued)),
-      (issued, h) => failTasksAndClaim(deps.sql(c), failures(issued), h),
-    );
+    return await route("fail", c, body, (issued, claim) => ({
+      kind: "fail",
+      entries: issued.map((i) => {
+        const { task, lease, error: { retryable, ...error } } = body.results[i];
+        return { task, lease, error, retryable };
+      }),
+      claim,
+    }));
   });
 
   return app;

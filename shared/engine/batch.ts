@@ -102,3 +102,43 @@ export function failTasksAndClaim(
 ): Promise<ResultsAndNext> {
   return resultsAndClaim(sql, "fail", failures, h);
 }
+
+/** A worker's claim in a group of result requests: its heartbeat without leases to extend. */
+export type GroupClaim = Omit<HeartbeatInput, "running">;
+
+/** What a group of result requests brings: each kind's outcomes in order, and one answer per claim. */
+export interface GroupAnswer {
+  completed: ResultOutcome[];
+  failed: ResultOutcome[];
+  next: ResultsAndNext["next"][];
+}
+
+/**
+ * The results of several requests and their workers' claims in one statement
+ * and one transaction (edgeflow.results_and_claims, its figure): each entry
+ * as `completeTasks` or `failTasks` would answer it, each claim as
+ * `completeTasksAndClaim` makes it. shared/app/result_groups.ts sends these.
+ */
+export async function resultsAndClaims(
+  sql: Sql,
+  completions: TaskResult[],
+  failures: TaskFailure[],
+  claims: GroupClaim[],
+): Promise<GroupAnswer> {
+  const done = completions.map((r) => ({ task: r.task, lease: r.lease, output: r.output ?? null }));
+  const asks = claims.map((h) => ({
+    key_id: h.caller.id,
+    admin: h.caller.admin,
+    worker: h.worker,
+    pool: h.pool,
+    handlers: h.handlers ?? null,
+    capacity: h.capacity,
+    heartbeat_seconds: h.heartbeatSeconds,
+  }));
+  type Row = { r: GroupAnswer & { due: boolean } };
+  const [{ r }] = await sql<Row>`
+    select edgeflow.results_and_claims(${JSON.stringify(done)}::text::jsonb,
+             ${JSON.stringify(failures)}::text::jsonb, ${JSON.stringify(asks)}::text::jsonb) as r`;
+  await afterSubflowsDue(sql, r.due);
+  return { completed: r.completed, failed: r.failed, next: r.next };
+}

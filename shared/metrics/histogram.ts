@@ -45,4 +45,6 @@ export class AppMetrics {
   readonly trigger = new Histogram();
   /** Each claim statement of a heartbeat that asked for work (long-poll waits excluded). */
   readonly claim = new Histogram();
+  /** Result requests and the engine calls that carried them (shared/app/result_groups.ts). */
+  readonly results = { calls: 0, requests: 0 };
 }

@@ -133,5 +133,17 @@ export function renderMetrics(db: DatabaseMetrics, app: AppMetrics): string {
     "Time of a claim of tasks by a heartbeat (this process; long-poll waits excluded).",
   );
   w.histogram("edgeflow_claim_duration_seconds", app.claim);
+  w.family(
+    "edgeflow_result_requests_total",
+    "counter",
+    "Result requests (POST /heartbeat/tasks/complete, …/fail) sent to the database (this process).",
+  );
+  w.sample("edgeflow_result_requests_total", {}, app.results.requests);
+  w.family(
+    "edgeflow_result_calls_total",
+    "counter",
+    "Engine calls that carried them: fewer than the requests when requests arrived together.",
+  );
+  w.sample("edgeflow_result_calls_total", {}, app.results.calls);
   return w.lines.join("\n") + "\n";
 }

@@ -12,7 +12,6 @@ declare
   -- Both times by the engine's clock (not the columns' now() defaults): a new
   -- worker under a moved test clock is online from its first beat.
   v_now timestamptz := edgeflow.now();
-  v_fresh boolean;
 begin
   -- A heartbeat's writes need not wait for the WAL flush: liveness is
   -- refreshed every few seconds, a lost lease extension only lets a lease
@@ -20,35 +19,7 @@ begin
   -- at completion by fencing and run again. At-least-once holds either way,
   -- and the commit no longer waits on the disk (the bench: 2.5x heartbeats/s).
   perform set_config('synchronous_commit', 'off', true);
-  -- The worker's row is written only when something in it changed or its
-  -- last beat is more than a second old: liveness is judged over 3 heartbeat
-  -- intervals, so a second of lag changes nothing, and a beat that writes
-  -- nothing commits no transaction at all. Backend CPU per capacity-0 beat
-  -- without leases (one session, 16 workers, 4 × 3,000 calls interleaved):
-  -- 147–187 µs this way against 277–350 µs writing every beat (`select 1`:
-  -- 50–57 µs in the same run).
-  -- A busy worker asks for its free slots, which differ from call to call
-  -- (a batch's `next` frees as many as it reported), so a changed capacity
-  -- writes only when it starts or stops being 0 (full or draining, which the
-  -- workers page shows): a nonzero capacity is as of the last second, as the
-  -- beat's time is. pgbench, 4 clients, 8 s rounds interleaved, empty queue,
-  -- worker_heartbeat with capacity 1-10 at random: 14,547-14,721 calls/s
-  -- when every change wrote, 21,228-21,578 this way (a constant capacity:
-  -- 21,036-22,541 either way).
-  select w.pool = p_pool and w.handlers is not distinct from v_handlers
-         and (w.capacity = v_capacity or (w.capacity > 0 and v_capacity > 0))
-         and w.heartbeat_seconds = p_heartbeat_seconds
-         and w.last_heartbeat_at between v_now - interval '1 second' and v_now
-    into v_fresh
-    from edgeflow.workers w where w.name = p_worker;
-  if v_fresh is not true then
-    insert into edgeflow.workers (name, pool, handlers, capacity, heartbeat_seconds,
-                                  first_heartbeat_at, last_heartbeat_at)
-    values (p_worker, p_pool, v_handlers, v_capacity, p_heartbeat_seconds, v_now, v_now)
-    on conflict (name) do update
-       set pool = excluded.pool, handlers = excluded.handlers, capacity = excluded.capacity,
-           heartbeat_seconds = excluded.heartbeat_seconds, last_heartbeat_at = v_now;
-  end if;
+  perform edgeflow._beat_row(p_worker, p_pool, v_handlers, v_capacity, p_heartbeat_seconds, v_now);
   -- An idle worker holds no leases and a full one has no room: neither call is made for them.
   if jsonb_typeof(p_running) = 'array' and jsonb_array_length(p_running) > 0 then
     v_leases := edgeflow.extend_leases(p_running);

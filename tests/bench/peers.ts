@@ -22,6 +22,7 @@ const FIG = {
   boss: "peers.pg_boss",
   sql: "peers.edgeflow.sql",
   http: "peers.edgeflow.http",
+  httpUngrouped: "peers.edgeflow.http.ungrouped",
   httpVsPgflow: "peers.edgeflow.http.vs_pgflow",
 } as const;
 
@@ -43,7 +44,10 @@ export const peersBench: Benchmark = {
     "`complete_tasks` on 8 connections. edgeflow HTTP: the server in its own process, 8 " +
     "workers each sending its batch's results in one `POST /heartbeat/tasks/complete` that " +
     "also claims its next 10 tasks (`next`, as the SDK does), and a long-polling " +
-    "`POST /heartbeat` (capacity 10) only when a call brought no work. pgmq.cycle: 8 " +
+    "`POST /heartbeat` (capacity 10) only when a call brought no work; requests that arrive " +
+    "while the server's 2 result calls are busy share the next (EDGEFLOW_RESULT_CALLS, " +
+    "shared/app/result_groups.ts). edgeflow HTTP ungrouped: the same with " +
+    "EDGEFLOW_RESULT_CALLS=0, each request its own call. pgmq.cycle: 8 " +
     "connections looping `send` + `read` + `delete` of one message.",
   figures: Object.values(FIG),
 
@@ -56,6 +60,7 @@ export const peersBench: Benchmark = {
       [FIG.boss, pgBossPeer(server)],
       [FIG.sql, edgeflowSqlPeer(ctx.url)],
       [FIG.http, edgeflowHttpPeer(ctx.url)],
+      [FIG.httpUngrouped, edgeflowHttpPeer(ctx.url, { grouped: false })],
     ];
     const need = new Set(selected);
     if (need.has(FIG.http)) need.add(FIG.graphile);
@@ -150,6 +155,7 @@ function rows(
   info(FIG.graphile, "graphile-worker");
   info(FIG.boss, "pg-boss");
   info(FIG.sql, "edgeflow SQL");
+  info(FIG.httpUngrouped, "edgeflow HTTP, each request its own call");
   const http = med(FIG.http);
   const compare = (fig: string, peerFig: string, peerName: string, need: number) => {
     const peer = med(peerFig);

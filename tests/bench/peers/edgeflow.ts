@@ -65,10 +65,13 @@ export interface BenchServer {
   stop(): Promise<void>;
 }
 
-export async function startServer(url: string): Promise<BenchServer> {
+export async function startServer(
+  url: string,
+  env: Record<string, string> = {},
+): Promise<BenchServer> {
   const child = new Deno.Command(Deno.execPath(), {
     args: ["run", "-A", new URL("./http_server.ts", import.meta.url).pathname],
-    env: { DATABASE_URL: url, EDGEFLOW_ADMIN_KEY: KEY },
+    env: { DATABASE_URL: url, EDGEFLOW_ADMIN_KEY: KEY, ...env },
     stdout: "piped",
     stderr: "inherit",
   }).spawn();
@@ -103,17 +106,22 @@ async function post(url: string, body: unknown): Promise<any> {
   return json;
 }
 
-export function edgeflowHttpPeer(url: string): Peer {
+/**
+ * `grouped: false`: the server sends each result request in a call of its
+ * own (EDGEFLOW_RESULT_CALLS=0), as it did before shared/app/result_groups.ts.
+ */
+export function edgeflowHttpPeer(url: string, opts: { grouped?: boolean } = {}): Peer {
   let admin: Sql | undefined;
   let server: BenchServer | undefined;
+  const grouped = opts.grouped ?? true;
   return {
-    name: "edgeflow (HTTP worker protocol)",
+    name: grouped ? "edgeflow (HTTP worker protocol)" : "edgeflow (HTTP, ungrouped results)",
     cycle: "POST /heartbeat/tasks/complete (batched, with `next`: the claim in the same call); " +
       "POST /heartbeat (capacity, long poll) when a call brought no work",
     unavailable: () => Promise.resolve(null),
     async setup() {
       admin = postgresSql(url, { max: 1 });
-      server = await startServer(url);
+      server = await startServer(url, grouped ? {} : { EDGEFLOW_RESULT_CALLS: "0" });
     },
     async measure(w: Workload) {
       await prepare(admin!, w.chains);

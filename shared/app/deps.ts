@@ -191,9 +191,13 @@ export function configFromEnv(
 }
 
 /**
- * Result calls in flight per process (EDGEFLOW_RESULT_CALLS). Default 2, one
- * per core of the 2-core machine the figure in shared/app/result_groups.ts
- * was measured on; more calls in flight means smaller groups.
+ * Result calls in flight per process (EDGEFLOW_RESULT_CALLS). More calls at
+ * once means smaller groups; one at a time leaves the database one backend
+ * (and its WAL flush) to work with. Figure that decided it
+ * (tests/bench/peers/diagnose.ts --only http on 2 cores, the setting
+ * alternated): 0 ran 2,157–3,179 steps/s at 451–682 µs of backend CPU per
+ * step, 2 ran 2,676–3,144 at 387–453 µs, 3 ran 2,729–2,853 at 469–480 µs;
+ * in the peer loop, 1 ran 2,084–2,224 against 2,245–3,360 for 0.
  */
 export const DEFAULT_RESULT_CALLS = 2;
 

@@ -23,10 +23,12 @@
  * Figure that decided it (tests/bench/peers/diagnose.ts, 1,500 chains of 3, 8
  * workers over HTTP, one round each): 10 tasks per call ran 3,010 steps/s at
  * 471 µs of backend CPU per step; 40 per call 5,272 steps/s at 293 µs. What
- * a transaction costs whatever its size (statement start-up, run locks, the
- * commit's WAL flush) is shared by the requests in it. The peer figures with
- * and without grouping are in `deno task bench --peers` (`edgeflow.http` and
- * `edgeflow.http.ungrouped`).
+ * a call costs whatever its size (statement start-up, run locks, the
+ * commit's WAL flush, a claim's set-up) is shared by the requests in it; the
+ * SQL function's comment has the halves apart. Grouped, with
+ * EDGEFLOW_RESULT_CALLS 0 and 2 alternated: 451–682 µs of backend CPU per
+ * step ungrouped, 387–453 µs grouped. `deno task bench --peers` prints both
+ * (`edgeflow.http` and `edgeflow.http.ungrouped`).
  */
 import type { Sql } from "../db/sql.ts";
 import {

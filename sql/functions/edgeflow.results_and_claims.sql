@@ -23,12 +23,16 @@
 -- Figures that decided it (1,500 chains of 3, 8 workers, 10 tasks each per
 -- call). tests/bench/peers/diagnose.ts over HTTP, one round each: 10 tasks
 -- per call ran 3,010 steps/s at 471 µs of backend CPU per step, 40 per call
--- 5,272 at 293 µs. On 8 connections through SQL, 3 rounds interleaved
--- (medians): claims of 10 and completions of 10, 2,775 steps/s; completions
--- of 40 after four claims of 10, 3,933; one claim of 40 and completions of
--- 10, 3,276; one claim of 40 and one completion of 40, 4,593. Both halves
--- gain from being one call: the claims too are shared, not only the
--- transaction.
+-- 5,272 at 293 µs. On 8 connections through SQL
+-- (tests/bench/peers/call_sizes.ts, 3 rounds interleaved, medians of two
+-- runs): claims of 10 and completions of 10, 2,775 and 3,574 steps/s; four
+-- claims of 10 and one completion of 40, 3,933 and 4,346; one claim of 40
+-- and completions of 10, 3,276 and 4,104; one claim of 40 and one completion
+-- of 40, 4,593 and 6,012. Both halves gain from being one call, so the claims
+-- are shared too, not only the transaction. A first version shared only the
+-- completions and ran each worker's claim: in the peer loop over HTTP, one
+-- call at a time ran 2,261 steps/s against 2,582 ungrouped, and two at a
+-- time no faster than ungrouped.
 CREATE OR REPLACE FUNCTION edgeflow.results_and_claims(p_completions jsonb, p_failures jsonb, p_claims jsonb)
  RETURNS json
  LANGUAGE plpgsql

@@ -97,6 +97,8 @@ export class ResultGroups {
   ) {}
 
   send(request: ResultRequest): Promise<ResultReply> {
+    // Nothing to send (every lease was foreign, and no `next`): no call.
+    if (!request.entries.length && !request.claim) return Promise.resolve({ outcomes: [] });
     return new Promise((resolve, reject) => {
       this.#waiting.push({ request, resolve, reject });
       this.#pump();

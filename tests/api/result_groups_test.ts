@@ -139,6 +139,13 @@ dbTest(
   },
 );
 
+dbTest("a request with nothing to send makes no call", async (db) => {
+  const groups = new ResultGroups(db.sql, 1);
+  const reply = await groups.send({ kind: "complete", entries: [] });
+  assert.deepEqual(reply, { outcomes: [] });
+  assert.deepEqual(groups.counts, { calls: 0, requests: 0 });
+});
+
 dbTest("a group's call that fails sends each of its requests alone", async (db) => {
   const { call } = testApp(db);
   await setup(call, 3);

@@ -13,6 +13,11 @@ export interface TaskResult {
   output: unknown;
 }
 
+/** Results as the engine's completion functions take them (`output` null when absent). */
+function completionEntries(results: TaskResult[]) {
+  return results.map((r) => ({ task: r.task, lease: r.lease, output: r.output ?? null }));
+}
+
 /**
  * Complete tasks under their leases in one round trip and one transaction.
  * Each gets the outcome `completeTask` would give it, in the order given; a
@@ -20,7 +25,7 @@ export interface TaskResult {
  */
 export async function completeTasks(sql: Sql, results: TaskResult[]): Promise<ResultOutcome[]> {
   if (results.length === 0) return [];
-  const entries = results.map((r) => ({ task: r.task, lease: r.lease, output: r.output ?? null }));
+  const entries = completionEntries(results);
   const [row] = await sql<{ r: ResultOutcome[]; due: boolean }>`
     select edgeflow.complete_tasks(${JSON.stringify(entries)}::text::jsonb) as r,
            edgeflow.subflows_due() as due`;
@@ -38,7 +43,7 @@ export function completeTasksAndClaim(
   results: TaskResult[],
   h: Omit<HeartbeatInput, "running">,
 ): Promise<ResultsAndNext> {
-  const entries = results.map((r) => ({ task: r.task, lease: r.lease, output: r.output ?? null }));
+  const entries = completionEntries(results);
   return resultsAndClaim(sql, "complete", entries, h);
 }
 
@@ -125,7 +130,7 @@ export async function resultsAndClaims(
   failures: TaskFailure[],
   claims: GroupClaim[],
 ): Promise<GroupAnswer> {
-  const done = completions.map((r) => ({ task: r.task, lease: r.lease, output: r.output ?? null }));
+  const done = completionEntries(completions);
   const asks = claims.map((h) => ({
     key_id: h.caller.id,
     admin: h.caller.admin,

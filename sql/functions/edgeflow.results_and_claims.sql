@@ -51,6 +51,7 @@ declare
   g record;
   v_docs json;
   v_docs_by json[];
+  v_total integer;
 begin
   if pg_catalog.jsonb_typeof(p_claims) is distinct from 'array' then
     raise exception 'results_and_claims expects a JSON array of claims' using errcode = '22023';
@@ -80,28 +81,32 @@ begin
     end if;
   end loop;
 
+  -- The claims of one pool and handler list together; `upto` is each one's
+  -- last place in the group's tasks (the rooms summed in order).
   for g in
-    select x.value ->> 'pool' as pool,
-           case when pg_catalog.jsonb_typeof(x.value -> 'handlers') = 'array'
-                then x.value -> 'handlers' end as handlers,
-           array_agg(x.ord::integer order by x.ord) as claims,
-           array_agg(x.value ->> 'worker' order by x.ord) as workers,
-           array_agg(greatest(coalesce((x.value ->> 'capacity')::integer, 0), 0) order by x.ord)
-             as room
-      from pg_catalog.jsonb_array_elements(p_claims) with ordinality as x(value, ord)
-     where v_owned[x.ord]
-     group by 1, 2
+    select y.pool, y.handlers, array_agg(y.ord order by y.ord) as claims,
+           array_agg(y.worker order by y.ord) as workers,
+           array_agg(y.upto order by y.ord) as upto
+      from (select x.ord::integer as ord, x.value ->> 'pool' as pool, x.value ->> 'worker' as worker,
+                   case when pg_catalog.jsonb_typeof(x.value -> 'handlers') = 'array'
+                        then x.value -> 'handlers' end as handlers,
+                   sum(greatest(coalesce((x.value ->> 'capacity')::integer, 0), 0))
+                     over (partition by x.value ->> 'pool',
+                                        case when pg_catalog.jsonb_typeof(x.value -> 'handlers') = 'array'
+                                             then x.value -> 'handlers' end
+                           order by x.ord) as upto
+              from pg_catalog.jsonb_array_elements(p_claims) with ordinality as x(value, ord)
+             where v_owned[x.ord]) y
+     group by y.pool, y.handlers
   loop
-    v_docs := case when (select sum(r) from unnest(g.room) as r) > 0
-                   then edgeflow.claim_tasks(g.pool, g.handlers,
-                                             (select sum(r) from unnest(g.room) as r)::integer,
-                                             g.workers[1])
+    v_total := g.upto[cardinality(g.upto)];
+    v_docs := case when v_total > 0
+                   then edgeflow.claim_tasks(g.pool, g.handlers, v_total, g.workers[1])
                    else '[]'::json end;
     -- The tasks in order, the first room's worth to the first worker, and so on.
     with doc as (
       select d.value, d.ord,
-             (select min(k) from generate_subscripts(g.room, 1) as k
-               where (select sum(r) from unnest(g.room[1:k]) as r) >= d.ord) as k
+             (select min(k) from generate_subscripts(g.upto, 1) as k where g.upto[k] >= d.ord) as k
         from pg_catalog.json_array_elements(v_docs) with ordinality as d(value, ord)
     ), handed as (
       update edgeflow.tasks t set worker = g.workers[doc.k]
@@ -109,7 +114,7 @@ begin
        where doc.k > 1 and t.id = (doc.value ->> 'task')::uuid
     )
     select array_agg(coalesce(p.tasks, '[]'::json) order by k.k) into v_docs_by
-      from generate_subscripts(g.room, 1) as k(k)
+      from generate_subscripts(g.upto, 1) as k(k)
       left join (select doc.k, pg_catalog.json_agg(doc.value order by doc.ord) as tasks
                    from doc group by doc.k) p on p.k = k.k;
     for j in 1 .. cardinality(g.claims) loop
